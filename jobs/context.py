@@ -1,0 +1,39 @@
+"""The worker's Flask app, built from the factory on first use (never at import time).
+
+A forking worker may build the app in the parent (`validateur worker` preloads it); each
+work-horse then disposes of the inherited connection pool before touching the database,
+because a PostgreSQL connection shared across fork corrupts both processes' sessions.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+_app: Flask | None = None
+_app_pid: int | None = None
+
+
+def worker_app() -> Flask:
+    """The process's app; after a fork the inherited pool is dropped (not closed)."""
+    global _app, _app_pid
+    if _app is None:
+        from validateur import create_app
+
+        _app = create_app()
+        _app_pid = os.getpid()
+    elif _app_pid != os.getpid():
+        from validateur.extensions import db
+
+        with _app.app_context():
+            db.engine.dispose(close=False)
+        _app_pid = os.getpid()
+    return _app
+
+
+def preload(app: Flask) -> None:
+    """Use an already built app (the worker's parent process) for this process's jobs."""
+    global _app, _app_pid
+    _app = app
+    _app_pid = os.getpid()

@@ -1,0 +1,122 @@
+"""The validation job: one run id in, rows and findings in PostgreSQL out.
+
+One pass over the file: the reader streams typed rows, each row goes to COPY and to the rule
+engine, so memory holds one batch of the reader plus the rules' per-group state, whatever
+the file's size. Every attempt starts by clearing what an earlier attempt stored (inside the
+same transaction as the new copy), and the file is deleted in `finally` once the run is in
+a final state. Input errors fail the run at once with a French message; anything else is
+re-raised without its text (it may quote a cell) so RQ can retry transient failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from rq import get_current_job
+
+from jobs.context import worker_app
+from jobs.progress import SAVING_BAND, VALIDATING_BAND, ProgressReporter, RunCancelled
+from validateur import records, reference, runlog, runs, storage
+from validateur.errors import JobFailed
+from validateur.extensions import db
+from validateur.models import Phase, ValidationRun
+from validateur.validation.engine import Engine
+from validateur.validation.findings import Finding, Severity
+from validateur.validation.reader import BillingReader, UnusableFile, sniff_file
+from validateur.validation.rules import build_rules
+
+log = logging.getLogger(__name__)
+#: Rows between two cheap progress checks (the reporter itself throttles by time).
+PROGRESS_EVERY_ROWS = 2000
+FILE_GONE_MESSAGE = "Le fichier téléversé est introuvable ; veuillez le téléverser à nouveau."
+
+
+def validate_run(run_id: int) -> None:
+    """RQ entry point: the run id is the job's only argument."""
+    app = worker_app()
+    with app.app_context():
+        try:
+            _validate(run_id)
+        finally:
+            db.session.remove()
+
+
+def _validate(run_id: int) -> None:
+    run = db.session.get(ValidationRun, run_id)
+    if run is None or not runs.start_attempt(run_id):
+        log.info("run %s is gone or final; nothing to do", run_id)
+        return
+    db.session.refresh(run)
+    stored_name = run.stored_name
+    job = get_current_job()
+    runlog.record(run_id, "info", "worker", "Traitement démarré", jobId=run.job_id,
+                  attempt=run.attempts)
+    started = time.monotonic()
+    final = False
+    try:
+        final = _process(run_id, stored_name, ProgressReporter(run_id, job))
+    except RunCancelled:
+        final = True
+        runlog.record(run_id, "info", "worker", "Traitement interrompu : validation annulée")
+    except UnusableFile as exc:
+        final = runs.fail(run_id, str(exc))
+        runlog.record(run_id, "error", "reader", "Fichier inutilisable")
+    except Exception as exc:
+        db.session.rollback()
+        runlog.record(run_id, "warning", "worker", "Échec de la tentative",
+                      exception=type(exc).__name__, attempt=run.attempts)
+        raise JobFailed(run_id, type(exc).__name__) from None
+    finally:
+        if final:
+            storage.delete(stored_name)
+    runlog.record(run_id, "info", "worker", "Traitement terminé",
+                  durationMs=int((time.monotonic() - started) * 1000))
+
+
+def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> bool:
+    if not stored_name or not storage.path_of(stored_name).exists():
+        raise UnusableFile(FILE_GONE_MESSAGE)
+    path = storage.path_of(stored_name)
+    engine = Engine(build_rules(reference.load_for_run()))
+    with records.run_transaction(run_id) as writer:
+        rows = _copy_and_feed(path, writer, engine, progress)
+        progress.report(Phase.VALIDATING, VALIDATING_BAND[0], rows)
+        findings = engine.finish()
+        progress.report(Phase.SAVING, SAVING_BAND[0], rows)
+        writer.write_findings(findings)
+    counts, gain, risk = summarize(findings)
+    runlog.record(run_id, "info", "worker", "Lignes et constats enregistrés", rows=rows,
+                  findings=len(findings), errors=counts.get("error", 0),
+                  warnings=counts.get("warning", 0))
+    if runs.complete(run_id, total_rows=rows, counts=counts, potential_gain=gain,
+                     money_at_risk=risk):
+        return True
+    runs.delete_run_data(run_id)  # cancelled between our commit and completion
+    raise RunCancelled(run_id)
+
+
+def _copy_and_feed(path: Path, writer: records.RunWriter, engine: Engine,
+                   progress: ProgressReporter) -> int:
+    rows = 0
+    with BillingReader(path, sniff_file(path)) as reader, writer.copying():
+        for row in reader:
+            writer.write(row)
+            engine.feed(row)
+            rows += 1
+            if rows % PROGRESS_EVERY_ROWS == 0:
+                progress.parsing(reader.bytes_read, reader.total_bytes, rows)
+    return rows
+
+
+def summarize(findings: list[Finding]) -> tuple[dict[str, int], Decimal, Decimal]:
+    """Counts per severity, total money to gain and total money at risk."""
+    counts = Counter(f.severity.value for f in findings)
+    gain = sum((f.monetary_impact for f in findings if f.monetary_impact > 0), Decimal("0"))
+    risk = sum((-f.monetary_impact for f in findings if f.monetary_impact < 0), Decimal("0"))
+    for severity in Severity:
+        counts.setdefault(severity.value, 0)
+    return dict(counts), gain, risk

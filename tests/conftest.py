@@ -1,0 +1,130 @@
+"""Fixtures: the app on real services, an isolated database per session, small helpers."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from tests.services import TestServices
+
+TABLES = ("billing_records", "validation_results", "validation_logs", "validation_runs",
+          "api_tokens", "users", "ramq_codes", "gmf_establishments")
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServices]:
+    found = TestServices(tmp_path_factory.mktemp("services"))
+    found.start()
+    yield found
+    found.stop()
+
+
+@pytest.fixture(scope="session")
+def service_env(services: TestServices, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for the app and for worker subprocesses of this session."""
+    env = {
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "VALIDATEUR_TESTING": "1",
+        "SECRET_KEY": "test-secret-key",
+        "VALIDATEUR_QUEUE": services.queue,
+        "VALIDATEUR_UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")),
+    }
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def app(service_env: dict[str, str]) -> Iterator[Flask]:
+    from flask_migrate import upgrade
+
+    from validateur import create_app
+
+    application = create_app({"WTF_CSRF_ENABLED": False})
+    with application.app_context():
+        upgrade()
+    yield application
+    from validateur.extensions import db
+
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty the tables after each test that used the app (ids keep growing: job ids differ)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app: Flask = request.getfixturevalue("app")
+    from validateur.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        db.session.commit()
+    upload_dir = Path(app.config["VALIDATEUR_UPLOAD_DIR"])
+    for leftover in upload_dir.glob("*"):
+        leftover.unlink()
+
+
+@pytest.fixture()
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture()
+def app_ctx(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
+
+
+class Person:
+    """A user with an API token, for driving the API as that user."""
+
+    def __init__(self, email: str, role: str, token: str, password: str) -> None:
+        self.email, self.role, self.token, self.password = email, role, token, password
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture()
+def make_person(app: Flask) -> Any:
+    from validateur import auth
+    from validateur.models import Role
+
+    def _make(role: str = "editor", email: str | None = None) -> Person:
+        with app.app_context():
+            address = email or f"{role}-{os.urandom(3).hex()}@exemple.test"
+            user, password = auth.create_user(address, Role(role))
+            return Person(address, role, auth.create_token(user), password)
+
+    return _make
+
+
+@pytest.fixture()
+def editor(make_person: Any) -> Person:
+    person: Person = make_person("editor")
+    return person
+
+
+def upload_csv(client: FlaskClient, person: Person, content: bytes,
+               name: str = "facturation.csv") -> Any:
+    """POST a file to the API as `person`; returns the response."""
+    return client.post(
+        "/api/validations",
+        data={"file": (io.BytesIO(content), name)},
+        headers=person.headers,
+        content_type="multipart/form-data",
+    )

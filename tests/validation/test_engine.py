@@ -1,0 +1,100 @@
+"""The rule engine: one pass feeds every rule; a crashing rule becomes one finding."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.validation.factories import make_row
+from validateur.validation.engine import Engine, ReferenceData
+from validateur.validation.findings import Finding, Severity
+from validateur.validation.rows import BillingRow
+from validateur.validation.rules import RULES, build_rules
+
+
+class Exploding:
+    slug = "exploding"
+
+    def __init__(self, fail_in: str) -> None:
+        self.fail_in = fail_in
+        self.fed = 0
+
+    def feed(self, row: BillingRow) -> None:
+        self.fed += 1
+        if self.fail_in == "feed" and self.fed == 2:
+            raise ValueError(f"boom on {row.patient}")
+
+    def finish(self) -> Iterable[Finding]:
+        if self.fail_in == "finish":
+            raise RuntimeError("boom")
+        return []
+
+
+class Counting:
+    slug = "counting"
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def feed(self, row: BillingRow) -> None:
+        self.rows += 1
+
+    def finish(self) -> Iterable[Finding]:
+        return [Finding("counting", "N", Severity.INFO, f"{self.rows} lignes")]
+
+
+def test_a_rule_raising_in_feed_becomes_one_rule_crashed_finding_and_others_go_on() -> None:
+    counting = Counting()
+    engine = Engine([Exploding("feed"), counting])
+    for n in range(5):
+        engine.feed(make_row(row_number=n + 1))
+    findings = engine.finish()
+    crashed = [f for f in findings if f.rule == "rule-crashed"]
+    assert len(crashed) == 1
+    assert crashed[0].severity == Severity.ERROR
+    assert "exploding" in crashed[0].message
+    assert "DOE" not in crashed[0].message and "TEST" not in crashed[0].message
+    assert [f.message for f in findings if f.rule == "counting"] == ["5 lignes"]
+
+
+def test_a_rule_raising_in_finish_is_reported_once() -> None:
+    findings = Engine([Exploding("finish"), Counting()]).finish()
+    assert [f.rule for f in findings] == ["rule-crashed", "counting"]
+
+
+def test_every_rule_is_registered() -> None:
+    assert set(RULES) == {"structure", "office-fee", "annual-code", "gmf-8875",
+                          "clinical-minutes", "visit-duration"}
+
+
+def _office_day(seed: int) -> list[BillingRow]:
+    rng = random.Random(seed)
+    rows = [make_row(patient=n, context=rng.choice(["", "G160", "#g160", "85, AR"]),
+                     paid=rng.choice(["49.15", "0"]), code=rng.choice(["15804", "8857", "15815"]),
+                     row_number=n + 1)
+            for n in range(40)]
+    rows.append(make_row(code="19928", patient=999, row_number=41))
+    rows.append(make_row(code="19929", patient=998, context="G160", row_number=42))
+    return rows
+
+
+def _findings(rows: list[BillingRow]) -> list[tuple[object, ...]]:
+    engine = Engine(build_rules(ReferenceData()))
+    for row in rows:
+        engine.feed(row)
+    return [(f.rule, f.scenario, f.severity, f.message, f.rows, f.monetary_impact)
+            for f in engine.finish()]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.randoms(use_true_random=False))
+def test_shuffling_the_rows_of_a_file_does_not_change_its_findings(
+    seed: int, shuffler: random.Random
+) -> None:
+    rows = _office_day(seed)
+    shuffled = rows[:]
+    shuffler.shuffle(shuffled)
+    assert _findings(shuffled) == _findings(rows)

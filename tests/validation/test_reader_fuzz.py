@@ -1,0 +1,77 @@
+"""Fuzzing the reader: whatever the bytes, it raises `UnusableFile` or yields rows, nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.csvfiles import HEADER
+from validateur.validation.cells import parse_amount, parse_date, parse_time, parse_units
+from validateur.validation.reader import BillingReader, UnusableFile, sniff_file
+from validateur.validation.rows import BillingRow
+
+FUZZ = settings(max_examples=150, deadline=None)
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=2_000)
+_csvish = st.lists(
+    st.sampled_from([";", ",", "\t", '"', "\r\n", "\n", "\r", " ", "49,15", "2025-03-10", "é",
+                     "\x00", "\ufffd", "TEST00000001", "09:30", "", "#G160", "$"]),
+    max_size=300,
+).map("".join)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fuzz_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz") / "fuzz.csv"
+
+
+def read_all(path: Path) -> list[BillingRow] | UnusableFile:
+    """Rows, or the UnusableFile raised; any other exception fails the test."""
+    try:
+        with BillingReader(path) as reader:
+            rows = list(reader)
+    except UnusableFile as exc:
+        assert str(exc)
+        return exc
+    assert [row.row_number for row in rows] == list(range(1, len(rows) + 1))
+    return rows
+
+
+@FUZZ
+@given(body=st.binary(max_size=4_000))
+def test_arbitrary_bytes_after_a_valid_header(fuzz_file: Path, body: bytes) -> None:
+    fuzz_file.write_bytes(";".join(HEADER).encode("cp1252") + b"\r\n" + body)
+    read_all(fuzz_file)
+
+
+@FUZZ
+@given(body=st.one_of(_text, _csvish), encoding=st.sampled_from(["utf-8", "cp1252"]))
+def test_arbitrary_text_after_a_valid_header(fuzz_file: Path, body: str, encoding: str) -> None:
+    header = ",".join(HEADER) + "\n"
+    fuzz_file.write_bytes((header + body).encode(encoding, errors="replace"))
+    result = read_all(fuzz_file)
+    if "\x00" not in body and body.isprintable():
+        assert isinstance(result, list)
+
+
+@FUZZ
+@given(content=st.binary(max_size=2_000))
+def test_arbitrary_bytes_as_a_whole_file(fuzz_file: Path, content: bytes) -> None:
+    fuzz_file.write_bytes(content)
+    try:
+        sniff_file(fuzz_file)
+    except UnusableFile:
+        return
+    read_all(fuzz_file)
+
+
+@FUZZ
+@given(text=st.one_of(_text, _csvish))
+def test_cell_parsers_return_or_raise_value_error(text: str) -> None:
+    for parse in (parse_amount, parse_date, parse_time):
+        with contextlib.suppress(ValueError):
+            parse(text)
+    parse_units(text)

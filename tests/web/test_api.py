@@ -1,0 +1,208 @@
+"""The upload and API contract (interface.md): shapes, statuses, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from rq import Queue
+from sqlalchemy import func, select
+
+from tests.conftest import Person, upload_csv
+from tests.csvfiles import act, billing_csv
+from validateur.extensions import db
+from validateur.models import ValidationRun
+from validateur.queue import redis_manager
+
+
+def _files(app: Flask) -> list[Path]:
+    return list(Path(app.config["VALIDATEUR_UPLOAD_DIR"]).iterdir())
+
+
+def _run_count(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.execute(select(func.count()).select_from(ValidationRun)).scalar_one())
+
+
+def test_upload_answers_202_with_location_and_enqueues_the_run_id_only(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    response = upload_csv(client, editor, billing_csv([act(1), act(2)]))
+    assert response.status_code == 202
+    body = response.get_json()
+    run_id = body["validationId"]
+    assert body == {"validationId": run_id, "status": "queued", "jobId": f"validation-{run_id}"}
+    assert response.headers["Location"] == f"/api/validations/{run_id}"
+    with app.app_context():
+        job = Queue(app.config["VALIDATEUR_QUEUE"], connection=redis_manager().client).fetch_job(
+            f"validation-{run_id}"
+        )
+        assert job is not None
+        assert job.args == [run_id] or job.args == (run_id,)
+        assert job.kwargs == {}
+        assert job.timeout == app.config["VALIDATEUR_JOB_TIMEOUT"]
+        assert job.result_ttl == 3600
+        assert job.failure_ttl == 24 * 3600
+        assert job.retries_left == 3
+    stored = _files(app)
+    assert len(stored) == 1 and stored[0].name != "facturation.csv"
+    assert stored[0].suffix == ".csv" and len(stored[0].stem) == 32
+
+
+def test_run_json_has_the_contract_fields(client: FlaskClient, editor: Person) -> None:
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    body = client.get(f"/api/validations/{run_id}", headers=editor.headers).get_json()
+    for key in ("id", "status", "phase", "progress", "fileName", "totalRows", "processedRows",
+                "counts", "potentialGain", "errorMessage", "jobId", "attempts", "createdAt",
+                "startedAt", "finishedAt"):
+        assert key in body
+    assert body["counts"] == {"error": 0, "warning": 0, "optimization": 0, "info": 0}
+    assert body["fileName"] == "facturation.csv"
+    assert (body["status"], body["phase"], body["progress"]) == ("queued", "queued", 0)
+
+
+def test_list_is_newest_first_and_paginated(client: FlaskClient, editor: Person) -> None:
+    ids = [upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+           for _ in range(3)]
+    page = client.get("/api/validations?per_page=2", headers=editor.headers).get_json()
+    assert [item["id"] for item in page["items"]] == ids[::-1][:2]
+    assert page["total"] == 3
+    second = client.get("/api/validations?per_page=2&page=2", headers=editor.headers).get_json()
+    assert [item["id"] for item in second["items"]] == [ids[0]]
+
+
+def _error(response: Any) -> dict[str, str]:
+    body = response.get_json()
+    assert set(body) == {"error"}, body
+    return dict(body["error"])
+
+
+def test_no_file_is_400_in_french(app: Flask, client: FlaskClient, editor: Person) -> None:
+    response = client.post("/api/validations", data={}, headers=editor.headers)
+    assert response.status_code == 400
+    assert "Aucun fichier" in _error(response)["message"]
+    assert _run_count(app) == 0
+
+
+def test_empty_file_is_400_and_leaves_nothing(app: Flask, client: FlaskClient,
+                                              editor: Person) -> None:
+    response = upload_csv(client, editor, b"")
+    assert response.status_code == 400
+    assert "vide" in _error(response)["message"]
+    assert _files(app) == [] and _run_count(app) == 0
+
+
+def test_binary_file_is_400(app: Flask, client: FlaskClient, editor: Person) -> None:
+    response = upload_csv(client, editor, b"\x89PNG\r\n\x1a\n\x00\x00\x00" * 50, "image.csv")
+    assert response.status_code == 400
+    assert _files(app) == [] and _run_count(app) == 0
+
+
+def test_missing_columns_are_named_in_the_400(app: Flask, client: FlaskClient,
+                                              editor: Person) -> None:
+    content = b"Facture,ID RAMQ,Code\r\nF1,123,15804\r\n"
+    response = upload_csv(client, editor, content)
+    assert response.status_code == 400
+    message = _error(response)["message"]
+    for column in ("Date de Service", "Doctor Info", "Patient", "Montant payé"):
+        assert column in message
+    assert _files(app) == [] and _run_count(app) == 0
+
+
+def test_unauthenticated_is_401_json(client: FlaskClient) -> None:
+    response = client.post("/api/validations", data={})
+    assert response.status_code == 401
+    assert _error(response)["code"] == "unauthorized"
+    assert client.get("/api/validations").status_code == 401
+    bad = client.get("/api/validations", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
+def test_viewer_cannot_upload(app: Flask, client: FlaskClient, make_person: Any) -> None:
+    viewer = make_person("viewer")
+    response = upload_csv(client, viewer, billing_csv([act(1)]))
+    assert response.status_code == 403
+    assert _files(app) == [] and _run_count(app) == 0
+
+
+def test_another_users_run_is_404(client: FlaskClient, editor: Person, make_person: Any) -> None:
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    other = make_person("editor")
+    for path in ("", "/results", "/logs", "/results.csv"):
+        response = client.get(f"/api/validations/{run_id}{path}", headers=other.headers)
+        assert response.status_code == 404
+    assert client.get("/api/validations", headers=other.headers).get_json()["total"] == 0
+    admin = make_person("admin")
+    assert client.get(f"/api/validations/{run_id}", headers=admin.headers).status_code == 200
+
+
+def test_unknown_run_is_404_json(client: FlaskClient, editor: Person) -> None:
+    response = client.get("/api/validations/999999999", headers=editor.headers)
+    assert response.status_code == 404
+    assert _error(response)["code"] == "not_found"
+
+
+def test_too_large_is_413_and_leaves_nothing(app: Flask, client: FlaskClient,
+                                             editor: Person) -> None:
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    try:
+        content = billing_csv([act(n) for n in range(200)])
+        response = upload_csv(client, editor, content)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    assert "taille maximale" in _error(response)["message"]
+    assert _files(app) == [] and _run_count(app) == 0
+
+
+def test_queue_down_is_503_and_leaves_nothing(app: Flask, client: FlaskClient,
+                                              editor: Person) -> None:
+    manager = redis_manager_of(app)
+    original = manager.url
+    manager.close()
+    manager.url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        response = upload_csv(client, editor, billing_csv([act(1)]))
+    finally:
+        manager.close()
+        manager.url = original
+    assert response.status_code == 503
+    assert "indisponible" in _error(response)["message"]
+    assert _files(app) == [] and _run_count(app) == 0
+
+
+def redis_manager_of(app: Flask) -> Any:
+    return app.extensions["validateur.redis"]
+
+
+def test_health_reports_database_and_redis(client: FlaskClient) -> None:
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["database"] == "ok" and body["redis"] == "ok"
+    assert isinstance(body["workers"], int)
+
+
+def test_health_is_503_when_redis_is_down(app: Flask, client: FlaskClient) -> None:
+    manager = redis_manager_of(app)
+    original = manager.url
+    manager.close()
+    manager.url = "redis://127.0.0.1:1/0"
+    try:
+        response = client.get("/api/health")
+    finally:
+        manager.close()
+        manager.url = original
+    assert response.status_code == 503
+    assert response.get_json()["redis"] == "down"
+
+
+def test_bad_query_parameters_are_400(client: FlaskClient, editor: Person) -> None:
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    response = client.get(f"/api/validations/{run_id}/results?severity=grave",
+                          headers=editor.headers)
+    assert response.status_code == 400
+    assert client.get("/api/validations?page=0", headers=editor.headers).status_code == 400

@@ -1,0 +1,3 @@
+from validateur.cli import main
+
+main()

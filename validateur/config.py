@@ -1,0 +1,85 @@
+"""Configuration, read once from the environment by the app factory (12-factor).
+
+Every default carries its unit in its name. Nothing here is read at import time: `load()`
+is called by `create_app()` so tests and commands can pass their own mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Default RQ queue the upload feeds and the workers listen to.
+DEFAULT_QUEUE_NAME = "validation"
+#: Largest upload accepted when VALIDATEUR_MAX_UPLOAD_MB is unset.
+DEFAULT_MAX_UPLOAD_MB = 300
+#: Rows and results of finished runs older than this are purged.
+DEFAULT_RETENTION_DAYS = 30
+#: Hard limit of one validation job; RQ's silent 180 s default is far too short for 1M rows.
+DEFAULT_JOB_TIMEOUT_SECONDS = 3600
+#: How long RQ keeps a finished job's record (not its data: jobs return nothing).
+DEFAULT_RESULT_TTL_SECONDS = 3600
+#: How long RQ keeps a failed job's record for ops to inspect in rq-dashboard.
+DEFAULT_FAILURE_TTL_SECONDS = 24 * 3600
+#: Redis connect timeout and socket timeout, short so an outage answers 503 quickly.
+DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed (message names the variable)."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} doit être un entier") from exc
+
+
+def database_uri(url: str) -> str:
+    """Make any PostgreSQL URL use psycopg 3 (`postgresql+psycopg://`)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    testing = env.get("VALIDATEUR_TESTING") == "1"
+    dev = env.get("VALIDATEUR_DEV") == "1"
+    secret = env.get("SECRET_KEY", "")
+    if not secret and not (testing or dev):
+        raise ConfigError("SECRET_KEY est obligatoire hors développement et tests")
+    database_url = env.get("DATABASE_URL", "")
+    if not database_url:
+        raise ConfigError("DATABASE_URL est obligatoire (validateur dev en démarre un)")
+    upload_dir = Path(env.get("VALIDATEUR_UPLOAD_DIR") or PROJECT_ROOT / "instance" / "uploads")
+    max_mb = _int(env, "VALIDATEUR_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)
+    return {
+        "SECRET_KEY": secret or os.urandom(32).hex(),
+        "TESTING": testing,
+        "SQLALCHEMY_DATABASE_URI": database_uri(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "VALIDATEUR_QUEUE": env.get("VALIDATEUR_QUEUE", DEFAULT_QUEUE_NAME),
+        "VALIDATEUR_UPLOAD_DIR": upload_dir.resolve(),
+        "VALIDATEUR_MAX_UPLOAD_MB": max_mb,
+        "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024 + 64 * 1024,
+        "VALIDATEUR_RETENTION_DAYS": _int(env, "VALIDATEUR_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
+        "VALIDATEUR_JOB_TIMEOUT": _int(env, "VALIDATEUR_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT_SECONDS),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not (testing or dev),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

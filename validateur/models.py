@@ -1,0 +1,218 @@
+"""Database models. Table and column names are part of the contract (interface.md).
+
+`billing_records` is written with PostgreSQL COPY by the job, never through the ORM; it has
+no foreign key on purpose (a per-row FK trigger would double the cost of COPY on a million
+rows): `runs.delete_run_data()` removes a run's rows explicitly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from validateur.extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class Phase(StrEnum):
+    QUEUED = "queued"
+    PARSING = "parsing"
+    VALIDATING = "validating"
+    SAVING = "saving"
+    DONE = "done"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default=Role.VIEWER.value)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    @property
+    def can_upload(self) -> bool:
+        return self.role in (Role.EDITOR.value, Role.ADMIN.value)
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "validation_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED.value, index=True)
+    phase: Mapped[str] = mapped_column(String(16), default=Phase.QUEUED.value)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str | None] = mapped_column(String(64))
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    encoding: Mapped[str | None] = mapped_column(String(16))
+    delimiter: Mapped[str | None] = mapped_column(String(4))
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    processed_rows: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    warning_count: Mapped[int] = mapped_column(Integer, default=0)
+    optimization_count: Mapped[int] = mapped_column(Integer, default=0)
+    info_count: Mapped[int] = mapped_column(Integer, default=0)
+    potential_gain: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    money_at_risk: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def run_status(self) -> RunStatus:
+        return RunStatus(self.status)
+
+
+class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "billing_records"
+
+    validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    facture: Mapped[str | None] = mapped_column(Text)
+    id_ramq: Mapped[str | None] = mapped_column(Text)
+    date_service: Mapped[date | None] = mapped_column(Date)
+    debut: Mapped[str | None] = mapped_column(Text)
+    fin: Mapped[str | None] = mapped_column(Text)
+    periode: Mapped[str | None] = mapped_column(Text)
+    lieu_pratique: Mapped[str | None] = mapped_column(Text)
+    secteur_activite: Mapped[str | None] = mapped_column(Text)
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    code: Mapped[str | None] = mapped_column(Text)
+    unites: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(Text)
+    element_contexte: Mapped[str | None] = mapped_column(Text)
+    montant_preliminaire: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    montant_paye: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    doctor_info: Mapped[str | None] = mapped_column(Text)
+    patient: Mapped[str | None] = mapped_column(Text)
+
+
+class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "validation_results"
+    __table_args__ = (Index("ix_validation_results_run_sev_rule", "validation_run_id",
+                            "severity", "rule"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    validation_run_id: Mapped[int] = mapped_column(
+        ForeignKey("validation_runs.id", ondelete="CASCADE")
+    )
+    rule: Mapped[str] = mapped_column(String(64))
+    scenario: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    solution: Mapped[str] = mapped_column(Text, default="")
+    rows: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
+    id_ramq: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    monetary_impact: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class ValidationLog(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "validation_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    validation_run_id: Mapped[int] = mapped_column(
+        ForeignKey("validation_runs.id", ondelete="CASCADE"), index=True
+    )
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    level: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, default=dict)
+
+
+class RamqCode(db.Model):  # type: ignore[name-defined,misc]
+    """The public RAMQ tariff table, one row per code and place (`import-codes`)."""
+
+    __tablename__ = "ramq_codes"
+
+    billing_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    place: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tariff_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    extra_unit_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    unit_require: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    top_level: Mapped[str] = mapped_column(Text, default="")
+    level1_group: Mapped[str] = mapped_column(Text, default="")
+    level2_group: Mapped[str] = mapped_column(Text, default="")
+    leaf: Mapped[str] = mapped_column(Text, default="")
+    indicators: Mapped[str] = mapped_column(Text, default="")
+
+
+class GmfEstablishment(db.Model):  # type: ignore[name-defined,misc]
+    """An establishment number (`Lieu de pratique`) that belongs to a GMF (`import-gmf`)."""
+
+    __tablename__ = "gmf_establishments"
+
+    number: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

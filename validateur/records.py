@@ -1,0 +1,99 @@
+"""Writing a run's billing rows and findings in one PostgreSQL transaction.
+
+Rows go through `COPY … FROM STDIN` (psycopg 3) on a dedicated connection: the whole attempt
+(delete what a previous attempt left, copy every row, insert the findings) commits at once
+or not at all, so a crash or a retry can never leave a partial or duplicated copy. Progress
+is written on another connection meanwhile, so pages see it while the copy runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from validateur.extensions import db
+from validateur.validation.findings import Finding
+from validateur.validation.rows import BillingRow
+
+RECORD_COLUMNS = (
+    "validation_run_id", "row_number", "facture", "id_ramq", "date_service", "debut", "fin",
+    "periode", "lieu_pratique", "secteur_activite", "diagnostic", "code", "unites", "role",
+    "element_contexte", "montant_preliminaire", "montant_paye", "doctor_info", "patient",
+)
+_COPY_RECORDS = f"COPY billing_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+_INSERT_FINDING = (
+    "INSERT INTO validation_results (validation_run_id, rule, scenario, severity, message,"
+    " solution, rows, id_ramq, monetary_impact, data)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def record_values(run_id: int, row: BillingRow) -> tuple[Any, ...]:
+    """One `billing_records` row: text exactly as decoded, typed date and amounts."""
+    return (
+        run_id, row.row_number, row.facture, row.id_ramq, row.date_service, row.debut_text,
+        row.fin_text, row.periode, row.lieu_pratique, row.secteur_activite, row.diagnostic,
+        row.code, row.unites_text, row.role, row.element_contexte, row.montant_preliminaire,
+        row.montant_paye, row.doctor_info, row.patient,
+    )
+
+
+class RunWriter:
+    """Streams one attempt's rows with COPY, then its findings, on one transaction."""
+
+    def __init__(self, conn: psycopg.Connection[Any], run_id: int) -> None:
+        self._conn = conn
+        self._run_id = run_id
+        self._cursor = conn.cursor()
+        self._copy: Any = None
+        self.rows_written = 0
+
+    def clear_previous_attempt(self) -> None:
+        self._cursor.execute(
+            "DELETE FROM billing_records WHERE validation_run_id = %s", (self._run_id,)
+        )
+        self._cursor.execute(
+            "DELETE FROM validation_results WHERE validation_run_id = %s", (self._run_id,)
+        )
+
+    @contextmanager
+    def copying(self) -> Iterator[RunWriter]:
+        with self._cursor.copy(_COPY_RECORDS) as copy:
+            self._copy = copy
+            yield self
+        self._copy = None
+
+    def write(self, row: BillingRow) -> None:
+        self._copy.write_row(record_values(self._run_id, row))
+        self.rows_written += 1
+
+    def write_findings(self, findings: Sequence[Finding]) -> None:
+        self._cursor.executemany(
+            _INSERT_FINDING,
+            [
+                (
+                    self._run_id, f.rule, f.scenario, f.severity.value, f.message, f.solution,
+                    list(f.rows), list(f.id_ramq), f.monetary_impact,
+                    json.dumps(f.data, default=str, ensure_ascii=False),
+                )
+                for f in findings
+            ],
+        )
+
+
+@contextmanager
+def run_transaction(run_id: int) -> Iterator[RunWriter]:
+    """A dedicated connection and transaction for one attempt; commits only on success."""
+    raw = db.engine.raw_connection()
+    try:
+        conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
+        with conn.transaction():
+            writer = RunWriter(conn, run_id)
+            writer.clear_previous_attempt()
+            yield writer
+    finally:
+        raw.close()

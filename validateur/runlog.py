@@ -1,0 +1,53 @@
+"""Run logs in `validation_logs`: what happened to a run, with no PHI.
+
+Metadata goes through an allow-list of keys whose values are numbers or short technical
+strings (job id, phase, counts, durations); anything else is dropped before it is written,
+so a careless caller cannot leak a cell value into the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from numbers import Number
+from typing import Any
+
+from validateur.extensions import db
+from validateur.models import ValidationLog
+
+log = logging.getLogger(__name__)
+
+ALLOWED_METADATA_KEYS = frozenset(
+    {
+        "jobId", "phase", "progress", "attempt", "rows", "findings", "errors", "warnings",
+        "optimizations", "infos", "durationMs", "bytes", "encoding", "delimiter", "rule",
+        "status", "exception", "worker", "rowsPerSecond",
+    }
+)
+_TEXT_LIMIT = 64
+
+
+def safe_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Keep allow-listed keys with number values or short technical strings."""
+    kept: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if key not in ALLOWED_METADATA_KEYS:
+            continue
+        if isinstance(value, bool | Number):
+            kept[key] = value if isinstance(value, bool | int) else float(value)  # type: ignore[arg-type]
+        elif isinstance(value, str) and len(value) <= _TEXT_LIMIT:
+            kept[key] = value
+    return kept
+
+
+def record(run_id: int, level: str, source: str, message: str, **metadata: Any) -> None:
+    """Write one log line for a run (own transaction) and echo it to the process log."""
+    row = ValidationLog(
+        validation_run_id=run_id,
+        level=level,
+        source=source,
+        message=message,
+        metadata_=safe_metadata(metadata),
+    )
+    db.session.add(row)
+    db.session.commit()
+    log.log(logging.getLevelName(level.upper()), "run %s %s: %s", run_id, source, message)

@@ -1,0 +1,154 @@
+"""The run lifecycle: the only code that changes a run's status.
+
+Statuses only move forward (queued → processing → completed | failed | cancelled; a retry
+puts a processing run back to queued), `progress` never goes back, and every final state
+stamps `finished_at`. Guards are written in SQL (`WHERE status IN …`) so two processes racing
+on the same run (a worker and a cancel, a retry and the sweeper) cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, func, update
+
+from validateur.extensions import db
+from validateur.models import (
+    BillingRecord,
+    Phase,
+    RunStatus,
+    ValidationResult,
+    ValidationRun,
+    utcnow,
+)
+
+OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.PROCESSING.value)
+
+
+def create_run(user_id: int | None, file_name: str, stored_name: str, file_size: int,
+               encoding: str, delimiter: str) -> ValidationRun:
+    """Insert and commit a queued run (committed before any enqueue)."""
+    run = ValidationRun(
+        user_id=user_id,
+        file_name=file_name[:255],
+        stored_name=stored_name,
+        file_size=file_size,
+        encoding=encoding,
+        delimiter=delimiter,
+        status=RunStatus.QUEUED.value,
+        phase=Phase.QUEUED.value,
+        progress=0,
+    )
+    db.session.add(run)
+    db.session.flush()
+    run.job_id = f"validation-{run.id}"
+    db.session.commit()
+    return run
+
+
+def _transition(run_id: int, allowed: tuple[str, ...], **values: object) -> bool:
+    result = db.session.execute(
+        update(ValidationRun)
+        .where(ValidationRun.id == run_id, ValidationRun.status.in_(allowed))
+        .values(**values)
+    )
+    db.session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def start_attempt(run_id: int) -> bool:
+    """queued/processing → processing for a new attempt; False if the run is final."""
+    return _transition(
+        run_id,
+        OPEN_STATUSES,
+        status=RunStatus.PROCESSING.value,
+        phase=Phase.PARSING.value,
+        attempts=ValidationRun.attempts + 1,
+        started_at=func.coalesce(ValidationRun.started_at, func.now()),
+        heartbeat_at=func.now(),
+        error_message=None,
+    )
+
+
+def record_progress(run_id: int, phase: Phase, progress: int, processed_rows: int) -> bool:
+    """Store phase and progress (monotonic) and beat the heartbeat; False once not processing."""
+    return _transition(
+        run_id,
+        (RunStatus.PROCESSING.value,),
+        phase=phase.value,
+        progress=func.greatest(ValidationRun.progress, progress),
+        processed_rows=processed_rows,
+        heartbeat_at=func.now(),
+    )
+
+
+def complete(run_id: int, *, total_rows: int, counts: dict[str, int],
+             potential_gain: Decimal, money_at_risk: Decimal) -> bool:
+    return _transition(
+        run_id,
+        (RunStatus.PROCESSING.value,),
+        status=RunStatus.COMPLETED.value,
+        phase=Phase.DONE.value,
+        progress=100,
+        total_rows=total_rows,
+        processed_rows=total_rows,
+        error_count=counts.get("error", 0),
+        warning_count=counts.get("warning", 0),
+        optimization_count=counts.get("optimization", 0),
+        info_count=counts.get("info", 0),
+        potential_gain=potential_gain,
+        money_at_risk=money_at_risk,
+        finished_at=func.now(),
+        stored_name=None,
+    )
+
+
+def fail(run_id: int, message: str) -> bool:
+    """Any open run → failed with a French message (no cell values in it)."""
+    return _transition(
+        run_id, OPEN_STATUSES, status=RunStatus.FAILED.value, error_message=message[:2000],
+        finished_at=func.now(), stored_name=None,
+    )
+
+
+def requeue(run_id: int, message: str) -> bool:
+    """processing → queued after a transient failure, before RQ retries the job."""
+    return _transition(
+        run_id, (RunStatus.PROCESSING.value,), status=RunStatus.QUEUED.value,
+        phase=Phase.QUEUED.value, error_message=message[:2000],
+    )
+
+
+def cancel(run_id: int) -> bool:
+    """queued/processing → cancelled; the worker sees it at its next cooperative check."""
+    return _transition(
+        run_id, OPEN_STATUSES, status=RunStatus.CANCELLED.value, cancel_requested=True,
+        finished_at=func.now(), stored_name=None,
+    )
+
+
+def delete_run_data(run_id: int) -> None:
+    """Remove a run's billing rows and findings (each attempt starts with this)."""
+    db.session.execute(delete(BillingRecord).where(BillingRecord.validation_run_id == run_id))
+    db.session.execute(
+        delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
+    )
+    db.session.commit()
+
+
+def delete_run(run_id: int) -> None:
+    """Remove a run and everything it owns (rows, findings, logs via cascade)."""
+    delete_run_data(run_id)
+    db.session.execute(delete(ValidationRun).where(ValidationRun.id == run_id))
+    db.session.commit()
+
+
+def is_open(run: ValidationRun) -> bool:
+    return run.status in OPEN_STATUSES
+
+
+def stale_before(seconds: int) -> datetime:
+    from datetime import timedelta
+
+    return utcnow() - timedelta(seconds=seconds)

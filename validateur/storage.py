@@ -1,0 +1,106 @@
+"""The upload directory: the only code that creates, names or deletes uploaded files.
+
+Uploads are streamed by Werkzeug straight into a `.part` file in the upload directory (never
+read whole into memory, never written twice), then renamed to a random name once accepted.
+No path ever comes from user input: the user's file name is only a label in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from flask import Flask, current_app, g
+from flask import Request as FlaskRequest
+
+log = logging.getLogger(__name__)
+
+PART_SUFFIX = ".part"
+STORED_SUFFIX = ".csv"
+
+
+def upload_dir() -> Path:
+    path: Path = current_app.config["VALIDATEUR_UPLOAD_DIR"]
+    return path
+
+
+def path_of(stored_name: str) -> Path:
+    """Where a stored upload lives; the name is ours (random hex), never the user's."""
+    if not stored_name or "/" in stored_name or stored_name.startswith("."):
+        raise ValueError("nom de fichier stocké invalide")
+    return upload_dir() / stored_name
+
+
+class StreamingUploadRequest(FlaskRequest):
+    """A request whose file parts go straight to `.part` files in the upload directory."""
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        directory = upload_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by accept_part/teardown
+            dir=directory, prefix="upload-", suffix=PART_SUFFIX, delete=False
+        )
+        g.setdefault("upload_parts", []).append(part.name)
+        return part
+
+
+def accept_part(stream: IO[bytes]) -> tuple[str, int]:
+    """Close a streamed `.part` file and give it its final random name; returns (name, size)."""
+    part_path = Path(getattr(stream, "name", ""))
+    if part_path.parent != upload_dir() or part_path.suffix != PART_SUFFIX:
+        raise ValueError("flux de téléversement inattendu")
+    stream.close()
+    stored_name = secrets.token_hex(16) + STORED_SUFFIX
+    os.replace(part_path, path_of(stored_name))
+    return stored_name, path_of(stored_name).stat().st_size
+
+
+def store_local_file(source: Path) -> tuple[str, int]:
+    """Copy a local file (CLI `validate`) into the upload directory under a random name."""
+    upload_dir().mkdir(parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(16) + STORED_SUFFIX
+    target = path_of(stored_name)
+    with source.open("rb") as src, target.open("wb") as dst:
+        while chunk := src.read(1024 * 1024):
+            dst.write(chunk)
+    return stored_name, target.stat().st_size
+
+
+def delete(stored_name: str | None) -> None:
+    """Delete a stored upload; a file already gone is fine (idempotent)."""
+    if stored_name:
+        path_of(stored_name).unlink(missing_ok=True)
+
+
+def remove_request_parts(_exc: BaseException | None = None) -> None:
+    """Teardown: any `.part` file this request created and did not accept is removed."""
+    for name in g.pop("upload_parts", []):
+        Path(name).unlink(missing_ok=True)
+
+
+def orphan_files(known: set[str], older_than_seconds: float) -> Iterator[Path]:
+    """Files in the upload directory that no live run owns and that are old enough."""
+    directory = upload_dir()
+    if not directory.is_dir():
+        return
+    cutoff = time.time() - older_than_seconds
+    for entry in directory.iterdir():
+        if entry.is_file() and entry.name not in known and entry.stat().st_mtime < cutoff:
+            yield entry
+
+
+def init_app(app: Flask, **_: Any) -> None:
+    app.request_class = StreamingUploadRequest
+    app.teardown_request(remove_request_parts)

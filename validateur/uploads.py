@@ -1,0 +1,73 @@
+"""Accepting a file for validation: the one path shared by the API, the page and the CLI.
+
+Order matters and is the point of this module: the file is on disk under a random name,
+sniffed (decodes, header has the required columns), the run row is committed, and only then
+is the job enqueued. Any refusal removes what was created, so a rejected upload leaves no
+file and no run behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import IO
+
+from validateur import queue, runlog, runs, storage
+from validateur.models import ValidationRun
+from validateur.validation.reader import UnusableFile, sniff_file
+
+log = logging.getLogger(__name__)
+
+
+class UploadRejected(Exception):
+    """The upload is refused; `status` and `code` go to the HTTP answer, the message is French."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def display_name(name: str | None) -> str:
+    """The user's file name as a label only (no directories, bounded length)."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return base[:200] or "fichier.csv"
+
+
+def accept_stream(stream: IO[bytes], file_name: str | None, user_id: int | None) -> ValidationRun:
+    """Accept a file that Werkzeug streamed into the upload directory."""
+    stored_name, size = storage.accept_part(stream)
+    return _accept_stored(stored_name, size, file_name, user_id)
+
+
+def accept_local_file(path: Path, user_id: int | None) -> ValidationRun:
+    """Accept a local file (CLI): copied into the upload directory like an upload."""
+    stored_name, size = storage.store_local_file(path)
+    return _accept_stored(stored_name, size, path.name, user_id)
+
+
+def _accept_stored(stored_name: str, size: int, file_name: str | None,
+                   user_id: int | None) -> ValidationRun:
+    if size == 0:
+        storage.delete(stored_name)
+        raise UploadRejected(400, "empty_file", "Le fichier est vide.")
+    try:
+        fmt = sniff_file(storage.path_of(stored_name))
+    except UnusableFile as exc:
+        storage.delete(stored_name)
+        raise UploadRejected(400, "unusable_file", str(exc)) from None
+    run = runs.create_run(user_id, display_name(file_name), stored_name, size,
+                          fmt.encoding, fmt.delimiter)
+    try:
+        queue.enqueue_validation(run.id)
+    except queue.QueueUnavailable:
+        runs.delete_run(run.id)
+        storage.delete(stored_name)
+        raise UploadRejected(
+            503, "queue_unavailable",
+            "Le service de file d'attente est indisponible ; réessayez dans quelques minutes.",
+        ) from None
+    runlog.record(run.id, "info", "web", "Fichier reçu et mis en file d'attente",
+                  jobId=run.job_id, bytes=size, encoding=fmt.encoding)
+    return run

@@ -1,0 +1,92 @@
+"""The rule engine: one pass over the rows feeds every rule.
+
+Each rule is a small object with `feed(row)` and `finish()` hooks (frictionless-style
+checks). The engine isolates rules from each other: a rule that raises is switched off and
+reported once as a `rule-crashed` error finding naming the rule, never its data, and the
+other rules go on. Rules get their reference data (codes table, GMF establishments) at
+construction, loaded once per run by the job: no rule touches a database or Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from validateur.validation.findings import Finding, Severity
+from validateur.validation.rows import BillingRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceData:
+    """Reference tables a rule may need; `None` means not loaded (rules then say so once)."""
+
+    known_codes: frozenset[str] | None = None
+    consultation_codes: frozenset[str] | None = None
+    gmf_establishments: frozenset[str] | None = None
+
+
+class Rule(Protocol):
+    """A billing rule: fed every row once, in file order, then asked for its findings."""
+
+    slug: str
+
+    def feed(self, row: BillingRow) -> None:
+        """Take one row into the rule's bounded per-group state."""
+
+    def finish(self) -> Iterable[Finding]:
+        """Return the findings once every row has been fed."""
+
+
+RuleFactory = Callable[[ReferenceData], Rule]
+
+
+def crashed(slug: str) -> Finding:
+    """The one finding that replaces the findings of a rule that raised."""
+    return Finding(
+        rule="rule-crashed",
+        scenario="CRASH",
+        severity=Severity.ERROR,
+        message=f"La règle « {slug} » a échoué ; ses résultats sont absents de ce rapport.",
+        solution=(
+            "Signalez ce problème à l'équipe technique ; les autres règles ont été appliquées."
+        ),
+        data={"rule": slug},
+    )
+
+
+class Engine:
+    """Feeds rows to rules and collects findings, isolating rule failures."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules: list[Rule] = list(rules)
+        self._crashes: list[Finding] = []
+
+    @property
+    def slugs(self) -> list[str]:
+        return [rule.slug for rule in self._rules]
+
+    def feed(self, row: BillingRow) -> None:
+        for rule in tuple(self._rules):
+            try:
+                rule.feed(row)
+            except Exception:
+                self._disable(rule, "feed", row.row_number)
+
+    def finish(self) -> list[Finding]:
+        findings: list[Finding] = []
+        for rule in tuple(self._rules):
+            try:
+                findings.extend(rule.finish())
+            except Exception:
+                self._disable(rule, "finish", None)
+        return self._crashes + findings
+
+    def _disable(self, rule: Rule, hook: str, row_number: int | None) -> None:
+        # Log the rule, hook and row number only: the exception text may quote a cell.
+        log.error("rule %s crashed in %s (row %s)", rule.slug, hook, row_number)
+        self._rules.remove(rule)
+        self._crashes.append(crashed(rule.slug))

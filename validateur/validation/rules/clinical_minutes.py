@@ -1,0 +1,166 @@
+"""`clinical-minutes`: clinical interventions, at most 180 minutes per doctor per day.
+
+RAMQ business reason: the general practitioners' manual pays clinical interventions (8857 for
+the first 30 minutes, 8859 per additional 15 minutes) up to 180 minutes per physician per day;
+minutes beyond the daily maximum are refused, or clawed back when already paid.
+
+Per doctor-day (licence from `Doctor Info`, `Date de Service`): 8857 counts 30 minutes, 8859
+counts its `Unités` minutes (empty or negative → 0). Rows whose context has the exact token
+`ICEP`, `ICSM` or `ICTOX` are excluded (their own programs). A doctor-day over 180 minutes (180
+is allowed) gives one finding, whose rows are the doctor-day's clinical rows in chronological
+order (`Début`, rows without a start time last, then row number): its first row is the
+chronologically first one.
+
+- `OVER_LIMIT` (error): some row of the doctor-day is unpaid; impact −(sum of the unpaid rows'
+  `Montant Preliminaire`, empty or negative amounts counting 0).
+- `OVER_LIMIT_PAID` (info): every row was paid ("all paid"); impact 0.
+
+Memory: per doctor-day, the small facts of its 8857/8859 rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal
+
+from validateur.validation.engine import ReferenceData
+from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
+from validateur.validation.privacy import mask_doctor
+from validateur.validation.rows import BillingRow
+
+SLUG = "clinical-minutes"
+
+FIRST_PERIOD_CODE = "8857"
+EXTRA_PERIOD_CODE = "8859"
+#: Minutes counted for one 8857 (first period of a clinical intervention).
+FIRST_PERIOD_MINUTES = 30
+#: Daily maximum of clinical-intervention minutes per physician (180 itself is allowed).
+DAILY_LIMIT_MINUTES = 180
+#: Context tokens of programs whose interventions do not count toward the daily maximum.
+EXCLUDED_CONTEXT: frozenset[str] = frozenset({"ICEP", "ICSM", "ICTOX"})
+
+ZERO = Decimal("0.00")
+
+DoctorDay = tuple[str, date]
+
+
+@dataclass(frozen=True, slots=True)
+class Intervention:
+    """The facts kept for one 8857/8859 row."""
+
+    row_number: int
+    id_ramq: str
+    code: str
+    start: time | None
+    minutes: int
+    paid: bool
+    claimed: Decimal
+    doctor_info: str
+
+    @property
+    def order(self) -> tuple[bool, time, int, str]:
+        return (self.start is None, self.start or time(0), self.row_number, self.id_ramq)
+
+    @property
+    def claim(self) -> str:
+        return self.id_ramq or f"ligne {self.row_number}"
+
+
+def _minutes(code: str, units: int | None) -> int:
+    if code == FIRST_PERIOD_CODE:
+        return FIRST_PERIOD_MINUTES
+    return max(units or 0, 0)
+
+
+class ClinicalMinutesRule:
+    """Flags doctor-days with more than 180 minutes of clinical interventions."""
+
+    slug = SLUG
+
+    def __init__(self, reference: ReferenceData) -> None:
+        self._reference = reference
+        self._days: dict[DoctorDay, list[Intervention]] = {}
+
+    def feed(self, row: BillingRow) -> None:
+        code = row.code.strip()
+        if code != FIRST_PERIOD_CODE and code != EXTRA_PERIOD_CODE:
+            return
+        if (
+            row.date_service is None
+            or not row.doctor
+            or not row.context.isdisjoint(EXCLUDED_CONTEXT)
+        ):
+            return
+        act = Intervention(
+            row_number=row.row_number,
+            id_ramq=row.id_ramq.strip(),
+            code=code,
+            start=row.debut,
+            minutes=_minutes(code, row.unites),
+            paid=row.is_paid,
+            claimed=max(row.montant_preliminaire or ZERO, ZERO),
+            doctor_info=row.doctor_info,
+        )
+        self._days.setdefault((row.doctor, row.date_service), []).append(act)
+
+    def finish(self) -> Iterable[Finding]:
+        findings = [
+            _over_limit(day, sorted(acts, key=lambda a: a.order))
+            for (_, day), acts in self._days.items()
+            if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES
+        ]
+        findings.sort(key=lambda f: (f.rows, f.scenario, f.id_ramq))
+        return findings
+
+
+def _over_limit(day: date, acts: list[Intervention]) -> Finding:
+    total = sum(a.minutes for a in acts)
+    excess = total - DAILY_LIMIT_MINUTES
+    unpaid = [a for a in acts if not a.paid]
+    at_risk = sum((a.claimed for a in unpaid), ZERO)
+    message = (
+        f"Le {date_fr(day)}, {total} minutes d'interventions cliniques "
+        f"({FIRST_PERIOD_CODE}/{EXTRA_PERIOD_CODE}) ont été facturées par le même médecin "
+        f"sur {len(acts)} ligne(s), à partir de la réclamation {acts[0].claim} : la limite est "
+        f"de {DAILY_LIMIT_MINUTES} minutes par jour, soit {excess} minutes en trop."
+    )
+    data = {
+        "doctor": mask_doctor(acts[0].doctor_info),
+        "date": day.isoformat(),
+        "totalMinutes": total,
+        "limitMinutes": DAILY_LIMIT_MINUTES,
+        "excessMinutes": excess,
+        "unpaidClaims": [a.id_ramq for a in unpaid],
+        "unpaidAmount": str(at_risk.quantize(CENT)),
+    }
+    if not unpaid:
+        scenario, severity = "OVER_LIMIT_PAID", Severity.INFO
+        message += " Toutes les lignes ont été payées."
+        solution = (
+            "Aucune action immédiate : toutes les réclamations ont été payées, mais la RAMQ "
+            f"pourrait récupérer les {excess} minutes au-delà de la limite."
+        )
+    else:
+        scenario, severity = "OVER_LIMIT", Severity.ERROR
+        message += (
+            f" Réclamation(s) non payée(s) : {', '.join(a.claim for a in unpaid)} "
+            f"({money_fr(at_risk)})."
+        )
+        solution = (
+            f"Réduisez les interventions cliniques du {date_fr(day)} de {excess} minutes "
+            f"(retirez ou corrigez des {EXTRA_PERIOD_CODE}/{FIRST_PERIOD_CODE} non payés) : "
+            f"au-delà de {DAILY_LIMIT_MINUTES} minutes, la RAMQ refuse le paiement."
+        )
+    return Finding(
+        rule=SLUG,
+        scenario=scenario,
+        severity=severity,
+        message=message,
+        solution=solution,
+        rows=tuple(a.row_number for a in acts),
+        id_ramq=tuple(a.id_ramq for a in acts),
+        monetary_impact=ZERO - at_risk,
+        data=data,
+    )

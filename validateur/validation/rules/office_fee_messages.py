@@ -1,0 +1,303 @@
+"""French wording of the `office-fee` findings (rules.md §2): messages, solutions and data.
+
+This module only writes: which scenario fires, and with which figures, is decided in
+`office_fee`. Texts name claim numbers (`ID RAMQ`), row numbers, dates, codes, counts and
+amounts (`64,80 $`); the doctor appears masked (`Dr. T***`), patients never appear.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from validateur.validation.findings import Finding, Severity, date_fr, money_fr
+
+SLUG = "office-fee"
+WALK_IN_HINT = " (élément de contexte G160 ou AR)"
+NO_ACTION = "Aucune action requise."
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Distinct patients of a doctor-day: registered / walk-in, paid / unpaid."""
+
+    rp: int
+    ru: int
+    wp: int
+    wu: int
+
+    def paid(self, walk_in: bool) -> int:
+        return self.wp if walk_in else self.rp
+
+    def unpaid(self, walk_in: bool) -> int:
+        return self.wu if walk_in else self.ru
+
+
+@dataclass(frozen=True, slots=True)
+class Fee:
+    """What the rule keeps of one 19928/19929 row (never the patient)."""
+
+    row: int
+    id_ramq: str
+    code: str
+    walk_in: bool
+    place: str
+    tariff: Decimal
+    claimed: Decimal | None
+    paid: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One doctor-day as shown to billing staff."""
+
+    day: date
+    doctor: str  # masked: `Dr. T***`
+    counts: Counts
+
+
+def group_name(walk_in: bool) -> str:
+    return "sans rendez-vous" if walk_in else "inscrits"
+
+
+def counts_phrase(counts: Counts, walk_in: bool) -> str:
+    """`3 patients inscrits payés (3 non payés)`."""
+    paid, unpaid = counts.paid(walk_in), counts.unpaid(walk_in)
+    s = "s" if paid >= 2 else ""
+    kind = "sans rendez-vous" if walk_in else f"inscrit{s}"
+    return f"{paid} patient{s} {kind} payé{s} ({unpaid} non payé{'s' if unpaid >= 2 else ''})"
+
+
+def both_counts(counts: Counts) -> str:
+    return f"{counts_phrase(counts, False)} et {counts_phrase(counts, True)}"
+
+
+def claim(fee: Fee) -> str:
+    return f"ID RAMQ {fee.id_ramq}, ligne {fee.row}" if fee.id_ramq else f"ligne {fee.row}"
+
+
+def label(fee: Fee) -> str:
+    """`19928 inscrits (ID RAMQ 10000000001, ligne 12)`."""
+    return f"{fee.code} {group_name(fee.walk_in)} ({claim(fee)})"
+
+
+def labels(fees: Sequence[Fee]) -> str:
+    return ", ".join(label(fee) for fee in fees)
+
+
+def when(day: Day, article: str = "du") -> str:
+    """`du 2025-03-10 (Dr. T***)`."""
+    return f"{article} {date_fr(day.day)} ({day.doctor})"
+
+
+def plural(n: int, one: str, many: str = "") -> str:
+    """`0 erreur`, `1 erreur`, `2 erreurs` (French: plural from 2)."""
+    return f"{n} {(many or one + 's') if n >= 2 else one}"
+
+
+def day_data(day: Day) -> dict[str, Any]:
+    c = day.counts
+    return {
+        "date": day.day.isoformat(),
+        "doctor": day.doctor,
+        "registeredPaid": c.rp,
+        "registeredUnpaid": c.ru,
+        "walkInPaid": c.wp,
+        "walkInUnpaid": c.wu,
+    }
+
+
+def fee_data(fee: Fee) -> dict[str, Any]:
+    return {
+        "row": fee.row,
+        "idRamq": fee.id_ramq,
+        "code": fee.code,
+        "walkIn": fee.walk_in,
+        "place": fee.place,
+        "tariff": str(fee.tariff),
+        "claimed": None if fee.claimed is None else str(fee.claimed),
+        "paid": None if fee.paid is None else str(fee.paid),
+    }
+
+
+def make(
+    scenario: str,
+    severity: Severity,
+    day: Day,
+    fees: Sequence[Fee],
+    texts: tuple[str, str],
+    impact: Decimal = Decimal(0),
+    **extra: Any,
+) -> Finding:
+    """One finding of a doctor-day about `fees` (sorted by row)."""
+    data = day_data(day) | {"fees": [fee_data(fee) for fee in fees]} | extra
+    return Finding(
+        rule=SLUG,
+        scenario=scenario,
+        severity=severity,
+        message=texts[0],
+        solution=texts[1],
+        rows=tuple(fee.row for fee in fees),
+        id_ramq=tuple(fee.id_ramq for fee in fees if fee.id_ramq),
+        monetary_impact=impact,
+        data=data,
+    )
+
+
+def establishment(day: Day, fee: Fee) -> Finding:
+    place = fee.place.strip()
+    kind = "un établissement hospitalier" if place.startswith("2") else "qui n'est pas un cabinet"
+    message = (
+        f"Frais de cabinet {label(fee)} {when(day)} facturé au lieu de pratique {place}, {kind} :"
+        " les frais de cabinet ne sont payables qu'en cabinet (lieu commençant par 5)."
+    )
+    solution = (
+        f"Annulez le {fee.code} ({claim(fee)}) : {money_fr(fee.tariff)} à risque. Si le lieu de"
+        " pratique est erroné, remplacez-le par le numéro du cabinet (5xxxx)."
+    )
+    return make("ESTABLISHMENT", Severity.ERROR, day, [fee], (message, solution), -fee.tariff)
+
+
+def below_threshold(
+    scenario: str, day: Day, fee: Fee, minimum: int, impact: Decimal, downgrade: int | None
+) -> Finding:
+    """E1–E4. `downgrade` is the 19928 threshold reached by a 19929 that can be downgraded."""
+    group = group_name(fee.walk_in)
+    message = (
+        f"Frais de cabinet {label(fee)} {when(day)} : {counts_phrase(day.counts, fee.walk_in)},"
+        f" sous le seuil de {minimum} patients {group} payés requis pour le {fee.code}."
+    )
+    if downgrade is not None:
+        solution = (
+            f"Remplacez le {fee.code} ({claim(fee)}) par un 19928 {group} : le seuil de"
+            f" {downgrade} du 19928 est atteint ({money_fr(-impact)} à risque)."
+        )
+    else:
+        solution = f"Annulez le {fee.code} ({claim(fee)}) : {money_fr(-impact)} à risque."
+    unpaid = day.counts.unpaid(fee.walk_in)
+    if unpaid and day.counts.paid(fee.walk_in) + unpaid >= minimum:
+        solution += (
+            f" Si les {unpaid} patients {group} non payés sont payés, le seuil de {minimum}"
+            " sera atteint : faites corriger ces visites avant de soumettre."
+        )
+    return make(
+        scenario, Severity.ERROR, day, [fee], (message, solution), impact, threshold=minimum
+    )
+
+
+def over_maximum(day: Day, fees: Sequence[Fee], total: Decimal, maximum: Decimal) -> Finding:
+    """E5: more than the daily maximum billed."""
+    excess = total - maximum
+    message = (
+        f"Frais de cabinet {when(day)} : {money_fr(total)} facturés ({labels(fees)}), au-delà du"
+        f" maximum quotidien de {money_fr(maximum)} (excédent {money_fr(excess)})."
+    )
+    solution = (
+        f"Gardez au plus {money_fr(maximum)} de frais de cabinet ce jour-là (un 19928 par groupe"
+        f" ou un seul 19929) et annulez le reste ({money_fr(excess)})."
+    )
+    texts = (message, solution)
+    return make(
+        "E5", Severity.ERROR, day, fees, texts, -excess, total=str(total), maximum=str(maximum)
+    )
+
+
+def cancel_19928(
+    scenario: str, day: Day, kept: Sequence[Fee], cancelled: Sequence[Fee], impact: Decimal
+) -> Finding:
+    """E6 / E8: a 19928 of one group billed with a 19929 of the other."""
+    message = (
+        f"Frais de cabinet {when(day)} : {labels(cancelled)} facturé avec {labels(kept)} ;"
+        " le 19929 atteint déjà le maximum quotidien et exclut un 19928 le même jour."
+    )
+    claims = ", ".join(claim(fee) for fee in cancelled)
+    solution = f"Annulez le 19928 ({claims}) : {money_fr(-impact)} non payable."
+    fees = sorted([*kept, *cancelled], key=lambda fee: fee.row)
+    return make(scenario, Severity.ERROR, day, fees, (message, solution), impact)
+
+
+def passes(scenario: str, day: Day, fee: Fee, minimum: int) -> Finding:
+    """P1–P4: a fee whose threshold is reached."""
+    message = (
+        f"Frais de cabinet {label(fee)} {when(day)} conforme :"
+        f" {counts_phrase(day.counts, fee.walk_in)}, seuil de {minimum} atteint."
+    )
+    return make(scenario, Severity.INFO, day, [fee], (message, NO_ACTION), threshold=minimum)
+
+
+def upgrade(scenario: str, day: Day, fee: Fee, minimum: int, gain: Decimal) -> Finding:
+    """O1 / O2: a 19928 where the 19929 of the same group is reached."""
+    group = group_name(fee.walk_in)
+    hint = WALK_IN_HINT if fee.walk_in else ""
+    message = (
+        f"Frais de cabinet {label(fee)} {when(day)} : {counts_phrase(day.counts, fee.walk_in)}"
+        f" atteignent le seuil de {minimum} du 19929 {group}."
+    )
+    solution = (
+        f"Remplacez le 19928 ({claim(fee)}) par un 19929 {group}{hint} : gain de {money_fr(gain)}."
+    )
+    texts = (message, solution)
+    return make(scenario, Severity.OPTIMIZATION, day, [fee], texts, gain, threshold=minimum)
+
+
+def add_other(scenario: str, day: Day, fee: Fee, minimum: int, gain: Decimal) -> Finding:
+    """O3 / O4: a lone 19928 while the other group also reaches its 19928 threshold."""
+    other = not fee.walk_in
+    group = group_name(other)
+    message = (
+        f"Frais de cabinet {when(day)} : seul le {label(fee)} est facturé alors que"
+        f" {counts_phrase(day.counts, other)} atteignent le seuil de {minimum} du 19928 {group}."
+    )
+    hint = WALK_IN_HINT if other else " (sans élément de contexte G160 ni AR)"
+    solution = f"Ajoutez un 19928 {group}{hint} : gain de {money_fr(gain)}."
+    texts = (message, solution)
+    return make(scenario, Severity.OPTIMIZATION, day, [fee], texts, gain, threshold=minimum)
+
+
+def missed(day: Day, claims: Sequence[tuple[str, bool]], gain: Decimal) -> Finding:
+    """MISSED: visits reaching a threshold and no fee billed; `claims` = (code, walk_in)."""
+    if len(claims) == 2:
+        what = "deux 19928 (un inscrits, un sans rendez-vous avec l'élément de contexte G160 ou AR)"
+    else:
+        code, walk_in = claims[0]
+        what = f"un {code} {group_name(walk_in)}{WALK_IN_HINT if walk_in else ''}"
+    message = (
+        f"Aucun frais de cabinet facturé {when(day, 'le')} alors que {both_counts(day.counts)}"
+        f" ouvrent droit à {what}."
+    )
+    solution = f"Facturez {what} : gain de {money_fr(gain)}."
+    suggested = [{"code": code, "walkIn": walk_in} for code, walk_in in claims]
+    return make(
+        "MISSED", Severity.OPTIMIZATION, day, [], (message, solution), gain, claims=suggested
+    )
+
+
+def summary(fees: int, skipped: int, days: int, findings: Sequence[Finding]) -> Finding:
+    """SUMMARY: once per run, always."""
+    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+    optimizations = sum(1 for f in findings if f.severity is Severity.OPTIMIZATION)
+    gain = sum((f.monetary_impact for f in findings if f.monetary_impact > 0), Decimal(0))
+    risk = sum((f.monetary_impact for f in findings if f.monetary_impact < 0), Decimal(0))
+    message = (
+        f"Frais de cabinet (19928/19929) : {plural(fees, 'frais analysé', 'frais analysés')}"
+        f" sur {plural(days, 'journée-médecin', 'journées-médecin')} ; {plural(errors, 'erreur')},"
+        f" {plural(optimizations, 'optimisation')} ; gain potentiel total {money_fr(gain)}."
+    )
+    solution = NO_ACTION
+    if errors:
+        solution = "Corrigez les erreurs de frais de cabinet avant de soumettre."
+    if optimizations:
+        solution = f"{solution if errors else ''} Appliquez les optimisations proposées.".strip()
+    data = {
+        "feesSeen": fees,
+        "feesSkipped": skipped,
+        "doctorDays": days,
+        "errors": errors,
+        "optimizations": optimizations,
+        "potentialGain": f"{gain:.2f}",
+        "revenueAtRisk": f"{risk:.2f}",
+    }
+    return Finding(SLUG, "SUMMARY", Severity.INFO, message, solution, data=data)

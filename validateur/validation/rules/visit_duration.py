@@ -1,0 +1,148 @@
+"""`visit-duration`: when a clinical intervention pays more than the visit billed.
+
+RAMQ business reason: a long encounter billed as a consultation, examination or visit code
+(tariff manual, section `B - CONSULTATION, EXAMEN ET VISITE`) may pay less than the same time
+billed as a clinical intervention: 8857 pays 59,70 $ for the first 30 minutes and 8859 pays
+29,85 $ per additional full 15 minutes. When the documented duration is worth more as an
+intervention than the amount billed, the difference is money left on the table.
+
+- Needs the reference codes table (its consultation codes, 8857/8859 excluded). Not loaded (or
+  loaded without any consultation code): the rule reports once that it was skipped (`SKIPPED`).
+- A row whose code is a consultation code, with both `Début` and `Fin` and a `Montant
+  Preliminaire` (a negative amount is a cancellation: skipped): duration = `Fin` − `Début` in
+  whole minutes. End before start is invalid (no finding); `00:00` in either time means "no
+  time" in these exports, so such rows are skipped.
+- Duration ≥ 30 minutes: value = 59,70 $ + 29,85 $ × floor((duration − 30) / 15). If it exceeds
+  `Montant Preliminaire`: `O1` (optimization) with impact = the difference, naming the codes
+  to bill (8857, plus 8859 × n).
+
+Stateless per row: only the findings themselves are kept, sorted by row at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import time
+from decimal import Decimal
+
+from validateur.validation.engine import ReferenceData
+from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
+from validateur.validation.rows import BillingRow
+
+SLUG = "visit-duration"
+
+FIRST_PERIOD_CODE = "8857"
+EXTRA_PERIOD_CODE = "8859"
+#: RAMQ tariffs (the reference table is not used for them).
+FIRST_PERIOD_TARIFF = Decimal("59.70")
+EXTRA_PERIOD_TARIFF = Decimal("29.85")
+#: Minutes covered by 8857, and by each additional full period billed as 8859.
+FIRST_PERIOD_MINUTES = 30
+EXTRA_PERIOD_MINUTES = 15
+#: Codes that are themselves the clinical intervention: never compared with it.
+INTERVENTION_CODES: frozenset[str] = frozenset({FIRST_PERIOD_CODE, EXTRA_PERIOD_CODE})
+#: `00:00` stands for "no time" in the exports.
+NO_TIME = time(0, 0)
+
+
+def duration_minutes(start: time, end: time) -> int | None:
+    """Whole minutes from `start` to `end` the same day; `None` when the end is before."""
+    start_s = start.hour * 3600 + start.minute * 60 + start.second
+    end_s = end.hour * 3600 + end.minute * 60 + end.second
+    return None if end_s < start_s else (end_s - start_s) // 60
+
+
+def intervention_value(minutes: int) -> tuple[Decimal, int]:
+    """Value of `minutes` billed as 8857 + n × 8859, and n (`minutes` ≥ 30)."""
+    extra_periods = (minutes - FIRST_PERIOD_MINUTES) // EXTRA_PERIOD_MINUTES
+    return FIRST_PERIOD_TARIFF + EXTRA_PERIOD_TARIFF * extra_periods, extra_periods
+
+
+class VisitDurationRule:
+    """Finds long visits that would pay more billed as clinical interventions."""
+
+    slug = SLUG
+
+    def __init__(self, reference: ReferenceData) -> None:
+        codes = reference.consultation_codes or frozenset()
+        self._codes: frozenset[str] = codes - INTERVENTION_CODES
+        self._findings: list[Finding] = []
+
+    def feed(self, row: BillingRow) -> None:
+        if row.code.strip() not in self._codes:
+            return
+        start, end, billed = row.debut, row.fin, row.montant_preliminaire
+        if start is None or end is None or billed is None or billed < 0:
+            return
+        if NO_TIME in (start, end):
+            return
+        minutes = duration_minutes(start, end)
+        if minutes is None or minutes < FIRST_PERIOD_MINUTES:
+            return
+        value, extra_periods = intervention_value(minutes)
+        if value > billed:
+            self._findings.append(_optimization(row, minutes, value, extra_periods, billed))
+
+    def finish(self) -> Iterable[Finding]:
+        if not self._codes:
+            return [_skipped()]
+        return sorted(self._findings, key=lambda f: (f.rows, f.id_ramq))
+
+
+def _codes_to_bill(extra_periods: int) -> str:
+    if extra_periods == 0:
+        return f"{FIRST_PERIOD_CODE} seul"
+    return f"{FIRST_PERIOD_CODE} + {extra_periods} × {EXTRA_PERIOD_CODE}"
+
+
+def _optimization(
+    row: BillingRow, minutes: int, value: Decimal, extra_periods: int, billed: Decimal
+) -> Finding:
+    code, claim = row.code.strip(), row.id_ramq.strip() or f"ligne {row.row_number}"
+    gain = value - billed
+    to_bill = _codes_to_bill(extra_periods)
+    return Finding(
+        rule=SLUG,
+        scenario="O1",
+        severity=Severity.OPTIMIZATION,
+        message=(
+            f"Réclamation {claim} du {date_fr(row.date_service)} : visite {code} de {minutes} "
+            f"minutes facturée {money_fr(billed)} ; en intervention clinique ({to_bill}), "
+            f"elle vaudrait {money_fr(value)}, soit {money_fr(gain)} de plus."
+        ),
+        solution=(
+            f"Si le dossier documente la durée de {minutes} minutes, remplacez le code {code} "
+            f"de la réclamation {claim} par {to_bill} ({money_fr(FIRST_PERIOD_TARIFF)} pour les "
+            f"{FIRST_PERIOD_MINUTES} premières minutes, {money_fr(EXTRA_PERIOD_TARIFF)} par "
+            f"{EXTRA_PERIOD_MINUTES} minutes complètes de plus)."
+        ),
+        rows=(row.row_number,),
+        id_ramq=(row.id_ramq.strip(),),
+        monetary_impact=gain,
+        data={
+            "code": code,
+            "date": row.date_service.isoformat() if row.date_service else None,
+            "durationMinutes": minutes,
+            "billed": str(billed.quantize(CENT)),
+            "interventionValue": str(value.quantize(CENT)),
+            "codesToBill": {FIRST_PERIOD_CODE: 1, EXTRA_PERIOD_CODE: extra_periods},
+        },
+    )
+
+
+def _skipped() -> Finding:
+    return Finding(
+        rule=SLUG,
+        scenario="SKIPPED",
+        severity=Severity.INFO,
+        message=(
+            "La table des codes RAMQ n'est pas chargée : la comparaison de la durée des visites "
+            f"avec les interventions cliniques ({FIRST_PERIOD_CODE}/{EXTRA_PERIOD_CODE}) n'a "
+            "pas été faite."
+        ),
+        solution=(
+            "Demandez à un administrateur d'importer la table des codes RAMQ, puis relancez "
+            "la validation."
+        ),
+        data={"consultationCodes": 0},
+    )

@@ -1,0 +1,1 @@
+"""Blueprints: JSON API, French pages, admin, and the error handlers."""

@@ -1,0 +1,142 @@
+"""The JSON API under /api (session cookie or `Authorization: Bearer`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from validateur import exports, health, lifecycle
+from validateur.auth import is_token_request, require_upload_right
+from validateur.extensions import csrf
+from validateur.schemas import (
+    findings_schema,
+    logs_schema,
+    page_args,
+    result_args,
+    run_schema,
+    runs_schema,
+)
+from validateur.uploads import UploadRejected, accept_stream
+from validateur.web import queries
+from validateur.web.access import get_run_or_404, visible_runs
+from validateur.web.errors import error_response
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)
+
+
+@bp.before_request
+def _csrf_for_cookie_sessions() -> None:
+    """Token clients are exempt from CSRF; browser sessions must send the token."""
+    if (
+        request.method in ("POST", "PUT", "PATCH", "DELETE")
+        and current_user.is_authenticated
+        and not is_token_request()
+        and current_app.config.get("WTF_CSRF_ENABLED", True)
+    ):
+        csrf.protect()
+
+
+def _load_args(schema: Any) -> dict[str, Any]:
+    try:
+        args: dict[str, Any] = schema.load(request.args, unknown="exclude")
+    except ValidationError as exc:
+        raise _BadArgs(", ".join(sorted(exc.messages))) from None
+    return args
+
+
+class _BadArgs(Exception):
+    pass
+
+
+@bp.errorhandler(_BadArgs)
+def _bad_args(exc: _BadArgs) -> Any:
+    return error_response(400, "invalid_parameters", f"Paramètres invalides : {exc}.")
+
+
+@bp.post("/validations")
+@require_upload_right
+def create_validation() -> Any:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return error_response(400, "missing_file", "Aucun fichier reçu (champ « file »).")
+    try:
+        run = accept_stream(upload.stream, upload.filename, current_user.id)
+    except UploadRejected as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    response = jsonify({"validationId": run.id, "status": run.status, "jobId": run.job_id})
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.get_validation", run_id=run.id)
+    return response
+
+
+@bp.get("/validations")
+@login_required
+def list_validations() -> Any:
+    args = _load_args(page_args)
+    items, total = queries.paginate(visible_runs(), args["page"], args["per_page"])
+    return jsonify({"items": runs_schema.dump(items), "page": args["page"],
+                    "perPage": args["per_page"], "total": total})
+
+
+@bp.get("/validations/<int:run_id>")
+@login_required
+def get_validation(run_id: int) -> Any:
+    return jsonify(run_schema.dump(get_run_or_404(run_id)))
+
+
+@bp.get("/validations/<int:run_id>/results")
+@login_required
+def get_results(run_id: int) -> Any:
+    run = get_run_or_404(run_id)
+    args = _load_args(result_args)
+    query = queries.findings_query(run.id, args.get("severity"), args.get("rule"))
+    items, total = queries.paginate(query, args["page"], args["per_page"])
+    return jsonify({"items": findings_schema.dump(items), "page": args["page"],
+                    "perPage": args["per_page"], "total": total})
+
+
+@bp.get("/validations/<int:run_id>/results.csv")
+@login_required
+def get_results_csv(run_id: int) -> Response:
+    run = get_run_or_404(run_id)
+    args = _load_args(result_args)
+    query = queries.findings_query(run.id, args.get("severity"), args.get("rule"))
+    return exports.findings_csv_response(run, query)
+
+
+@bp.get("/validations/<int:run_id>/logs")
+@login_required
+def get_logs(run_id: int) -> Any:
+    run = get_run_or_404(run_id)
+    return jsonify({"items": logs_schema.dump(queries.logs_of(run.id))})
+
+
+@bp.post("/validations/<int:run_id>/cancel")
+@require_upload_right
+def cancel_validation(run_id: int) -> Any:
+    run = get_run_or_404(run_id)
+    if not lifecycle.cancel_run(run):
+        return error_response(
+            409, "not_cancellable",
+            "Cette validation est déjà terminée ; elle ne peut plus être annulée.",
+        )
+    return jsonify(run_schema.dump(get_run_or_404(run_id)))
+
+
+@bp.delete("/validations/<int:run_id>")
+@require_upload_right
+def delete_validation(run_id: int) -> Any:
+    lifecycle.delete_run(get_run_or_404(run_id))
+    return "", 204
+
+
+@bp.get("/health")
+def get_health() -> Any:
+    report = health.check()
+    response = jsonify(report)
+    response.status_code = 200 if report["status"] == "ok" else 503
+    return response

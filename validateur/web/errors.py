@@ -1,0 +1,72 @@
+"""Error answers: JSON `{"error": {"code", "message"}}` under /api, French pages elsewhere.
+
+No stack trace ever reaches a client; a 500 rolls the session back so the next request of
+the same worker starts clean. Database outages answer 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from validateur.extensions import db
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("bad_request", "Requête invalide."),
+    401: ("unauthorized", "Authentification requise."),
+    403: ("forbidden", "Vous n'avez pas les droits nécessaires pour cette action."),
+    404: ("not_found", "Ressource introuvable."),
+    405: ("method_not_allowed", "Méthode non permise."),
+    413: ("file_too_large", "Le fichier dépasse la taille maximale permise."),
+    429: ("rate_limited", "Trop de requêtes ; réessayez dans un moment."),
+    500: ("internal_error", "Erreur interne ; l'incident a été consigné."),
+    503: ("service_unavailable", "Service temporairement indisponible ; réessayez plus tard."),
+}
+
+
+def error_response(status: int, code: str | None = None, message: str | None = None) -> Any:
+    default_code, default_message = MESSAGES.get(status, ("error", "Erreur."))
+    code, message = code or default_code, message or default_message
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": {"code": code, "message": message}})
+        response.status_code = status
+        return response
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _http_error(exc: HTTPException) -> Any:
+    status = exc.code or 500
+    if status == 413:
+        from flask import current_app
+
+        limit = current_app.config["VALIDATEUR_MAX_UPLOAD_MB"]
+        return error_response(413, message=f"Le fichier dépasse la taille maximale de {limit} Mo.")
+    if status == 400 and exc.description and "CSRF" in exc.description:
+        return error_response(400, "csrf", "Jeton de sécurité (CSRF) manquant ou expiré.")
+    return error_response(status)
+
+
+def _database_down(exc: Exception) -> Any:
+    db.session.rollback()
+    log.error("database unavailable: %s", type(exc).__name__)
+    return error_response(503, "database_unavailable",
+                          "La base de données est indisponible ; réessayez plus tard.")
+
+
+def _unexpected(exc: Exception) -> Any:
+    db.session.rollback()
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
+    return error_response(500)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(SQLAlchemyError, _unexpected)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,70 @@
+"""Read queries of the API and pages: pagination, findings, logs, per-group totals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+
+from validateur.extensions import db
+from validateur.models import ValidationLog, ValidationResult
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "optimization": 2, "info": 3}
+MAX_LOG_LINES = 500
+
+
+def paginate(query: Select[Any], page: int, per_page: int) -> tuple[list[Any], int]:
+    total = db.session.execute(
+        select(func.count()).select_from(query.order_by(None).subquery())
+    ).scalar_one()
+    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return list(items), int(total)
+
+
+def _severity_rank() -> Any:
+    return case(SEVERITY_ORDER, value=ValidationResult.severity, else_=9)
+
+
+def findings_query(run_id: int, severity: str | None = None,
+                   rule: str | None = None) -> Select[Any]:
+    """A run's findings, most urgent first, then by rule and first row."""
+    query = select(ValidationResult).where(ValidationResult.validation_run_id == run_id)
+    if severity:
+        query = query.where(ValidationResult.severity == severity)
+    if rule:
+        query = query.where(ValidationResult.rule == rule)
+    return query.order_by(_severity_rank(), ValidationResult.rule, ValidationResult.id)
+
+
+def finding_groups(run_id: int) -> list[dict[str, Any]]:
+    """Count, money at risk and money to gain per (severity, rule), most urgent first."""
+    impact = ValidationResult.monetary_impact
+    rows = db.session.execute(
+        select(
+            ValidationResult.severity,
+            ValidationResult.rule,
+            func.count(),
+            func.coalesce(func.sum(case((impact < 0, -impact), else_=0)), 0),
+            func.coalesce(func.sum(case((impact > 0, impact), else_=0)), 0),
+        )
+        .where(ValidationResult.validation_run_id == run_id)
+        .group_by(ValidationResult.severity, ValidationResult.rule)
+    ).all()
+    groups = [
+        {"severity": sev, "rule": rule, "count": int(count), "atRisk": Decimal(risk),
+         "toGain": Decimal(gain)}
+        for sev, rule, count, risk, gain in rows
+    ]
+    return sorted(groups, key=lambda g: (SEVERITY_ORDER.get(g["severity"], 9), g["rule"]))
+
+
+def logs_of(run_id: int) -> list[ValidationLog]:
+    return list(
+        db.session.execute(
+            select(ValidationLog)
+            .where(ValidationLog.validation_run_id == run_id)
+            .order_by(ValidationLog.timestamp, ValidationLog.id)
+            .limit(MAX_LOG_LINES)
+        ).scalars()
+    )
