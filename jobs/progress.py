@@ -44,6 +44,11 @@ class ProgressReporter:
         share = bytes_read / total_bytes if total_bytes else 1.0
         self.report(Phase.PARSING, low + int((high - low) * min(share, 1.0)), rows)
 
+    def tick(self, phase: Phase, progress: int, rows: int) -> None:
+        """Like `report`, but only when the interval has passed."""
+        if time.monotonic() - self._last_write >= self.interval:
+            self.report(phase, progress, rows)
+
     def report(self, phase: Phase, progress: int, rows: int) -> None:
         """Write now: to the run row (heartbeat, cancel check) and to job.meta (numbers only)."""
         self.progress = max(self.progress, min(progress, 100))

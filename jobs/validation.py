@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from decimal import Decimal
+from collections.abc import Iterator
 from pathlib import Path
 
 from rq import get_current_job
@@ -25,7 +24,7 @@ from validateur.errors import JobFailed
 from validateur.extensions import db
 from validateur.models import Phase, ValidationRun
 from validateur.validation.engine import Engine
-from validateur.validation.findings import Finding, Severity
+from validateur.validation.findings import Finding
 from validateur.validation.reader import BillingReader, UnusableFile, sniff_file
 from validateur.validation.rules import build_rules
 
@@ -85,15 +84,13 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
     with records.run_transaction(run_id) as writer:
         rows = _copy_and_feed(path, writer, engine, progress)
         progress.report(Phase.VALIDATING, VALIDATING_BAND[0], rows)
-        findings = engine.finish()
+        totals = writer.write_findings(_reporting(engine.stream(), progress, rows))
         progress.report(Phase.SAVING, SAVING_BAND[0], rows)
-        writer.write_findings(findings)
-    counts, gain, risk = summarize(findings)
     runlog.record(run_id, "info", "worker", "Lignes et constats enregistrés", rows=rows,
-                  findings=len(findings), errors=counts.get("error", 0),
-                  warnings=counts.get("warning", 0))
-    if runs.complete(run_id, total_rows=rows, counts=counts, potential_gain=gain,
-                     money_at_risk=risk):
+                  findings=totals.total, errors=totals.counts["error"],
+                  warnings=totals.counts["warning"])
+    if runs.complete(run_id, total_rows=rows, counts=totals.counts,
+                     potential_gain=totals.potential_gain, money_at_risk=totals.money_at_risk):
         return True
     runs.delete_run_data(run_id)  # cancelled between our commit and completion
     raise RunCancelled(run_id)
@@ -112,11 +109,15 @@ def _copy_and_feed(path: Path, writer: records.RunWriter, engine: Engine,
     return rows
 
 
-def summarize(findings: list[Finding]) -> tuple[dict[str, int], Decimal, Decimal]:
-    """Counts per severity, total money to gain and total money at risk."""
-    counts = Counter(f.severity.value for f in findings)
-    gain = sum((f.monetary_impact for f in findings if f.monetary_impact > 0), Decimal("0"))
-    risk = sum((-f.monetary_impact for f in findings if f.monetary_impact < 0), Decimal("0"))
-    for severity in Severity:
-        counts.setdefault(severity.value, 0)
-    return dict(counts), gain, risk
+def _reporting(findings: Iterator[Finding], progress: ProgressReporter,
+               rows: int) -> Iterator[Finding]:
+    """Pass findings through, moving progress across the rules band as they come.
+
+    Rules produce their findings lazily while they are written, so the rules band (75–90)
+    and the saving band (90–100) overlap in time: the band advances per finding written.
+    """
+    low, high = VALIDATING_BAND
+    for count, finding in enumerate(findings, 1):
+        if count % PROGRESS_EVERY_ROWS == 0:
+            progress.tick(Phase.VALIDATING, min(low + count // PROGRESS_EVERY_ROWS, high), rows)
+        yield finding

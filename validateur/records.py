@@ -9,14 +9,17 @@ is written on another connection meanwhile, so pages see it while the copy runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from validateur.extensions import db
-from validateur.validation.findings import Finding
+from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow
 
 RECORD_COLUMNS = (
@@ -25,11 +28,11 @@ RECORD_COLUMNS = (
     "element_contexte", "montant_preliminaire", "montant_paye", "doctor_info", "patient",
 )
 _COPY_RECORDS = f"COPY billing_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-_INSERT_FINDING = (
-    "INSERT INTO validation_results (validation_run_id, rule, scenario, severity, message,"
-    " solution, rows, id_ramq, monetary_impact, data)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+FINDING_COLUMNS = (
+    "validation_run_id", "rule", "scenario", "severity", "message", "solution", "rows",
+    "id_ramq", "monetary_impact", "data",
 )
+_COPY_FINDINGS = f"COPY validation_results ({', '.join(FINDING_COLUMNS)}) FROM STDIN"
 
 
 def record_values(run_id: int, row: BillingRow) -> tuple[Any, ...]:
@@ -71,18 +74,42 @@ class RunWriter:
         self._copy.write_row(record_values(self._run_id, row))
         self.rows_written += 1
 
-    def write_findings(self, findings: Sequence[Finding]) -> None:
-        self._cursor.executemany(
-            _INSERT_FINDING,
-            [
-                (
+    def write_findings(self, findings: Iterable[Finding]) -> FindingTotals:
+        """COPY findings as they are produced (never a full list) and total them."""
+        totals = FindingTotals()
+        with self._cursor.copy(_COPY_FINDINGS) as copy:
+            for f in findings:
+                copy.write_row((
                     self._run_id, f.rule, f.scenario, f.severity.value, f.message, f.solution,
                     list(f.rows), list(f.id_ramq), f.monetary_impact,
-                    json.dumps(f.data, default=str, ensure_ascii=False),
-                )
-                for f in findings
-            ],
-        )
+                    Jsonb(f.data, dumps=_dumps),
+                ))
+                totals.add(f)
+        return totals
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, default=str, ensure_ascii=False)
+
+
+@dataclass
+class FindingTotals:
+    """Counts per severity and money totals of a run's findings, summed while streaming."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Severity})
+    potential_gain: Decimal = Decimal("0")
+    money_at_risk: Decimal = Decimal("0")
+
+    def add(self, finding: Finding) -> None:
+        self.counts[finding.severity.value] += 1
+        if finding.monetary_impact > 0:
+            self.potential_gain += finding.monetary_impact
+        elif finding.monetary_impact < 0:
+            self.money_at_risk -= finding.monetary_impact
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 @contextmanager

@@ -10,7 +10,7 @@ construction, loaded once per run by the job: no rule touches a database or Redi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,14 +76,23 @@ class Engine:
             except Exception:
                 self._disable(rule, "feed", row.row_number)
 
-    def finish(self) -> list[Finding]:
-        findings: list[Finding] = []
+    def stream(self) -> Iterator[Finding]:
+        """Yield every finding once all rows are fed, rule by rule, without a full list.
+
+        Crashes during feeding come first. A rule that raises while producing its findings
+        keeps those it already yielded and adds one `rule-crashed` finding.
+        """
+        yield from self._crashes
         for rule in tuple(self._rules):
             try:
-                findings.extend(rule.finish())
+                yield from rule.finish()
             except Exception:
                 self._disable(rule, "finish", None)
-        return self._crashes + findings
+                yield self._crashes[-1]
+
+    def finish(self) -> list[Finding]:
+        """All findings as a list (tests and small files; the job streams them)."""
+        return list(self.stream())
 
     def _disable(self, rule: Rule, hook: str, row_number: int | None) -> None:
         # Log the rule, hook and row number only: the exception text may quote a cell.

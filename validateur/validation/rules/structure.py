@@ -17,30 +17,31 @@ of a bad cell.
 At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
 `info` finding with the number left out. Output is sorted (scenario, then first row), so it
 does not depend on row order. Memory: the kept findings (bounded) plus, for duplicates, one
-dict entry per distinct (ID RAMQ, code) pair holding a 64-bit hash and a row number (about
-100 bytes per row), never the rows.
+dict entry per distinct (ID RAMQ, code) pair holding a 64-bit hash and a row number (measured:
+about 115 MB for a million distinct claims), never the rows. Texts: `structure_messages.py`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from validateur.validation.cells import NAM_AT_START
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding, Severity
-from validateur.validation.rows import COLUMN_LABELS, BillingRow, Column, Problem
+from validateur.validation.findings import Finding
+from validateur.validation.rows import BillingRow, Column, Problem
+from validateur.validation.rules.structure_messages import (
+    DUPLICATE_CLAIM,
+    INVALID_NAM,
+    SLUG,
+    UNKNOWN_CODE,
+    duplicate_finding,
+    omitted_finding,
+    row_finding,
+)
 
-SLUG = "structure"
 MAX_PER_SCENARIO = 1_000
-#: Rows named in one duplicate finding's message (all of them go to `rows`, up to the next cap).
-MAX_ROWS_IN_MESSAGE = 10
 #: Rows remembered per duplicated claim.
 MAX_ROWS_PER_DUPLICATE = 100
-
-INVALID_NAM = "invalid-nam"
-DUPLICATE_CLAIM = "duplicate-claim"
-UNKNOWN_CODE = "unknown-code"
 
 #: Codes other rules name (rules.md §2–6): known even when the tariff table lacks them.
 RULE_CODES = frozenset({
@@ -60,65 +61,8 @@ SCENARIOS: tuple[str, ...] = (
     UNKNOWN_CODE,
 )
 
-_PROBLEM_TEXT: dict[str, tuple[str, str]] = {
-    Problem.MISSING_VALUE.value: (
-        "la colonne « {label} » est vide",
-        "Complétez la colonne « {label} » dans le logiciel de facturation, puis exportez le "
-        "fichier à nouveau.",
-    ),
-    Problem.INVALID_DATE.value: (
-        "la date de la colonne « {label} » est invalide",
-        "Corrigez la date au format AAAA-MM-JJ (par exemple 2025-03-10).",
-    ),
-    Problem.INVALID_AMOUNT.value: (
-        "le montant de la colonne « {label} » est illisible",
-        "Corrigez le montant (par exemple 49,15).",
-    ),
-    Problem.INVALID_TIME.value: (
-        "l'heure de la colonne « {label} » est invalide",
-        "Corrigez l'heure au format HH:MM (par exemple 09:30).",
-    ),
-    Problem.EXTRA_CELLS.value: (
-        "la ligne contient plus de cellules que l'en-tête",
-        "Vérifiez qu'aucune cellule ne contient le séparateur (« ; » ou « , ») sans "
-        "guillemets : les valeurs de cette ligne sont peut-être décalées.",
-    ),
-    INVALID_NAM: (
-        "la colonne « {label} » ne commence pas par un NAM (4 lettres et 8 chiffres)",
-        "Vérifiez le numéro d'assurance maladie du patient.",
-    ),
-    UNKNOWN_CODE: (
-        "le code {code} est absent du manuel de facturation de la RAMQ",
-        "Vérifiez le code de facturation de cette ligne.",
-    ),
-}
-_OMITTED_WHAT: dict[str, str] = {
-    Problem.MISSING_VALUE.value: "de valeurs manquantes",
-    Problem.INVALID_DATE.value: "de dates invalides",
-    Problem.INVALID_AMOUNT.value: "de montants illisibles",
-    Problem.INVALID_TIME.value: "d'heures invalides",
-    Problem.EXTRA_CELLS.value: "de lignes avec des cellules en trop",
-    INVALID_NAM: "de patients sans NAM",
-    DUPLICATE_CLAIM: "de demandes en double",
-    UNKNOWN_CODE: "de codes inconnus",
-}
-_SHOWABLE = re.compile(r"[0-9A-Za-z-]{1,20}")
-
 #: One row-level hit before rendering: (row number, column slug, ID RAMQ, code).
 _Hit = tuple[int, str, str, str]
-
-
-def _showable(text: str) -> str:
-    """A claim number or code as it may appear in a message; anything odd is not quoted."""
-    return text if _SHOWABLE.fullmatch(text) else "(illisible)"
-
-
-def _rows_fr(rows: list[int]) -> str:
-    """[3, 17, 20] → `lignes 3, 17 et 20`."""
-    shown = [str(row) for row in rows[:MAX_ROWS_IN_MESSAGE]]
-    if len(rows) > MAX_ROWS_IN_MESSAGE:
-        return "lignes " + ", ".join(shown) + "…"
-    return "lignes " + ", ".join(shown[:-1]) + " et " + shown[-1]
 
 
 class _Lowest:
@@ -237,71 +181,19 @@ class StructureRule:
                 reported = self._duplicate_findings()
                 total = self._duplicated
             else:
-                reported = [self._row_finding(scenario, hit) for hit in self._hits[scenario].kept()]
+                reported = [row_finding(scenario, *hit) for hit in self._hits[scenario].kept()]
                 total = self._hits[scenario].total
             findings.extend(reported)
             if total > len(reported):
-                findings.append(_omitted(scenario, total - len(reported)))
+                findings.append(omitted_finding(scenario, total - len(reported), MAX_PER_SCENARIO))
         return findings
 
     def _duplicate_findings(self) -> list[Finding]:
         ranked = sorted(self._duplicates.values(), key=lambda d: (d.low, d.id_ramq, d.code))
-        return [_duplicate_finding(duplicate) for duplicate in ranked[:MAX_PER_SCENARIO]]
-
-    def _row_finding(self, scenario: str, hit: _Hit) -> Finding:
-        number, column, id_ramq, code = hit
-        label = COLUMN_LABELS[Column(column)] if column else ""
-        what, solution = _PROBLEM_TEXT[scenario]
-        warning = scenario in (INVALID_NAM, UNKNOWN_CODE)
-        data: dict[str, object] = {"row": number}
-        if column:
-            data["column"] = label
-        if code:
-            data["code"] = _showable(code)
-        return Finding(
-            rule=SLUG,
-            scenario=scenario,
-            severity=Severity.WARNING if warning else Severity.ERROR,
-            message=f"Ligne {number} : " + what.format(label=label, code=_showable(code)) + ".",
-            solution=solution.format(label=label),
-            rows=(number,),
-            id_ramq=(id_ramq,) if id_ramq else (),
-            data=data,
-        )
-
-
-def _duplicate_finding(duplicate: _Duplicate) -> Finding:
-    rows = duplicate.rows()
-    id_ramq, code = _showable(duplicate.id_ramq), _showable(duplicate.code)
-    return Finding(
-        rule=SLUG,
-        scenario=DUPLICATE_CLAIM,
-        severity=Severity.WARNING,
-        message=(
-            f"La demande {id_ramq} contient le code {code} {duplicate.count} fois "
-            f"({_rows_fr(rows)})."
-        ),
-        solution="Vérifiez s'il s'agit d'un doublon et annulez la ligne en trop auprès de la RAMQ.",
-        rows=tuple(rows),
-        id_ramq=(duplicate.id_ramq,),
-        data={"idRamq": id_ramq, "code": code, "count": duplicate.count, "rows": rows},
-    )
-
-
-def _omitted(scenario: str, count: int) -> Finding:
-    limit = f"{MAX_PER_SCENARIO:,}".replace(",", "\u00a0")
-    more = f"{count:,}".replace(",", "\u00a0")
-    return Finding(
-        rule=SLUG,
-        scenario=scenario,
-        severity=Severity.INFO,
-        message=(
-            f"{more} autres cas {_OMITTED_WHAT[scenario]} ne sont pas détaillés : seuls les "
-            f"{limit} premiers sont listés."
-        ),
-        solution="Corrigez les problèmes détaillés, puis validez le fichier à nouveau.",
-        data={"omitted": count, "limit": MAX_PER_SCENARIO},
-    )
+        return [
+            duplicate_finding(d.id_ramq, d.code, d.count, d.rows())
+            for d in ranked[:MAX_PER_SCENARIO]
+        ]
 
 
 def make(reference: ReferenceData) -> StructureRule:
