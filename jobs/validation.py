@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from flask import current_app
 from rq import get_current_job
 
 from jobs.context import worker_app
@@ -80,7 +81,7 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
     if not stored_name or not storage.path_of(stored_name).exists():
         raise UnusableFile(FILE_GONE_MESSAGE)
     path = storage.path_of(stored_name)
-    engine = Engine(build_rules(reference.load_for_run()))
+    engine = Engine(build_rules(reference.load_for_run(), current_app.config["VALIDATEUR_RULES"]))
     with records.run_transaction(run_id) as writer:
         rows = _copy_and_feed(path, writer, engine, progress)
         progress.report(Phase.VALIDATING, VALIDATING_BAND[0], rows)

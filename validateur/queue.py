@@ -8,6 +8,7 @@ Redis restart is absorbed without a process restart.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import re
 from typing import Any
@@ -95,6 +96,7 @@ class RedisManager:
 def init_app(app: Flask) -> None:
     manager = RedisManager(app.config["REDIS_URL"])
     app.extensions[EXTENSION_KEY] = manager
+    atexit.register(manager.close)  # close the pool's sockets when the process shuts down
 
 
 def redis_manager() -> RedisManager:
