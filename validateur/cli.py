@@ -28,11 +28,12 @@ def main() -> None:
 
 @main.command("dev", with_appcontext=False)
 @click.option("--workers", default=2, show_default=True, help="Nombre de workers RQ.")
-def dev_command(workers: int) -> None:
+@click.option("--port", default=5000, show_default=True, help="Port du serveur web.")
+def dev_command(workers: int, port: int) -> None:
     """Tout lancer en local : PostgreSQL et Redis intégrés, web et workers."""
     from validateur.dev import DevStack
 
-    stack = DevStack(workers=workers)
+    stack = DevStack(workers=workers, port=port)
     stack.prepare()
     stack.start()
     sys.exit(stack.wait())

@@ -25,7 +25,8 @@ from validateur.config import PROJECT_ROOT
 from validateur.queue import mask_url
 
 INSTANCE = PROJECT_ROOT / "instance"
-WEB_ADDRESS = "127.0.0.1:5000"
+WEB_HOST = "127.0.0.1"
+WEB_PORT = 5000
 DEV_ADMIN_EMAIL = "admin@validateur.local"
 SHUTDOWN_GRACE_SECONDS = 35
 
@@ -116,8 +117,9 @@ def secret_key() -> str:
 class DevStack:
     """Services, migrations, an admin account, gunicorn and two workers; Ctrl+C stops all."""
 
-    def __init__(self, workers: int = 2) -> None:
+    def __init__(self, workers: int = 2, port: int = WEB_PORT) -> None:
         self.workers = workers
+        self.address = f"{WEB_HOST}:{port}"
         self.children: list[subprocess.Popen[bytes]] = []
         self.redis: EmbeddedRedis | None = None
         self.env = dict(os.environ, VALIDATEUR_DEV="1")
@@ -140,12 +142,16 @@ class DevStack:
 
     def start(self) -> None:
         web = [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py"),
-               "--bind", WEB_ADDRESS, "validateur:create_app()"]
-        self.children.append(subprocess.Popen(web, env=self.env, cwd=PROJECT_ROOT))
+               "--bind", self.address, "validateur:create_app()"]
+        # Own sessions: a terminal's Ctrl+C reaches only us, and we send each child one
+        # SIGTERM (a second signal would make an RQ worker kill its running job).
+        self.children.append(subprocess.Popen(web, env=self.env, cwd=PROJECT_ROOT,
+                                              start_new_session=True))
         for _ in range(self.workers):
             worker = [sys.executable, "-m", "validateur", "worker"]
-            self.children.append(subprocess.Popen(worker, env=self.env, cwd=PROJECT_ROOT))
-        print(f"Validateur : http://{WEB_ADDRESS}  (Ctrl+C pour tout arrêter)")
+            self.children.append(subprocess.Popen(worker, env=self.env, cwd=PROJECT_ROOT,
+                                                  start_new_session=True))
+        print(f"Validateur : http://{self.address}  (Ctrl+C pour tout arrêter)", flush=True)
 
     def wait(self) -> int:
         signal.signal(signal.SIGINT, self._on_signal)
