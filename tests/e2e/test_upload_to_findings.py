@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,11 @@ from sqlalchemy import func, select, text
 
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
-from tests.workers import start_rq_worker, stop, wait_final
+from tests.workers import wait_final
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationLog
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def rq_worker(app: Flask, service_env: dict[str, str],
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[bytes]]:
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    process = start_rq_worker(service_env, log)
-    yield process
-    stop(process)
 
 
 def _rows(app: Flask, run_id: int) -> list[BillingRecord]:
