@@ -21,7 +21,8 @@ CODES_HEADER = ("billing_code,place,tariff_value,extra_unit_value,unit_require,d
                 "source_file,top_level,level1_group,level2_group,leaf,indicators,anchor_id\r\n")
 
 
-def _visits(count: int, *, start: int = 1, walk_in: bool = False, **cells: str) -> list[dict[str, str]]:
+def _visits(count: int, *, start: int = 1, walk_in: bool = False,
+            **cells: str) -> list[dict[str, str]]:
     context = {"Élement de contexte": "G160"} if walk_in else {}
     return [act(n, **context, **cells) for n in range(start, start + count)]
 
