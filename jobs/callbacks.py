@@ -3,7 +3,8 @@
 It decides what RQ does next: a transient failure with retries left puts the run back to
 `queued` (RQ re-enqueues it with backoff); anything else (input errors are handled in the
 job, so this is a bug or the last transient failure) fails the run now and stops RQ from
-retrying. A work-horse killed outright never gets here: the maintenance sweeper covers that.
+retrying. RQ also calls it for a job found abandoned (its worker died): that is transient.
+A work-horse killed outright never gets here: the maintenance sweeper covers that.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from types import TracebackType
 from typing import Any
 
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from jobs.context import worker_app
@@ -42,7 +44,9 @@ def on_validation_failure(job: Job, connection: Any, exc_type: type[BaseExceptio
     run_id = run_id_of(job)
     if run_id is None:
         return
-    transient = isinstance(exc_value, JobFailed) and exc_value.transient
+    transient = isinstance(exc_value, AbandonedJobError) or (
+        isinstance(exc_value, JobFailed) and exc_value.transient
+    )
     with worker_app().app_context():
         try:
             if transient and job.retries_left:

@@ -9,6 +9,7 @@ whether the run was cancelled meanwhile.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ class ProgressReporter:
     progress: int = 0
     phase: Phase = Phase.PARSING
     _last_write: float = field(default=0.0)
+    _rows: int = 0
 
     def parsing(self, bytes_read: int, total_bytes: int, rows: int) -> None:
         """Called often; writes only when the interval has passed."""
@@ -43,6 +45,10 @@ class ProgressReporter:
         low, high = PARSING_BAND
         share = bytes_read / total_bytes if total_bytes else 1.0
         self.report(Phase.PARSING, low + int((high - low) * min(share, 1.0)), rows)
+
+    def beat(self) -> None:
+        """Keep the run's heartbeat alive while waiting (no progress change)."""
+        self.report(self.phase, self.progress, self._rows)
 
     def tick(self, phase: Phase, progress: int, rows: int) -> None:
         """Like `report`, but only when the interval has passed."""
@@ -53,10 +59,12 @@ class ProgressReporter:
         """Write now: to the run row (heartbeat, cancel check) and to job.meta (numbers only)."""
         self.progress = max(self.progress, min(progress, 100))
         self.phase = phase
+        self._rows = rows
         self._last_write = time.monotonic()
         if not runs.record_progress(self.run_id, phase, self.progress, rows):
             raise RunCancelled(self.run_id)
         if self.job is not None:
-            self.job.meta.update(progress=self.progress, phase=phase.value, processedRows=rows)
+            self.job.meta.update(progress=self.progress, phase=phase.value, processedRows=rows,
+                                 pid=os.getpid())
             with contextlib.suppress(Exception):  # progress in Redis is best effort
                 self.job.save_meta()

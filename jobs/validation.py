@@ -10,6 +10,7 @@ re-raised without its text (it may quote a cell) so RQ can retry transient failu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from jobs.progress import SAVING_BAND, VALIDATING_BAND, ProgressReporter, RunCan
 from validateur import records, reference, runlog, runs, storage
 from validateur.errors import JobFailed
 from validateur.extensions import db
-from validateur.models import Phase, ValidationRun
+from validateur.models import Phase, RunStatus, ValidationRun
 from validateur.validation.engine import Engine
 from validateur.validation.findings import Finding
 from validateur.validation.reader import BillingReader, UnusableFile, sniff_file
@@ -66,9 +67,7 @@ def _validate(run_id: int) -> None:
         final = runs.fail(run_id, str(exc))
         runlog.record(run_id, "error", "reader", "Fichier inutilisable")
     except Exception as exc:
-        db.session.rollback()
-        runlog.record(run_id, "warning", "worker", "Échec de la tentative",
-                      exception=type(exc).__name__, attempt=run.attempts)
+        _note_failed_attempt(run_id, type(exc).__name__, run.attempts)
         raise JobFailed(run_id, type(exc).__name__) from None
     finally:
         if final:
@@ -77,12 +76,22 @@ def _validate(run_id: int) -> None:
                   durationMs=int((time.monotonic() - started) * 1000))
 
 
+def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
+    """Log a failed attempt when the database still answers (it may be what failed)."""
+    with contextlib.suppress(Exception):
+        db.session.rollback()
+        runlog.record(run_id, "warning", "worker", "Échec de la tentative", exception=cause,
+                      attempt=attempt)
+
+
 def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> bool:
     if not stored_name or not storage.path_of(stored_name).exists():
         raise UnusableFile(FILE_GONE_MESSAGE)
     path = storage.path_of(stored_name)
     engine = Engine(build_rules(reference.load_for_run(), current_app.config["VALIDATEUR_RULES"]))
-    with records.run_transaction(run_id) as writer:
+    with records.run_transaction(run_id, waiting=progress.beat) as writer:
+        if not runs.is_processing(run_id):
+            raise RunCancelled(run_id)  # finished by another attempt while we waited
         rows = _copy_and_feed(path, writer, engine, progress)
         progress.report(Phase.VALIDATING, VALIDATING_BAND[0], rows)
         totals = writer.write_findings(_reporting(engine.stream(), progress, rows))
@@ -93,7 +102,8 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
     if runs.complete(run_id, total_rows=rows, counts=totals.counts,
                      potential_gain=totals.potential_gain, money_at_risk=totals.money_at_risk):
         return True
-    runs.delete_run_data(run_id)  # cancelled between our commit and completion
+    if runs.status_of(run_id) == RunStatus.CANCELLED.value:
+        runs.delete_run_data(run_id)  # cancelled between our commit and completion
     raise RunCancelled(run_id)
 
 

@@ -1,24 +1,138 @@
-"""`validateur worker`: an RQ worker with the app preloaded before fork.
+"""`validateur worker`: an RQ worker with the app preloaded, a maintenance thread and a
+bounded warm shutdown.
 
-The app (config, engine, reference to Redis) is built once in the parent so each forked
-work-horse starts its job without paying for the factory; `jobs.context` drops the inherited
-connection pool in the horse. SIGTERM is RQ's warm shutdown: the current job finishes, then
-the worker exits. Plain `rq worker --url "$REDIS_URL" --with-scheduler validation` works too
-(the job then builds the app itself on first use).
+- The app (config, engine) is built once in the parent so each forked work-horse starts its
+  job without paying for the factory; `jobs.context` drops the inherited connection pool in
+  the horse.
+- A daemon thread runs `validateur.maintenance` every `VALIDATEUR_SWEEP_SECONDS`, whatever
+  the worker is doing (RQ's own maintenance only runs between jobs). It holds a lock that
+  `fork_work_horse` also takes, so a horse is never forked while the thread holds a lock.
+- SIGTERM (deploy) is RQ's warm shutdown, bounded: the current job gets
+  `VALIDATEUR_SHUTDOWN_GRACE_SECONDS` to finish; then its horse is killed and the job goes
+  back to the front of the queue at once (no retry spent: a deploy is not the job's fault),
+  to complete on another worker. Its transaction dies with the horse, so nothing partial stays.
+
+Plain `rq worker --url "$REDIS_URL" --with-scheduler validation` works too, without the
+thread (run `validateur cleanup` on a schedule then) and with RQ's unbounded warm shutdown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
 
 from flask import Flask
 from redis import Redis
 from rq import Queue, Worker
+from rq.job import Job
 
 from jobs import context
 from validateur.queue import mask_url
 
 log = logging.getLogger(__name__)
+#: RQ heartbeat cadence while a job runs; keeps abandoned-job detection by RQ near 70 s.
+JOB_MONITORING_SECONDS = 10
+
+
+class ValidateurWorker(Worker):
+    """RQ's forking worker plus maintenance thread and bounded shutdown (see module doc)."""
+
+    def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
+        kwargs.setdefault("job_monitoring_interval", JOB_MONITORING_SECONDS)
+        super().__init__(*args, **kwargs)
+        self.app = app
+        self.fork_lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._grace_timer: threading.Timer | None = None
+        self._handed_back_job: str | None = None
+        self._running_job: str | None = None
+
+    # -- maintenance thread -------------------------------------------------------------
+    def start_maintenance_thread(self) -> None:
+        interval = self.app.config["VALIDATEUR_SWEEP_SECONDS"]
+        thread = threading.Thread(target=self._maintain, args=(interval,), daemon=True,
+                                  name="validateur-maintenance")
+        thread.start()
+
+    def _maintain(self, interval: float) -> None:
+        from validateur.extensions import db
+        from validateur.maintenance import run_maintenance
+
+        while not self._stop_event.wait(interval):
+            with self.fork_lock, self.app.app_context():
+                try:
+                    self._ensure_scheduler()
+                    run_maintenance()
+                except Exception as exc:  # the next sweep tries again
+                    log.warning("maintenance failed: %s", type(exc).__name__)
+                finally:
+                    db.session.remove()
+
+    def _ensure_scheduler(self) -> None:
+        """Take over scheduling (retries wait there) when the scheduler's holder died.
+
+        RQ itself only tries between jobs, every few minutes; a lost machine's lock expires
+        after about a minute, and this picks it up at the next sweep.
+        """
+        scheduler = self.scheduler
+        process = getattr(scheduler, "_process", None)
+        if scheduler is not None and (process is None or not process.is_alive()):
+            scheduler.acquire_locks(auto_start=True)
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        with self.fork_lock:
+            super().fork_work_horse(job, queue)
+
+    # -- bounded warm shutdown ----------------------------------------------------------
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_event.set()
+        if self.horse_pid and self._grace_timer is None:
+            grace = self.app.config["VALIDATEUR_SHUTDOWN_GRACE_SECONDS"]
+            self._grace_timer = threading.Timer(grace, self._hand_back_current_job)
+            self._grace_timer.daemon = True
+            self._grace_timer.start()
+        super().request_stop(signum, frame)  # may raise StopRequested when idle
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self._running_job = job.id
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self._running_job = None
+
+    def _hand_back_current_job(self) -> None:
+        job_id = self._running_job
+        if job_id is None or not self.horse_pid:
+            return
+        log.warning("shutdown grace over: handing job %s back to the queue", job_id)
+        self._handed_back_job = job_id
+        self.kill_horse(signal.SIGKILL)
+
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: Any = None,
+                           exc_string: str = "", execution: Any = None) -> None:
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        if job.id == self._handed_back_job:
+            self._handed_back_job = None
+            self._requeue_at_front(job, queue)
+
+    def _requeue_at_front(self, job: Job, queue: Queue) -> None:
+        """Undo RQ's failure bookkeeping for a job we interrupted, and queue it first."""
+        with contextlib.suppress(Exception):
+            queue.scheduled_job_registry.remove(job)
+            queue.failed_job_registry.remove(job)
+        job.retries_left = (job.retries_left or 0) + 1
+        queue.enqueue_job(job, at_front=True)
+        with self.app.app_context():
+            from validateur import runlog, runs
+
+            run_id = int(job.args[0])
+            runs.mark_requeued(run_id, "Worker arrêté (déploiement) ; reprise sur un autre worker.")
+            runlog.record(run_id, "warning", "worker", "Worker arrêté : tâche remise en file",
+                          jobId=job.id)
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
@@ -27,5 +141,7 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     connection = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
     queue = Queue(app.config["VALIDATEUR_QUEUE"], connection=connection)
     log.info("worker listening on %s at %s", queue.name, mask_url(url))
-    worker = Worker([queue], connection=connection)
+    worker = ValidateurWorker([queue], connection=connection, app=app)
+    if not burst:
+        worker.start_maintenance_thread()
     return bool(worker.work(burst=burst, with_scheduler=True))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 HEADER = [
     "#", "Facture", "ID RAMQ", "Date de Service", "Début", "Fin", "Periode", "Lieu de pratique",
@@ -43,3 +45,14 @@ def billing_csv(rows: Iterable[Mapping[str, str]], *, encoding: str = "utf-8",
         cells = [row.get(name, "") for name in names]
         writer.writerow(cells[:-1] if drop_last_cell else cells)
     return buffer.getvalue().encode(encoding)
+
+
+def sample_file(path: Path, rows: int, *, encoding: str = "cp1252", delimiter: str = ";") -> Path:
+    """A realistic generated file (scripts/make_sample_csv.py), for the longer runs."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_sample_csv.py"
+    spec = importlib.util.spec_from_file_location("make_sample_csv", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_sample(path, rows, encoding=encoding, delimiter=delimiter)
+    return path

@@ -19,7 +19,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def start_rq_worker(
-    env: dict[str, str], log_path: Path, *, plain: bool = True
+    env: dict[str, str], log_path: Path, *, plain: bool = True, new_session: bool = False
 ) -> subprocess.Popen[bytes]:
     """`rq worker --url … --with-scheduler QUEUE` (plain) or `validateur worker`."""
     if plain:
@@ -29,7 +29,8 @@ def start_rq_worker(
         args = [sys.executable, "-m", "validateur", "worker"]
     handle = log_path.open("ab")
     return subprocess.Popen(args, env={**os.environ, **env}, stdout=handle,
-                            stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent)
+                            stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parent.parent,
+                            start_new_session=new_session)
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30) -> None:

@@ -166,6 +166,17 @@ def check_redis_command() -> None:
     sys.exit(0 if ok else 1)
 
 
+@main.command("cleanup")
+def cleanup_command() -> None:
+    """Maintenance : runs bloqués repris ou échoués, fichiers orphelins, purge de rétention."""
+    from validateur.maintenance import run_maintenance
+
+    report = run_maintenance()
+    click.echo(f"Runs remis en file : {len(report.requeued)} ; runs échoués : "
+               f"{len(report.failed)} ; fichiers orphelins supprimés : {report.orphan_files} ; "
+               f"runs purgés : {report.purged_runs}")
+
+
 @main.command("import-codes")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_codes_command(file: Path) -> None:

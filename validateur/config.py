@@ -25,6 +25,15 @@ DEFAULT_JOB_TIMEOUT_SECONDS = 3600
 DEFAULT_RESULT_TTL_SECONDS = 3600
 #: How long RQ keeps a failed job's record for ops to inspect in rq-dashboard.
 DEFAULT_FAILURE_TTL_SECONDS = 24 * 3600
+#: Waits before RQ's retries of a transient failure (exponential: 3 retries).
+DEFAULT_RETRY_SECONDS = [10, 40, 160]
+#: A run without heartbeat for this long whose job is not waiting is recovered (≤ 2 min
+#: detection with the sweep interval below).
+DEFAULT_STALL_SECONDS = 90
+#: How often each worker's maintenance thread sweeps.
+DEFAULT_SWEEP_SECONDS = 30
+#: After SIGTERM, how long a worker lets its current job run before handing it back.
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 30
 #: Redis connect timeout and socket timeout, short so an outage answers 503 quickly.
 DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
 DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
@@ -50,6 +59,16 @@ def database_uri(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _seconds_list(env: Mapping[str, str], name: str, default: list[int]) -> list[int]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return [int(part) for part in raw.split(",")]
+    except ValueError as exc:
+        raise ConfigError(f"{name} doit être une liste d'entiers séparés par des virgules") from exc
 
 
 def _rules(env: Mapping[str, str]) -> list[str] | None:
@@ -92,6 +111,14 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VALIDATEUR_RETENTION_DAYS": _int(env, "VALIDATEUR_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         "VALIDATEUR_JOB_TIMEOUT": _int(env, "VALIDATEUR_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT_SECONDS),
         "VALIDATEUR_RULES": _rules(env),
+        "VALIDATEUR_RETRY_SECONDS": _seconds_list(
+            env, "VALIDATEUR_RETRY_SECONDS", DEFAULT_RETRY_SECONDS
+        ),
+        "VALIDATEUR_STALL_SECONDS": _int(env, "VALIDATEUR_STALL_SECONDS", DEFAULT_STALL_SECONDS),
+        "VALIDATEUR_SWEEP_SECONDS": _int(env, "VALIDATEUR_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS),
+        "VALIDATEUR_SHUTDOWN_GRACE_SECONDS": _int(
+            env, "VALIDATEUR_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS
+        ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not (testing or dev),

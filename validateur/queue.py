@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "validateur.redis"
 VALIDATE_JOB = "jobs.validation.validate_run"
 ON_FAILURE = "jobs.callbacks.on_validation_failure"
-#: Waits between retries of a transient failure (exponential: 10 s, 40 s, 160 s).
-RETRY_INTERVALS_SECONDS = [10, 40, 160]
 
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z+]+://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
 
@@ -113,6 +111,7 @@ def enqueue_validation(run_id: int) -> Job:
 
     Raises `QueueUnavailable` when Redis cannot take the job.
     """
+    intervals = current_app.config["VALIDATEUR_RETRY_SECONDS"]
     try:
         return get_queue().enqueue_call(
             VALIDATE_JOB,
@@ -122,7 +121,7 @@ def enqueue_validation(run_id: int) -> Job:
             timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
             result_ttl=DEFAULT_RESULT_TTL_SECONDS,
             failure_ttl=DEFAULT_FAILURE_TTL_SECONDS,
-            retry=Retry(max=len(RETRY_INTERVALS_SECONDS), interval=RETRY_INTERVALS_SECONDS),
+            retry=Retry(max=len(intervals), interval=intervals),
             on_failure=Callback(ON_FAILURE),
         )
     except (RedisError, OSError) as exc:

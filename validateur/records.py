@@ -9,7 +9,8 @@ is written on another connection meanwhile, so pages see it while the copy runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -112,13 +113,30 @@ class FindingTotals:
         return sum(self.counts.values())
 
 
+#: Seconds between two tries of the run's lock while another attempt holds it.
+LOCK_POLL_SECONDS = 1.0
+
+
+def _lock_run(conn: psycopg.Connection[Any], run_id: int, waiting: Callable[[], None]) -> None:
+    """Hold the run's advisory lock for this transaction: one attempt writes at a time.
+
+    An earlier attempt that is still alive (a job thought lost but only slow) keeps the lock
+    until it commits or its connection dies; meanwhile `waiting` is called (heartbeat).
+    """
+    while not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (run_id,)).fetchone()[0]:  # type: ignore[index]
+        waiting()
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 @contextmanager
-def run_transaction(run_id: int) -> Iterator[RunWriter]:
+def run_transaction(run_id: int, waiting: Callable[[], None] = lambda: None
+                    ) -> Iterator[RunWriter]:
     """A dedicated connection and transaction for one attempt; commits only on success."""
     raw = db.engine.raw_connection()
     try:
         conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
         with conn.transaction():
+            _lock_run(conn, run_id, waiting)
             writer = RunWriter(conn, run_id)
             writer.clear_previous_attempt()
             yield writer

@@ -8,10 +8,10 @@ on the same run (a worker and a cancel, a retry and the sweeper) cannot both win
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select, update
 
 from validateur.extensions import db
 from validateur.models import (
@@ -148,7 +148,45 @@ def is_open(run: ValidationRun) -> bool:
     return run.status in OPEN_STATUSES
 
 
-def stale_before(seconds: int) -> datetime:
-    from datetime import timedelta
+def status_of(run_id: int) -> str | None:
+    status: str | None = db.session.execute(
+        select(ValidationRun.status).where(ValidationRun.id == run_id)
+    ).scalar_one_or_none()
+    return status
 
-    return utcnow() - timedelta(seconds=seconds)
+
+def is_processing(run_id: int) -> bool:
+    return status_of(run_id) == RunStatus.PROCESSING.value
+
+
+def stalled_runs(stale_after_seconds: int) -> list[ValidationRun]:
+    """Open runs with no sign of life for `stale_after_seconds` (heartbeat, else creation)."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
+    last_sign = func.coalesce(ValidationRun.heartbeat_at, ValidationRun.created_at)
+    return list(db.session.execute(
+        select(ValidationRun).where(ValidationRun.status.in_(OPEN_STATUSES), last_sign < cutoff)
+    ).scalars())
+
+
+def expired_runs(retention_days: int) -> list[int]:
+    """Final runs finished more than `retention_days` ago."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    return list(db.session.execute(
+        select(ValidationRun.id).where(ValidationRun.status.not_in(OPEN_STATUSES),
+                                       ValidationRun.finished_at < cutoff)
+    ).scalars())
+
+
+def live_stored_names() -> set[str]:
+    """Stored file names that an open run still needs."""
+    names = db.session.execute(
+        select(ValidationRun.stored_name).where(ValidationRun.status.in_(OPEN_STATUSES))
+    ).scalars()
+    return {name for name in names if name}
+
+
+def mark_requeued(run_id: int, message: str) -> bool:
+    """An open run that lost its job goes back to queued (the sweeper re-enqueues it)."""
+    return _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED.value,
+                       phase=Phase.QUEUED.value, heartbeat_at=func.now(),
+                       error_message=message[:2000])

@@ -23,7 +23,7 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -64,33 +64,50 @@ SCENARIO_ORDER += ("O1", "O2", "O3", "O4", "MISSED", "P1", "P2", "P3", "P4")
 RANK = {scenario: index for index, scenario in enumerate(SCENARIO_ORDER)}
 
 
-class DoctorDay:
-    """Bounded state of one doctor-day: patient ids per group, paid ids, the fee rows."""
+#: Marks of a patient in a doctor-day (bits): a registered visit, a walk-in visit, paid.
+REGISTERED, WALK_IN, PAID = 1, 2, 4
 
-    __slots__ = ("doctor_info", "fees", "paid", "registered", "walk_in")
+
+class DoctorDay:
+    """Bounded state of one doctor-day: each patient's marks, the fee rows.
+
+    `marks` maps each patient (interned by the rule) to `REGISTERED | WALK_IN | PAID` bits: one
+    small dict of atomic values (which the garbage collector does not track) instead of three
+    sets, and the counts are `bytes.count` calls over the marks.
+    """
+
+    __slots__ = ("doctor_info", "fees", "marks")
 
     def __init__(self, doctor_info: str) -> None:
         self.doctor_info = doctor_info  # kept only to mask it; smallest text wins (order-free)
-        self.registered: set[str] = set()
-        self.walk_in: set[str] = set()
-        self.paid: set[str] = set()
+        self.marks: dict[str, int] = {}
         self.fees: list[Fee] = []
 
     def counts(self) -> Counts:
-        rp = len(self.registered & self.paid)
-        wp = len(self.walk_in & self.paid)
-        return Counts(rp, len(self.registered) - rp, wp, len(self.walk_in) - wp)
+        count = bytes(self.marks.values()).count
+        both = count(REGISTERED | WALK_IN | PAID)
+        rp, wp = count(REGISTERED | PAID) + both, count(WALK_IN | PAID) + both
+        unpaid_both = count(REGISTERED | WALK_IN)
+        return Counts(rp, count(REGISTERED) + unpaid_both, wp, count(WALK_IN) + unpaid_both)
 
 
 class OfficeFeeRule:
-    """Checks 19928 / 19929 against the day's paid visits, per doctor and service date."""
+    """Checks 19928 / 19929 against the day's paid visits, per doctor and service date.
+
+    Speed: most rows are visits of the same doctor-day as the row before, so the last
+    doctor-day is remembered (compared by identity: the reader shares date and doctor objects)
+    before the dict is asked. Patient ids are interned so the days share one string each.
+    """
 
     slug = text.SLUG
 
     def __init__(self, reference: ReferenceData) -> None:
         self.reference = reference  # unused: the tariffs are the contract's constants
         self._days: dict[tuple[date, str], DoctorDay] = {}
+        self._patients: dict[str, str] = {}
+        self._doctor_infos: dict[str, str] = {}
         self._skipped_fees = 0
+        self._last: tuple[date | None, str, DoctorDay | None] = (None, "", None)
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
@@ -99,28 +116,50 @@ class OfficeFeeRule:
             self._skipped_fees += code in TARIFFS
             return
         is_fee = code in TARIFFS
-        if not is_fee and not (code and row.patient_id):
-            return
-        state = self._days.get((day, doctor))
-        if state is None:
-            state = self._days[(day, doctor)] = DoctorDay(row.doctor_info)
+        if not is_fee:
+            patient = row.patient_id
+            if not (code and patient):
+                return
+        last_day, last_doctor, state = self._last
+        if state is None or day is not last_day or doctor is not last_doctor:
+            state = self._day(day, doctor, row.doctor_info)
         elif row.doctor_info < state.doctor_info:
-            state.doctor_info = row.doctor_info
-        walk_in = bool(row.context) and not WALK_IN_TOKENS.isdisjoint(row.context)
+            state.doctor_info = self._doctor_infos.setdefault(row.doctor_info, row.doctor_info)
+        context = row.context
+        walk_in = bool(context) and not WALK_IN_TOKENS.isdisjoint(context)
         if is_fee:
             state.fees.append(_fee(row, code, walk_in))
             return
-        (state.walk_in if walk_in else state.registered).add(row.patient_id)
+        patient = self._patients.setdefault(patient, patient)
+        marks = state.marks
+        mark = WALK_IN if walk_in else REGISTERED
         if row.is_paid:
-            state.paid.add(row.patient_id)
+            mark |= PAID
+        marks[patient] = marks.get(patient, 0) | mark
 
-    def finish(self) -> Iterable[Finding]:
-        findings: list[Finding] = []
-        for key in sorted(self._days):
-            findings.extend(evaluate(key[0], self._days[key]))
-        fees = sum(len(state.fees) for state in self._days.values())
-        findings.append(text.summary(fees, self._skipped_fees, len(self._days), findings))
-        return findings
+    def _day(self, day: date, doctor: str, doctor_info: str) -> DoctorDay:
+        """The state of (day, doctor), created on its first row; it becomes the last one."""
+        state = self._days.get((day, doctor))
+        if state is None:
+            info = self._doctor_infos.setdefault(doctor_info, doctor_info)
+            state = self._days[(day, doctor)] = DoctorDay(info)
+        elif doctor_info < state.doctor_info:
+            state.doctor_info = self._doctor_infos.setdefault(doctor_info, doctor_info)
+        self._last = (day, doctor, state)
+        return state
+
+    def finish(self) -> Iterator[Finding]:
+        """Doctor-days in (date, doctor) order, each built when consumed; SUMMARY last."""
+        days, self._days, self._last = self._days, {}, (None, "", None)
+        fees, count = sum(len(state.fees) for state in days.values()), len(days)
+        tally = text.Tally()
+        masks: dict[str, str] = {}
+        for key in sorted(days):
+            state = days.pop(key)
+            for finding in evaluate(key[0], state, masks):
+                tally.add(finding)
+                yield finding
+        yield text.summary(fees, self._skipped_fees, count, tally)
 
 
 def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
@@ -136,10 +175,17 @@ def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
     )
 
 
-def evaluate(day: date, state: DoctorDay) -> list[Finding]:
-    """Every finding of one doctor-day, in scenario then row order."""
-    view = Day(day, mask_doctor(state.doctor_info), state.counts())
+def evaluate(day: date, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
+    """Every finding of one doctor-day, in scenario then row order (`masks`: a cache)."""
+    counts = state.counts()
     fees = sorted(state.fees, key=lambda fee: fee.row)
+    if not fees and counts.rp < REGISTERED_19928_MIN and counts.wp < WALK_IN_19928_MIN:
+        return []  # nothing to say: skip masking the doctor
+    info = state.doctor_info
+    doctor = masks.get(info)
+    if doctor is None:
+        doctor = masks[info] = mask_doctor(info)
+    view = Day(day, doctor, counts)
     if not fees:
         return missed(view)
     found: list[Finding] = []

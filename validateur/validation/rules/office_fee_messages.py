@@ -275,12 +275,30 @@ def missed(day: Day, claims: Sequence[tuple[str, bool]], gain: Decimal) -> Findi
     )
 
 
-def summary(fees: int, skipped: int, days: int, findings: Sequence[Finding]) -> Finding:
+class Tally:
+    """Running totals of the findings yielded so far, for the SUMMARY that closes the run."""
+
+    __slots__ = ("errors", "gain", "optimizations", "risk")
+
+    def __init__(self) -> None:
+        self.errors = self.optimizations = 0
+        self.gain = self.risk = Decimal(0)
+
+    def add(self, finding: Finding) -> None:
+        if finding.severity is Severity.ERROR:
+            self.errors += 1
+        elif finding.severity is Severity.OPTIMIZATION:
+            self.optimizations += 1
+        impact = finding.monetary_impact
+        if impact > 0:
+            self.gain += impact
+        elif impact < 0:
+            self.risk += impact
+
+
+def summary(fees: int, skipped: int, days: int, tally: Tally) -> Finding:
     """SUMMARY: once per run, always."""
-    errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-    optimizations = sum(1 for f in findings if f.severity is Severity.OPTIMIZATION)
-    gain = sum((f.monetary_impact for f in findings if f.monetary_impact > 0), Decimal(0))
-    risk = sum((f.monetary_impact for f in findings if f.monetary_impact < 0), Decimal(0))
+    errors, optimizations, gain, risk = tally.errors, tally.optimizations, tally.gain, tally.risk
     message = (
         f"Frais de cabinet (19928/19929) : {plural(fees, 'frais analysé', 'frais analysés')}"
         f" sur {plural(days, 'journée-médecin', 'journées-médecin')} ; {plural(errors, 'erreur')},"

@@ -16,19 +16,20 @@ of a bad cell.
 
 At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
 `info` finding with the number left out. Output is sorted (scenario, then first row), so it
-does not depend on row order. Memory: the kept findings (bounded) plus, for duplicates, one
-dict entry per distinct (ID RAMQ, code) pair holding a 64-bit hash and a row number (measured:
-about 115 MB for a million distinct claims), never the rows. Texts: `structure_messages.py`.
+does not depend on row order. Memory: the kept hits (bounded) plus, for duplicates, a log of
+about 14 bytes per claim line (`structure_claims.py`), never the rows. Findings are built only
+as they are consumed. Texts: `structure_messages.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 from validateur.validation.cells import NAM_AT_START
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow, Column, Problem
+from validateur.validation.rules.structure_claims import ClaimLog
 from validateur.validation.rules.structure_messages import (
     DUPLICATE_CLAIM,
     INVALID_NAM,
@@ -63,6 +64,9 @@ SCENARIOS: tuple[str, ...] = (
 
 #: One row-level hit before rendering: (row number, column slug, ID RAMQ, code).
 _Hit = tuple[int, str, str, str]
+_PATIENT = Column.PATIENT.value
+_CODE = Column.CODE.value
+_nam_at_start = NAM_AT_START.match
 
 
 class _Lowest:
@@ -86,31 +90,6 @@ class _Lowest:
         return self.hits[:MAX_PER_SCENARIO]
 
 
-class _Duplicate:
-    """One (ID RAMQ, code) seen more than once: its lowest row and (some of) the others."""
-
-    __slots__ = ("code", "count", "id_ramq", "low", "others")
-
-    def __init__(self, id_ramq: str, code: str, low: int) -> None:
-        self.id_ramq = id_ramq
-        self.code = code
-        self.low = low
-        self.others: list[int] = []
-        self.count = 1
-
-    def add(self, row: int) -> None:
-        self.count += 1
-        if row < self.low:
-            self.low, row = row, self.low
-        self.others.append(row)
-        if len(self.others) > 2 * MAX_ROWS_PER_DUPLICATE:
-            self.others.sort()
-            del self.others[MAX_ROWS_PER_DUPLICATE:]
-
-    def rows(self) -> list[int]:
-        return [self.low, *sorted(self.others)[:MAX_ROWS_PER_DUPLICATE]]
-
-
 class StructureRule:
     """The `structure` rule: row problems, NAMs, duplicate claims, unknown codes."""
 
@@ -119,22 +98,16 @@ class StructureRule:
     def __init__(self, reference: ReferenceData) -> None:
         self._known_codes = reference.known_codes
         self._hits: dict[str, _Lowest] = {scenario: _Lowest() for scenario in SCENARIOS}
-        #: hash((ID RAMQ, code)) → lowest row seen, negated once the pair is duplicated.
-        self._claims: dict[int, int] = {}
-        self._duplicates: dict[int, _Duplicate] = {}
-        self._duplicated = 0
-        #: Pairs whose lowest row is above this cannot make the reported ones (after pruning).
-        self._duplicate_horizon: int | None = None
+        self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)
+        self._add_claim = self._claims.add
 
     def feed(self, row: BillingRow) -> None:
         number = row.row_number
-        id_ramq = row.id_ramq.strip()
-        for problem in row.problems:
-            column = problem.column.value if problem.column else ""
-            self._hits[problem.problem.value].add((number, column, id_ramq, ""))
+        if row.problems:
+            self._feed_problems(row)
         patient = row.patient
-        if patient and not NAM_AT_START.match(patient) and not patient.isspace():
-            self._hits[INVALID_NAM].add((number, Column.PATIENT.value, id_ramq, ""))
+        if patient and not _nam_at_start(patient) and not patient.isspace():
+            self._hits[INVALID_NAM].add((number, _PATIENT, row.id_ramq.strip(), ""))
         code = row.code.strip()
         if not code:
             return
@@ -145,55 +118,33 @@ class StructureRule:
             and code not in RULE_CODES
             and code.upper() not in known
         ):
-            self._hits[UNKNOWN_CODE].add((number, Column.CODE.value, id_ramq, code))
+            self._hits[UNKNOWN_CODE].add((number, _CODE, row.id_ramq.strip(), code))
+        id_ramq = row.id_ramq.strip()
         if id_ramq:
-            self._feed_claim(number, id_ramq, code)
+            self._add_claim((id_ramq, code), number)
 
-    def _feed_claim(self, number: int, id_ramq: str, code: str) -> None:
-        key = hash((id_ramq, code))
-        seen = self._claims.get(key)
-        if seen is None:
-            self._claims[key] = number
-            return
-        if seen > 0:
-            self._duplicated += 1
-        low = min(abs(seen), number)
-        self._claims[key] = -low
-        duplicate = self._duplicates.get(key)
-        if duplicate is None:
-            if self._duplicate_horizon is not None and low > self._duplicate_horizon:
-                return
-            duplicate = self._duplicates[key] = _Duplicate(id_ramq, code, abs(seen))
-        duplicate.add(number)
-        if len(self._duplicates) > 2 * MAX_PER_SCENARIO:
-            self._prune_duplicates()
+    def _feed_problems(self, row: BillingRow) -> None:
+        number, id_ramq = row.row_number, row.id_ramq.strip()
+        for problem in row.problems:
+            column = problem.column.value if problem.column else ""
+            self._hits[problem.problem.value].add((number, column, id_ramq, ""))
 
-    def _prune_duplicates(self) -> None:
-        """Keep the duplicates of lowest first row (exact in file order; see module doc)."""
-        ranked = sorted(self._duplicates.items(), key=lambda item: item[1].low)
-        self._duplicates = dict(ranked[:MAX_PER_SCENARIO])
-        self._duplicate_horizon = ranked[MAX_PER_SCENARIO - 1][1].low
-
-    def finish(self) -> Iterable[Finding]:
-        findings: list[Finding] = []
+    def finish(self) -> Iterator[Finding]:
+        """Findings scenario by scenario (see `SCENARIOS`), built as they are consumed."""
         for scenario in SCENARIOS:
             if scenario == DUPLICATE_CLAIM:
-                reported = self._duplicate_findings()
-                total = self._duplicated
+                total, ranked = self._claims.duplicates()
+                self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)  # free it
+                for _, id_ramq, code, count, rows in ranked:
+                    yield duplicate_finding(id_ramq, code, count, rows)
+                reported = len(ranked)
             else:
-                reported = [row_finding(scenario, *hit) for hit in self._hits[scenario].kept()]
-                total = self._hits[scenario].total
-            findings.extend(reported)
-            if total > len(reported):
-                findings.append(omitted_finding(scenario, total - len(reported), MAX_PER_SCENARIO))
-        return findings
-
-    def _duplicate_findings(self) -> list[Finding]:
-        ranked = sorted(self._duplicates.values(), key=lambda d: (d.low, d.id_ramq, d.code))
-        return [
-            duplicate_finding(d.id_ramq, d.code, d.count, d.rows())
-            for d in ranked[:MAX_PER_SCENARIO]
-        ]
+                kept = self._hits[scenario].kept()
+                for hit in kept:
+                    yield row_finding(scenario, *hit)
+                total, reported = self._hits[scenario].total, len(kept)
+            if total > reported:
+                yield omitted_finding(scenario, total - reported, MAX_PER_SCENARIO)
 
 
 def make(reference: ReferenceData) -> StructureRule:

@@ -1,0 +1,67 @@
+"""Fault tests: an app, workers and a Redis server of their own (so they can stop it).
+
+Timings are shortened through configuration, never patched: stall detection 3 s, sweeps
+every second, 2 s shutdown grace, 1 s retries.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.workers import start_rq_worker, stop
+from validateur import create_app
+from validateur.dev import EmbeddedRedis
+
+FAST = {
+    "VALIDATEUR_STALL_SECONDS": "3",
+    "VALIDATEUR_SWEEP_SECONDS": "1",
+    "VALIDATEUR_SHUTDOWN_GRACE_SECONDS": "2",
+    "VALIDATEUR_RETRY_SECONDS": "1,1,1",
+}
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def fault_env(service_env: dict[str, str], own_redis: EmbeddedRedis) -> dict[str, str]:
+    return {**service_env, **FAST, "REDIS_URL": own_redis.url,
+            "VALIDATEUR_QUEUE": f"faults-{secrets.token_hex(3)}"}
+
+
+@pytest.fixture(scope="module")
+def fault_app(app: Flask, fault_env: dict[str, str]) -> Flask:
+    """An app like production's, bound to the fault tests' own Redis and timings."""
+    from validateur.config import load
+
+    config = load(fault_env)
+    config["WTF_CSRF_ENABLED"] = False
+    return create_app(config)
+
+
+@pytest.fixture()
+def workers(fault_env: dict[str, str], tmp_path: Path
+            ) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    """Start `validateur worker` processes on demand; all stopped after the test."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def _start() -> subprocess.Popen[bytes]:
+        process = start_rq_worker(fault_env, tmp_path / f"worker-{len(started)}.log",
+                                  plain=False, new_session=True)
+        started.append(process)
+        return process
+
+    yield _start
+    for process in started:
+        stop(process, timeout=15)
