@@ -46,7 +46,7 @@ CORPUS: dict[str, Callable[[], bytes]] = {
     "10,000 columns": _many_columns,
     "unterminated quote": lambda: GOOD + b'3,"F3,' + b"x" * 200_000,
     "mixed delimiters": lambda: HEADER_LINE + ROW.replace(b'","', b'";"', 5) + b"\r\n",
-    "duplicated headers": lambda: billing_csv([act(1)], header=HEADER + ["Code", "Patient"]),
+    "duplicated headers": lambda: billing_csv([act(1)], header=[*HEADER, "Code", "Patient"]),
     "wrong columns": lambda: b"nom,prenom,age\r\nDoe,Jane,42\r\n",
     "every cell empty": lambda: HEADER_LINE + b"," * 22 + b"\r\n" + b"," * 22 + b"\r\n",
     "impossible date": lambda: billing_csv([act(1, **{"Date de Service": "2025-13-45"})]),
@@ -56,7 +56,7 @@ CORPUS: dict[str, Callable[[], bytes]] = {
     "units garbage": lambda: billing_csv([act(1, Code="8859", Unités="beaucoup")]),
     "more cells than headers": lambda: GOOD.rstrip(b"\r\n") + b",surplus,encore\r\n",
     "short rows": lambda: billing_csv([act(1)], drop_last_cell=True),
-    "only 17 columns plus patient": lambda: billing_csv([act(1)], header=HEADER[:17] + ["Patient"]),
+    "only 17 columns plus patient": lambda: billing_csv([act(1)], header=[*HEADER[:17], "Patient"]),
     "missing required columns": lambda: billing_csv([act(1)], header=HEADER[:10]),
     "lone CR line endings": lambda: GOOD.replace(b"\r\n", b"\r"),
     "cp1252 accents after 100 KB of ascii": lambda: billing_csv(
