@@ -1,0 +1,367 @@
+"""Chaos run: the fault scenarios of the test suite against a whole running stack.
+
+Brings up a stack of its own (gunicorn, two `validateur worker` processes, a Redis server it
+can stop, a fresh database on DATABASE_URL's server, else 127.0.0.1:5432, else an embedded
+PostgreSQL), submits real uploads through the HTTP API, injects one fault per scenario while
+they run, waits for every run to end, and prints a table: scenario, runs submitted,
+completed, failed as expected, rows lost, rows duplicated. Exit code 1 if any run ended in an
+unexpected state or any row was lost or duplicated.
+
+Usage: ./scripts/chaos [--runs N] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from redis import Redis
+from rq.job import Job
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from validateur.dev import EmbeddedRedis, free_port, start_embedded_postgres, wait_for_port  # noqa: E402
+
+FAST = {"VALIDATEUR_STALL_SECONDS": "3", "VALIDATEUR_SWEEP_SECONDS": "1",
+        "VALIDATEUR_SHUTDOWN_GRACE_SECONDS": "2", "VALIDATEUR_RETRY_SECONDS": "1,1,1"}
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    submitted: int = 0
+    completed: int = 0
+    failed_as_expected: int = 0
+    unexpected: int = 0
+    rows_lost: int = 0
+    rows_duplicated: int = 0
+    resumed_after: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Stack:
+    """The processes under test and the handles to hurt them."""
+
+    def __init__(self, work: Path, timings: dict[str, str]) -> None:
+        self.work = work
+        self.timings = timings
+        self.redis = EmbeddedRedis(work / "redis")
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.web: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
+        self.base = ""
+        self.token = ""
+
+    def start(self) -> None:
+        admin_url = os.environ.get("DATABASE_URL") or self._local_or_embedded_postgres()
+        name = f"validateur_chaos_{secrets.token_hex(4)}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        base, _, query = admin_url.partition("?")
+        self.database_url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+        self.admin_url, self.database_name = admin_url, name
+        self.env = {**os.environ, **self.timings, "DATABASE_URL": self.database_url,
+                    "REDIS_URL": self.redis.start(), "SECRET_KEY": secrets.token_hex(16),
+                    "VALIDATEUR_DEV": "1", "VALIDATEUR_UPLOAD_DIR": str(self.work / "uploads")}
+        self._cli("db", "upgrade")
+        self._cli("users", "create", "chaos@exemple.test", "--role", "editor",
+                  "--password", secrets.token_hex(8))
+        self.token = self._cli("tokens", "create", "chaos@exemple.test").strip().splitlines()[-1]
+        port = free_port()
+        self.web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
+             f"127.0.0.1:{port}", "validateur:create_app()"], env=self.env, cwd=ROOT,
+            stdout=(self.work / "web.log").open("wb"), stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{port}"
+        wait_for_port(port, 30)
+        for _ in range(2):
+            self.add_worker()
+
+    def _local_or_embedded_postgres(self) -> str:
+        try:
+            psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres").close()
+            return "postgresql://postgres@127.0.0.1:5432/postgres"
+        except psycopg.OperationalError:
+            return start_embedded_postgres(self.work / "pgdata")
+
+    def _cli(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "validateur", *args], env=self.env,
+                              cwd=ROOT, capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        log = (self.work / f"worker-{len(self.workers)}.log").open("wb")
+        process = subprocess.Popen([sys.executable, "-m", "validateur", "worker"], env=self.env,
+                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.workers.append(process)
+        time.sleep(1.0)
+        return process
+
+    def live_workers(self) -> list[subprocess.Popen[bytes]]:
+        return [w for w in self.workers if w.poll() is None]
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.web]:
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        self.redis.stop()
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
+
+    # -- API ------------------------------------------------------------------------------
+    def call(self, path: str, data: bytes | None = None,
+             ctype: str = "") -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(self.base + path, data=data,
+                                         headers={"Authorization": f"Bearer {self.token}"})
+        if ctype:
+            request.add_header("Content-Type", ctype)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def upload(self, content: bytes) -> tuple[int, dict[str, Any]]:
+        boundary = secrets.token_hex(8)
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"chaos.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+        body += content + f"\r\n--{boundary}--\r\n".encode()
+        return self.call("/api/validations", body, f"multipart/form-data; boundary={boundary}")
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        return self.call(f"/api/validations/{run_id}")[1]
+
+    def wait_processing(self, run_id: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run(run_id).get("processedRows", 0) > 0:
+                return
+            time.sleep(0.05)
+
+    def wait_final(self, run_id: int, timeout: float = 180) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if run.get("status") in ("completed", "failed", "cancelled"):
+                return run
+            time.sleep(0.3)
+        return self.run(run_id)
+
+    def stored_rows(self, run_id: int) -> int:
+        with psycopg.connect(self.database_url) as conn:
+            row = conn.execute("SELECT count(*) FROM billing_records WHERE validation_run_id = %s",
+                               (run_id,)).fetchone()
+            return int(row[0]) if row else 0
+
+    def horse_of(self, run_id: int) -> psutil.Process:
+        job = Job.fetch(f"validation-{run_id}", connection=Redis.from_url(self.redis.url))
+        return psutil.Process(int(job.get_meta(refresh=True)["pid"]))
+
+
+# -- scenarios: each returns the expected final status ----------------------------------------
+def kill_horse(stack: Stack, run_id: int) -> str:
+    stack.horse_of(run_id).kill()
+    return "completed"
+
+
+def lose_worker(stack: Stack, run_id: int) -> str:
+    owner = stack.horse_of(run_id).parent()
+    if owner is not None:
+        for process in [owner, *owner.children(recursive=True)]:
+            process.kill()
+    stack.add_worker()
+    return "completed"
+
+
+def deploy_sigterm(stack: Stack, run_id: int) -> str:
+    owner = stack.horse_of(run_id).parent()
+    if owner is not None:
+        owner.send_signal(signal.SIGTERM)
+    stack.add_worker()
+    return "completed"
+
+
+def cut_database(stack: Stack, run_id: int) -> str:
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    return "completed"
+
+
+def restart_redis(stack: Stack, run_id: int) -> str:
+    stack.redis.stop()
+    time.sleep(1)
+    stack.redis.start()
+    return "completed"
+
+
+def cancel(stack: Stack, run_id: int) -> str:
+    stack.call(f"/api/validations/{run_id}/cancel", b"", "application/json")
+    return "cancelled"
+
+
+SCENARIOS: dict[str, Callable[[Stack, int], str]] = {
+    "work-horse SIGKILL": kill_horse,
+    "worker lost (SIGKILL all)": lose_worker,
+    "deploy (SIGTERM, 2 s grace)": deploy_sigterm,
+    "PostgreSQL connections cut": cut_database,
+    "Redis restarted (data lost)": restart_redis,
+    "cancel while running": cancel,
+}
+
+
+def play(stack: Stack, name: str, hurt: Callable[[Stack, int], str], content: bytes, rows: int,
+         runs: int) -> Outcome:
+    outcome = Outcome(name)
+    for _ in range(runs):
+        status, body = stack.upload(content)
+        outcome.submitted += 1
+        if status != 202:
+            outcome.unexpected += 1
+            outcome.notes.append(f"upload {status}")
+            continue
+        run_id = body["validationId"]
+        stack.wait_processing(run_id)
+        attempts = stack.run(run_id).get("attempts", 1)
+        hurt_at = time.monotonic()
+        expected = hurt(stack, run_id)
+        if expected == "completed":
+            outcome.resumed_after.append(_wait_new_attempt(stack, run_id, attempts, hurt_at))
+        _score(outcome, stack, run_id, expected, rows)
+        while len(stack.live_workers()) < 2:
+            stack.add_worker()
+    return outcome
+
+
+def _wait_new_attempt(stack: Stack, run_id: int, attempts: int, since: float) -> float:
+    """Seconds from the fault until a new attempt started (or the run ended untouched)."""
+    deadline = since + 180
+    while time.monotonic() < deadline:
+        run = stack.run(run_id)
+        if run.get("attempts", 0) > attempts or run.get("status") == "completed":
+            return time.monotonic() - since
+        time.sleep(0.1)
+    return float("nan")
+
+
+def _score(outcome: Outcome, stack: Stack, run_id: int, expected: str, rows: int) -> None:
+    final = stack.wait_final(run_id)
+    stored = stack.stored_rows(run_id)
+    want = rows if expected == "completed" else 0
+    outcome.rows_lost += max(want - stored, 0)
+    outcome.rows_duplicated += max(stored - want, 0)
+    if final.get("status") != expected:
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: {final.get('status')}")
+    elif expected == "completed":
+        outcome.completed += 1
+    else:
+        outcome.failed_as_expected += 1
+
+
+def bad_input(stack: Stack, runs: int) -> Outcome:
+    """Malformed files: a 4xx at upload or a failed run, each counted as failed as expected."""
+    outcome = Outcome("bad input (binary, gzip, no columns)")
+    files = [b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"\x1f\x8b\x08\x00" + bytes(64),
+             b"nom,prenom\r\nDoe,Jane\r\n"]
+    for content in (files * runs)[: max(runs, len(files))]:
+        status, body = stack.upload(content)
+        outcome.submitted += 1
+        if status == 400:
+            outcome.failed_as_expected += 1
+        elif status == 202:
+            _score(outcome, stack, body["validationId"], "failed", 0)
+        else:
+            outcome.unexpected += 1
+    return outcome
+
+
+def redis_down_uploads(stack: Stack, runs: int) -> Outcome:
+    outcome = Outcome("upload while Redis is down")
+    good = ("#,Facture,ID RAMQ,Date de Service,Code,Montant Preliminaire,Montant payé,"
+            "Doctor Info,Patient\r\n1,F1,1,2025-01-06,15804,\"49,15\",\"49,15\","
+            "\"1000000-10000 | X, Y - Omni\",\"TEST00000001 - X, Y\"\r\n").encode()
+    stack.redis.stop()
+    try:
+        for _ in range(runs):
+            status, _ = stack.upload(good)
+            outcome.submitted += 1
+            if status == 503:
+                outcome.failed_as_expected += 1
+            else:
+                outcome.unexpected += 1
+    finally:
+        stack.redis.start()
+    return outcome
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    header = ("scenario", "submitted", "completed", "failed as expected", "unexpected",
+              "rows lost", "rows duplicated", "resumed after (s)")
+    widths = [max(len(header[0]), *(len(o.scenario) for o in outcomes)), 9, 9, 18, 10, 9, 15,
+              17]
+    print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("-+-".join("-" * w for w in widths))
+    for o in outcomes:
+        resumed = ", ".join(f"{s:.1f}" for s in o.resumed_after) or "-"
+        cells = (o.scenario, o.submitted, o.completed, o.failed_as_expected, o.unexpected,
+                 o.rows_lost, o.rows_duplicated, resumed)
+        print(" | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)))
+        for note in o.notes:
+            print(f"    ! {note}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2, help="runs per scenario")
+    parser.add_argument("--rows", type=int, default=150_000, help="rows of the file")
+    parser.add_argument("--only", default="", help="run only scenarios containing this text")
+    parser.add_argument("--production-timings", action="store_true",
+                        help="keep the default stall/sweep/grace/retry timings (slow)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_sample_csv import write_sample
+
+    with tempfile.TemporaryDirectory(prefix="validateur-chaos-") as tmp:
+        work = Path(tmp)
+        sample = work / "sample.csv"
+        write_sample(sample, args.rows, encoding="cp1252", delimiter=";")
+        content = sample.read_bytes()
+        stack = Stack(work, {} if args.production_timings else FAST)
+        stack.start()
+        try:
+            outcomes = [play(stack, name, hurt, content, args.rows, args.runs)
+                        for name, hurt in SCENARIOS.items() if args.only in name]
+            if not args.only:
+                outcomes.append(redis_down_uploads(stack, args.runs))
+                outcomes.append(bad_input(stack, args.runs))
+        finally:
+            stack.stop()
+    print_table(outcomes)
+    bad = any(o.unexpected or o.rows_lost or o.rows_duplicated for o in outcomes)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
