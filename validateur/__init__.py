@@ -35,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from validateur import auth, queue, storage
+    from validateur import auth, queue, security, storage
     from validateur.extensions import csrf, db, migrate
 
     db.init_app(app)
@@ -44,6 +44,7 @@ def _init_extensions(app: Flask) -> None:
     auth.init_app(app)
     queue.init_app(app)
     storage.init_app(app)
+    security.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

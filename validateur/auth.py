@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, abort, g, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from validateur.extensions import db, login_manager
@@ -55,6 +55,30 @@ def create_token(user: User) -> str:
     db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12]))
     db.session.commit()
     return token
+
+
+def revoke_token(token: str) -> bool:
+    """Revoke one token (given in full); False when no live token matches."""
+    row = db.session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()),
+                               ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
+    if row is None:
+        return False
+    row.revoked_at = func.now()
+    db.session.commit()
+    return True
+
+
+def revoke_user_tokens(user: User) -> int:
+    """Revoke every live token of a user; returns how many."""
+    rows = db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).scalars().all()
+    for row in rows:
+        row.revoked_at = func.now()
+    db.session.commit()
+    return len(rows)
 
 
 def user_for_token(token: str) -> User | None:

@@ -106,6 +106,26 @@ def tokens_create(email: str) -> None:
     click.echo(auth.create_token(user))
 
 
+@tokens_group.command("revoke")
+@click.argument("token", required=False)
+@click.option("--user", "email", default=None, help="Révoquer tous les jetons de ce compte.")
+def tokens_revoke(token: str | None, email: str | None) -> None:
+    """Révoquer un jeton (donné en entier) ou tous ceux d'un utilisateur."""
+    from validateur import auth
+
+    if email:
+        user = auth.find_user(email)
+        if user is None:
+            raise click.ClickException(f"Utilisateur inconnu : {email}")
+        click.echo(f"{auth.revoke_user_tokens(user)} jeton(s) révoqué(s).")
+    elif token:
+        if not auth.revoke_token(token):
+            raise click.ClickException("Aucun jeton actif ne correspond.")
+        click.echo("Jeton révoqué.")
+    else:
+        raise click.UsageError("Donnez un JETON ou --user COURRIEL.")
+
+
 @main.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--wait", is_flag=True, help="Attendre la fin avec une barre de progression.")

@@ -111,6 +111,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VALIDATEUR_RETENTION_DAYS": _int(env, "VALIDATEUR_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         "VALIDATEUR_JOB_TIMEOUT": _int(env, "VALIDATEUR_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT_SECONDS),
         "VALIDATEUR_RULES": _rules(env),
+        "VALIDATEUR_UPLOAD_RATE_LIMIT": env.get("VALIDATEUR_UPLOAD_RATE_LIMIT", "30/minute"),
+        "VALIDATEUR_LOGIN_RATE_LIMIT": env.get("VALIDATEUR_LOGIN_RATE_LIMIT", "10/minute"),
         "VALIDATEUR_RETRY_SECONDS": _seconds_list(
             env, "VALIDATEUR_RETRY_SECONDS", DEFAULT_RETRY_SECONDS
         ),

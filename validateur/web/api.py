@@ -19,6 +19,7 @@ from validateur.schemas import (
     run_schema,
     runs_schema,
 )
+from validateur.security import limiter, upload_limit
 from validateur.uploads import UploadRejected, accept_stream
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, visible_runs
@@ -59,6 +60,7 @@ def _bad_args(exc: _BadArgs) -> Any:
 
 @bp.post("/validations")
 @require_upload_right
+@limiter.limit(upload_limit)
 def create_validation() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:

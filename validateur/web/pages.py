@@ -10,6 +10,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from validateur import auth, lifecycle
 from validateur.auth import require_upload_right
 from validateur.schemas import run_schema
+from validateur.security import limiter, login_key, login_limit, upload_limit
 from validateur.uploads import UploadRejected, accept_stream
 from validateur.validation.findings import Severity
 from validateur.web import queries
@@ -31,6 +32,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"], key_func=login_key)
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
@@ -57,6 +59,7 @@ def upload() -> Any:
 
 @bp.post("/upload")
 @require_upload_right
+@limiter.limit(upload_limit)
 def upload_form() -> Any:
     """Fallback without JavaScript: a plain form post, then the run page."""
     form = UploadForm()

@@ -1,0 +1,180 @@
+"""People and PHI at the HTTP boundary: the role matrix, CSRF, limits, headers, tokens."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import Person, upload_csv
+from tests.csvfiles import act, billing_csv
+from validateur import create_app
+from validateur.config import load
+
+ANONYMOUS, VIEWER, OWNER, OTHER, ADMIN = "anonymous", "viewer", "owner", "other", "admin"
+ACTORS = (ANONYMOUS, VIEWER, OWNER, OTHER, ADMIN)
+
+
+def _expect(anonymous: int, viewer: int, owner: int, other: int, admin: int) -> dict[str, int]:
+    return dict(zip(ACTORS, (anonymous, viewer, owner, other, admin), strict=True))
+
+
+# (method, path with {run}, expected status per actor). The run belongs to OWNER.
+MATRIX: list[tuple[str, str, dict[str, int]]] = [
+    ("GET", "/api/validations", _expect(401, 200, 200, 200, 200)),
+    ("POST", "/api/validations", _expect(401, 403, 202, 202, 202)),
+    ("GET", "/api/validations/{run}", _expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/validations/{run}/results", _expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/validations/{run}/results.csv", _expect(401, 404, 200, 404, 200)),
+    ("GET", "/api/validations/{run}/logs", _expect(401, 404, 200, 404, 200)),
+    ("POST", "/api/validations/{run}/cancel", _expect(401, 403, 200, 404, 200)),
+    ("DELETE", "/api/validations/{run}", _expect(401, 403, 204, 404, 204)),
+    ("GET", "/api/health", _expect(200, 200, 200, 200, 200)),
+    ("GET", "/", _expect(302, 200, 200, 200, 200)),
+    ("POST", "/upload", _expect(302, 403, 302, 302, 302)),
+    ("GET", "/runs", _expect(302, 200, 200, 200, 200)),
+    ("GET", "/runs/{run}", _expect(302, 404, 200, 404, 200)),
+    ("POST", "/runs/{run}/cancel", _expect(302, 403, 302, 404, 302)),
+    ("GET", "/admin/", _expect(302, 403, 403, 403, 200)),
+    ("GET", "/admin/rq/", _expect(302, 403, 403, 403, 200)),
+    ("POST", "/admin/rq/job/validation-{run}/delete", _expect(302, 403, 403, 403, 403)),
+    ("GET", "/login", _expect(200, 200, 200, 200, 200)),
+]
+
+
+def _people(make_person: Any) -> dict[str, Person | None]:
+    return {ANONYMOUS: None, VIEWER: make_person("viewer"), OWNER: make_person("editor"),
+            OTHER: make_person("editor"), ADMIN: make_person("admin")}
+
+
+def _request(client: FlaskClient, method: str, path: str, person: Person | None) -> Any:
+    is_api = path.startswith("/api/")
+    if person is not None and not is_api:
+        client.post("/login", data={"email": person.email, "password": person.password})
+    headers = person.headers if person is not None and is_api else {}
+    data = None
+    if method == "POST" and path in ("/api/validations", "/upload"):
+        data = {"file": (io.BytesIO(billing_csv([act(1)])), "f.csv")}
+    return client.open(path, method=method, headers=headers, data=data,
+                       content_type="multipart/form-data" if data else None)
+
+
+@pytest.mark.parametrize(("method", "template", "expected"), MATRIX,
+                         ids=[f"{m} {p}" for m, p, _ in MATRIX])
+def test_role_matrix(app: Flask, make_person: Any, method: str, template: str,
+                     expected: dict[str, int]) -> None:
+    people = _people(make_person)
+    owner = people[OWNER]
+    assert owner is not None
+    for actor in ACTORS:
+        client = app.test_client()
+        run_id = upload_csv(client, owner, billing_csv([act(1)])).get_json()["validationId"]
+        response = _request(client, method, template.format(run=run_id), people[actor])
+        response.get_data()  # a streamed body (CSV export) holds its transaction until read
+        response.close()
+        assert response.status_code == expected[actor], (actor, method, template)
+        if template.startswith("/api/") and response.status_code >= 400:
+            assert set(response.get_json()) == {"error"}
+
+
+def test_a_second_agency_sees_nothing_of_the_first(client: FlaskClient, make_person: Any) -> None:
+    first, second = make_person("editor"), make_person("editor")
+    upload_csv(client, first, billing_csv([act(1)], ))
+    assert client.get("/api/validations", headers=second.headers).get_json()["items"] == []
+    client.post("/login", data={"email": second.email, "password": second.password})
+    assert "f.csv" not in client.get("/runs").get_data(as_text=True)
+
+
+def test_pages_and_api_carry_the_security_headers(client: FlaskClient, editor: Person) -> None:
+    for path in ("/login", "/api/health"):
+        response = client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
+    from pathlib import Path
+
+    for template in Path(app.template_folder or "").rglob("*.html"):
+        text = template.read_text()
+        assert "<script>" not in text and " style=" not in text and "<style" not in text, template
+        assert " on" + "click=" not in text
+
+
+def test_production_cookies_are_secure_httponly_samesite() -> None:
+    env = {"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "x" * 32}
+    config = load(env)
+    assert config["SESSION_COOKIE_SECURE"] is True
+    assert config["SESSION_COOKIE_HTTPONLY"] is True
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_production_refuses_to_start_without_secret_key() -> None:
+    from validateur.config import ConfigError
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load({"DATABASE_URL": "postgresql://u@h/db"})
+
+
+def test_forms_need_the_csrf_token(service_env: dict[str, str], editor: Person) -> None:
+    strict = create_app()  # CSRF on, as in production
+    client = strict.test_client()
+    response = client.post("/login", data={"email": editor.email, "password": editor.password})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+
+
+def test_uploads_are_rate_limited_per_user(app: Flask, client: FlaskClient,
+                                          make_person: Any) -> None:
+    app.config["VALIDATEUR_UPLOAD_RATE_LIMIT"] = "2/minute"
+    try:
+        busy, calm = make_person("editor"), make_person("editor")
+        statuses = [upload_csv(client, busy, billing_csv([act(1)])).status_code for _ in range(3)]
+        assert statuses == [202, 202, 429]
+        limited = upload_csv(client, busy, billing_csv([act(1)]))
+        assert "Trop de requêtes" in limited.get_json()["error"]["message"]
+        assert upload_csv(client, calm, billing_csv([act(1)])).status_code == 202
+    finally:
+        app.config["VALIDATEUR_UPLOAD_RATE_LIMIT"] = "30/minute"
+
+
+def test_logins_are_throttled(app: Flask, client: FlaskClient, editor: Person) -> None:
+    app.config["VALIDATEUR_LOGIN_RATE_LIMIT"] = "3/minute"
+    try:
+        codes = [client.post("/login", data={"email": editor.email, "password": "faux"}
+                             ).status_code for _ in range(4)]
+    finally:
+        app.config["VALIDATEUR_LOGIN_RATE_LIMIT"] = "10/minute"
+    assert codes == [200, 200, 200, 429]
+
+
+def test_revoked_token_is_refused(app: Flask, client: FlaskClient, editor: Person) -> None:
+    from tests.test_cli import invoke
+
+    assert client.get("/api/validations", headers=editor.headers).status_code == 200
+    result = invoke(app, "tokens", "revoke", editor.token)
+    assert result.exit_code == 0, result.output
+    assert client.get("/api/validations", headers=editor.headers).status_code == 401
+    assert invoke(app, "tokens", "revoke", editor.token).exit_code != 0
+
+
+def test_413_is_a_clean_french_page_for_the_form(app: Flask, client: FlaskClient,
+                                                 editor: Person) -> None:
+    client.post("/login", data={"email": editor.email, "password": editor.password})
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 5_000
+    try:
+        response = client.post("/upload", data={"file": (io.BytesIO(b"x" * 20_000), "f.csv")},
+                               content_type="multipart/form-data")
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "taille maximale" in page and "Traceback" not in page
