@@ -29,9 +29,9 @@ DEFAULT_FAILURE_TTL_SECONDS = 24 * 3600
 DEFAULT_RETRY_SECONDS = [10, 40, 160]
 #: A run without heartbeat for this long whose job is not waiting is recovered (≤ 2 min
 #: detection with the sweep interval below).
-DEFAULT_STALL_SECONDS = 90
+DEFAULT_STALL_SECONDS = 60
 #: How often each worker's maintenance thread sweeps.
-DEFAULT_SWEEP_SECONDS = 30
+DEFAULT_SWEEP_SECONDS = 15
 #: After SIGTERM, how long a worker lets its current job run before handing it back.
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 30
 #: Redis connect timeout and socket timeout, short so an outage answers 503 quickly.
