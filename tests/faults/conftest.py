@@ -40,14 +40,19 @@ def fault_env(service_env: dict[str, str], own_redis: EmbeddedRedis) -> dict[str
             "VALIDATEUR_QUEUE": f"faults-{secrets.token_hex(3)}"}
 
 
-@pytest.fixture(scope="module")
-def fault_app(app: Flask, fault_env: dict[str, str]) -> Flask:
-    """An app like production's, bound to the fault tests' own Redis and timings."""
+def app_for(env: dict[str, str]) -> Flask:
+    """An app built from `env` like production's (CSRF off for the test client)."""
     from validateur.config import load
 
-    config = load(fault_env)
+    config = load(env)
     config["WTF_CSRF_ENABLED"] = False
     return create_app(config)
+
+
+@pytest.fixture(scope="module")
+def fault_app(app: Flask, fault_env: dict[str, str]) -> Flask:
+    """Bound to the fault tests' own Redis and timings."""
+    return app_for(fault_env)
 
 
 @pytest.fixture()

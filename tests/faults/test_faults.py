@@ -71,6 +71,15 @@ def _wait_rows_flowing(app: Flask, run_id: int) -> None:
     wait_for(lambda: _run(app, run_id).processed_rows > 0, 60, 0.05)
 
 
+def _running(app: Flask, client: FlaskClient, editor: Person, workers: Workers,
+             content: bytes) -> int:
+    """A worker, an upload, and rows already flowing: the moment to inject a fault."""
+    workers()
+    run_id = _upload(client, editor, content)
+    _wait_rows_flowing(app, run_id)
+    return run_id
+
+
 def _horse_pid(app: Flask, run_id: int) -> int:
     """The work-horse running the run, from the job's meta (numbers only)."""
     with app.app_context():
@@ -106,9 +115,7 @@ def _assert_completed_once(app: Flask, run_id: int, rows: int) -> ValidationRun:
 def test_killed_work_horse_is_retried_and_completes_with_exactly_one_copy(
     fault_app: Flask, client: FlaskClient, editor: Person, workers: Workers, big_file: bytes
 ) -> None:
-    workers()
-    run_id = _upload(client, editor, big_file)
-    _wait_rows_flowing(fault_app, run_id)
+    run_id = _running(fault_app, client, editor, workers, big_file)
     os.kill(_horse_pid(fault_app, run_id), signal.SIGKILL)
     run = _assert_completed_once(fault_app, run_id, BIG_ROWS)
     assert run.attempts == 2
@@ -145,9 +152,7 @@ def test_sigterm_hands_an_unfinished_job_back_to_the_queue(
 def test_database_connection_lost_mid_job_is_retried(
     fault_app: Flask, client: FlaskClient, editor: Person, workers: Workers, big_file: bytes
 ) -> None:
-    workers()
-    run_id = _upload(client, editor, big_file)
-    _wait_rows_flowing(fault_app, run_id)
+    run_id = _running(fault_app, client, editor, workers, big_file)
     with fault_app.app_context():
         db.session.execute(text(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -212,9 +217,7 @@ def test_cancelling_a_queued_run_removes_its_job_and_file(
 def test_cancelling_a_running_run_stops_it_and_removes_its_rows(
     fault_app: Flask, client: FlaskClient, editor: Person, workers: Workers, big_file: bytes
 ) -> None:
-    workers()
-    run_id = _upload(client, editor, big_file)
-    _wait_rows_flowing(fault_app, run_id)
+    run_id = _running(fault_app, client, editor, workers, big_file)
     response = client.post(f"/api/validations/{run_id}/cancel", headers=editor.headers)
     assert response.get_json()["status"] == "cancelled"
     with fault_app.app_context():

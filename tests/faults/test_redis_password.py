@@ -14,10 +14,9 @@ from flask import Flask
 
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
+from tests.faults.conftest import app_for
 from tests.test_cli import invoke
 from tests.workers import wait_final
-from validateur import create_app
-from validateur.config import load
 from validateur.dev import EmbeddedRedis
 
 pytestmark = pytest.mark.e2e
@@ -40,9 +39,7 @@ def locked_env(service_env: dict[str, str], locked_redis: EmbeddedRedis) -> dict
 
 @pytest.fixture(scope="module")
 def locked_app(app: Flask, locked_env: dict[str, str]) -> Flask:
-    config = load(locked_env)
-    config["WTF_CSRF_ENABLED"] = False
-    return create_app(config)
+    return app_for(locked_env)
 
 
 def test_a_password_protected_redis_works_and_the_password_stays_hidden(
