@@ -12,24 +12,27 @@ RAMQ may claw back); `E2` several rows, exactly one paid (name the paid claim an
 ones to replace); `E3` several rows, none paid (one can be recovered: + the first row's
 `Montant Preliminaire`); `SUMMARY` once per run when any annual code was seen.
 
-Memory: only the small facts of annual-code rows, per (patient, year, kind) group.
+Memory: only the small facts of annual-code rows, per (patient, year, kind) group, as plain
+tuples (the garbage collector stops tracking tuples of atomic values, which it never does for
+a NamedTuple; they become `AnnualAct`s when written); other rows cost one dict lookup.
+Findings are built only as they are consumed, in (rows, scenario) order; the SUMMARY comes
+last from running totals. Texts: `annual_code_messages.py`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import Any
+from collections.abc import Iterator
+from operator import itemgetter
+from typing import Final
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
-from validateur.validation.privacy import mask_patient
+from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
+from validateur.validation.rules import annual_code_messages as text
+from validateur.validation.rules.annual_code_messages import ZERO, AnnualAct, Fact, Group
+from validateur.validation.rules.years import Years
 
-SLUG = "annual-code"
+SLUG = text.SLUG
 
 PRISE_EN_CHARGE = "prise en charge"
 VISITE_PERIODIQUE = "visite périodique"
@@ -41,38 +44,18 @@ ANNUAL_CODES: dict[str, str] = {
     ),
     **dict.fromkeys(("15819", "15820", "15839", "15840"), VISITE_PERIODIQUE),
 }
+#: The code strings themselves, so that acts share them instead of each row's copy.
+_CODES: dict[str, str] = {code: code for code in ANNUAL_CODES}
 
 #: How many rows of one kind a patient may have per calendar year.
 MAX_PER_YEAR = 1
 
-ZERO = Decimal("0.00")
-
 GroupKey = tuple[str, int, str]  # (patient id, year, kind)
-
-
-@dataclass(frozen=True, slots=True)
-class AnnualAct:
-    """The facts kept for one annual-code row (never the whole row)."""
-
-    day: date
-    row_number: int
-    id_ramq: str
-    code: str
-    claimed: Decimal | None
-    paid_amount: Decimal | None
-    paid: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.id_ramq or f'ligne {self.row_number}'} du {date_fr(self.day)}"
-
-
-def _amount(value: Decimal | None) -> str | None:
-    return None if value is None else str(value.quantize(CENT))
-
-
-def _labels(acts: list[AnnualAct]) -> str:
-    return ", ".join(act.label for act in acts)
+Facts = tuple[Fact, ...]
+_ROW: Final = 1
+_CODE: Final = 3
+_PAID: Final = 6
+_by_date_row_claim = itemgetter(0, 1, 2)
 
 
 class AnnualCodeRule:
@@ -82,179 +65,79 @@ class AnnualCodeRule:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
-        self._groups: dict[GroupKey, list[AnnualAct]] = {}
+        self._groups: dict[GroupKey, Facts] = {}
+        self._year_of = Years().of
 
     def feed(self, row: BillingRow) -> None:
-        kind = ANNUAL_CODES.get(row.code.strip())
-        if kind is None or row.date_service is None or not row.patient_id:
+        code = row.code.strip()
+        if code not in ANNUAL_CODES:
             return
-        act = AnnualAct(
-            day=row.date_service,
-            row_number=row.row_number,
-            id_ramq=row.id_ramq.strip(),
-            code=row.code.strip(),
-            claimed=row.montant_preliminaire,
-            paid_amount=row.montant_paye,
-            paid=row.is_paid,
+        day = row.date_service
+        if day is None or not row.patient_id:
+            return
+        fact = (
+            day,
+            row.row_number,
+            row.id_ramq.strip(),
+            _CODES[code],
+            row.montant_preliminaire,
+            row.montant_paye,
+            row.is_paid,
         )
-        key = (row.patient_id, row.date_service.year, kind)
-        self._groups.setdefault(key, []).append(act)
+        key = (row.patient_id, self._year_of(day), ANNUAL_CODES[code])
+        self._groups[key] = (*self._groups.get(key, ()), fact)
 
-    def finish(self) -> Iterable[Finding]:
-        findings = [self._judge(key, acts) for key, acts in self._groups.items()]
-        findings.sort(key=lambda f: (f.rows, f.scenario))
-        if findings:
-            findings.append(self._summary(findings))
-        return findings
+    def finish(self) -> Iterator[Finding]:
+        """One finding per group in (rows, scenario) order, then the SUMMARY.
 
-    def _judge(self, key: GroupKey, acts: list[AnnualAct]) -> Finding:
-        acts = sorted(acts, key=lambda a: (a.day, a.row_number, a.id_ramq))
-        paid = [a for a in acts if a.paid]
-        unpaid = [a for a in acts if not a.paid]
-        if len(acts) <= MAX_PER_YEAR:
-            return self._p1(key, acts)
-        if len(paid) >= 2:
-            return self._e1(key, acts, paid, unpaid)
-        if len(paid) == 1:
-            return self._e2(key, acts, paid, unpaid)
-        return self._e3(key, acts)
-
-    def _finding(
-        self, scenario: str, key: GroupKey, acts: list[AnnualAct], **fields: Any
-    ) -> Finding:
-        paid = [a for a in acts if a.paid]
-        unpaid = [a for a in acts if not a.paid]
-        patient, year, kind = key
-        data = {
-            "code": acts[0].code,
-            "codes": sorted({a.code for a in acts}),
-            "kind": kind,
-            "patient": mask_patient(patient),
-            "year": year,
-            "totalCount": len(acts),
-            "paidCount": len(paid),
-            "unpaidCount": len(unpaid),
-            "paid": _side(paid, lambda a: a.paid_amount),
-            "unpaid": _side(unpaid, lambda a: a.claimed),
-        }
-        return Finding(
-            rule=SLUG,
-            scenario=scenario,
-            rows=tuple(a.row_number for a in acts),
-            id_ramq=tuple(a.id_ramq for a in acts),
-            data=data,
-            **fields,
-        )
-
-    def _p1(self, key: GroupKey, acts: list[AnnualAct]) -> Finding:
-        act = acts[0]
-        return self._finding(
-            "P1",
-            key,
-            acts,
-            severity=Severity.INFO,
-            message=(
-                f"Code annuel {act.code} ({key[2]}) facturé une seule fois en {key[1]} pour ce "
-                f"patient (réclamation {act.label}) : conforme."
-            ),
-        )
-
-    def _e1(
-        self, key: GroupKey, acts: list[AnnualAct], paid: list[AnnualAct], unpaid: list[AnnualAct]
-    ) -> Finding:
-        codes = "/".join(sorted({a.code for a in acts}))
-        extra = f" Réclamations non payées : {_labels(unpaid)}." if unpaid else ""
-        return self._finding(
-            "E1",
-            key,
-            acts,
-            severity=Severity.ERROR,
-            message=(
-                f"Le code annuel {codes} ({key[2]}) a été facturé {len(acts)} fois en {key[1]} "
-                f"pour le même patient et payé {len(paid)} fois (réclamations payées : "
-                f"{_labels(paid)}).{extra} Un seul est permis par année civile."
-            ),
-            solution=(
-                f"Conservez la première réclamation payée ({paid[0].label}) et annulez les "
-                f"autres ({_labels([a for a in acts if a is not paid[0]])}) : la RAMQ peut "
-                "récupérer les montants payés en "
-                "trop. Facturez plutôt un code de visite non annuel pour ces dates."
-            ),
-        )
-
-    def _e2(
-        self, key: GroupKey, acts: list[AnnualAct], paid: list[AnnualAct], unpaid: list[AnnualAct]
-    ) -> Finding:
-        codes = "/".join(sorted({a.code for a in acts}))
-        return self._finding(
-            "E2",
-            key,
-            acts,
-            severity=Severity.ERROR,
-            message=(
-                f"Le code annuel {codes} ({key[2]}) a été facturé {len(acts)} fois en {key[1]} "
-                f"pour le même patient : seule la réclamation {paid[0].label} a été payée ; "
-                f"{len(unpaid)} réclamation(s) non payée(s) : {_labels(unpaid)}."
-            ),
-            solution=(
-                f"Gardez la réclamation payée {paid[0].label}. Remplacez les réclamations non "
-                f"payées {_labels(unpaid)} par un code de visite non annuel approprié."
-            ),
-        )
-
-    def _e3(self, key: GroupKey, acts: list[AnnualAct]) -> Finding:
-        first = acts[0]
-        recoverable = first.claimed if first.claimed is not None and first.claimed > 0 else ZERO
-        codes = "/".join(sorted({a.code for a in acts}))
-        return self._finding(
-            "E3",
-            key,
-            acts,
-            severity=Severity.ERROR,
-            monetary_impact=recoverable,
-            message=(
-                f"Le code annuel {codes} ({key[2]}) a été facturé {len(acts)} fois en {key[1]} "
-                f"pour le même patient et aucune réclamation n'a été payée ({_labels(acts)})."
-            ),
-            solution=(
-                f"Une seule de ces réclamations peut être payée : refacturez la première "
-                f"({first.label}, {money_fr(recoverable)}) et remplacez les autres par un code "
-                "de visite non annuel approprié."
-            ),
-        )
-
-    def _summary(self, findings: list[Finding]) -> Finding:
-        breakdown = Counter(f.scenario for f in findings)
-        errors = {s: breakdown.get(s, 0) for s in ("E1", "E2", "E3")}
-        rows_checked = sum(len(acts) for acts in self._groups.values())
-        codes = sorted({a.code for acts in self._groups.values() for a in acts})
-        gain = sum((f.monetary_impact for f in findings), ZERO)
-        return Finding(
-            rule=SLUG,
-            scenario="SUMMARY",
-            severity=Severity.INFO,
-            message=(
-                f"Codes annuels : {rows_checked} ligne(s) vérifiée(s) (codes {', '.join(codes)}), "
-                f"{sum(errors.values())} erreur(s) (E1 : {errors['E1']}, E2 : {errors['E2']}, "
-                f"E3 : {errors['E3']}), gain potentiel {money_fr(gain)}."
-            ),
-            data={
-                "rowsChecked": rows_checked,
-                "groupsChecked": len(self._groups),
-                "codesChecked": codes,
-                "errors": sum(errors.values()),
-                "breakdown": errors,
-                "potentialGain": _amount(gain),
-            },
-        )
+        Only the group keys are sorted (by small tuples of ints, which the garbage collector
+        stops tracking); each finding is written when it is consumed.
+        """
+        groups, self._groups = self._groups, {}
+        if not groups:
+            return
+        for key, facts in groups.items():
+            if len(facts) > 1:
+                groups[key] = tuple(sorted(facts, key=_by_date_row_claim))
+        rows_checked = sum(len(facts) for facts in groups.values())
+        codes = sorted({fact[_CODE] for facts in groups.values() for fact in facts})
+        count = len(groups)
+        errors = {"E1": 0, "E2": 0, "E3": 0}
+        gain = ZERO
+        for key in sorted(groups, key=lambda key: _rows_then_scenario(groups[key])):
+            facts = groups.pop(key)
+            scenario = _scenario(facts)
+            finding = _judge(scenario, key, facts)
+            if scenario != "P1":  # P1 has no impact
+                errors[scenario] += 1
+                gain += finding.monetary_impact
+            yield finding
+        yield text.summary(rows_checked, count, codes, errors, gain)
 
 
-def _side(
-    acts: list[AnnualAct], amount_of: Callable[[AnnualAct], Decimal | None]
-) -> dict[str, list[Any]]:
-    """Claims, dates and amounts of one side (paid: `Montant payé`; unpaid: preliminary)."""
-    return {
-        "claims": [a.id_ramq for a in acts],
-        "dates": [a.day.isoformat() for a in acts],
-        "amounts": [_amount(amount_of(a)) for a in acts],
-    }
+def _scenario(facts: Facts) -> str:
+    if len(facts) <= MAX_PER_YEAR:
+        return "P1"
+    paid = sum(1 for fact in facts if fact[_PAID])
+    return "E1" if paid >= 2 else "E2" if paid == 1 else "E3"
+
+
+def _rows_then_scenario(facts: Facts) -> tuple[tuple[int, ...], str]:
+    """How the findings are ordered: their rows (acts sorted by date), then scenario."""
+    if len(facts) == 1:
+        return (facts[0][_ROW],), "P1"
+    return tuple(fact[_ROW] for fact in facts), _scenario(facts)
+
+
+def _judge(scenario: str, key: GroupKey, facts: Facts) -> Finding:
+    if scenario == "P1":
+        return text.p1(*key, facts[0])
+    group = Group(*key, tuple(map(AnnualAct._make, facts)))
+    paid = [a for a in group.acts if a.paid]
+    unpaid = [a for a in group.acts if not a.paid]
+    if scenario == "E1":
+        return text.e1(group, paid, unpaid)
+    if scenario == "E2":
+        return text.e2(group, paid, unpaid)
+    first = group.acts[0].claimed
+    return text.e3(group, first if first is not None and first > 0 else ZERO)

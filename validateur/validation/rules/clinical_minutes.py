@@ -15,15 +15,17 @@ chronologically first one.
   `Montant Preliminaire`, empty or negative amounts counting 0).
 - `OVER_LIMIT_PAID` (info): every row was paid ("all paid"); impact 0.
 
-Memory: per doctor-day, the small facts of its 8857/8859 rows only.
+Memory: per doctor-day, the small facts of its 8857/8859 rows only (tuples: `Intervention`);
+other rows cost one comparison. Findings are built only as they are consumed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, time
 from decimal import Decimal
+from operator import itemgetter
+from typing import NamedTuple
 
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
@@ -40,14 +42,15 @@ FIRST_PERIOD_MINUTES = 30
 DAILY_LIMIT_MINUTES = 180
 #: Context tokens of programs whose interventions do not count toward the daily maximum.
 EXCLUDED_CONTEXT: frozenset[str] = frozenset({"ICEP", "ICSM", "ICTOX"})
+#: The two codes, as the strings the acts share instead of each row's copy.
+_CODES = {FIRST_PERIOD_CODE: FIRST_PERIOD_CODE, EXTRA_PERIOD_CODE: EXTRA_PERIOD_CODE}
 
 ZERO = Decimal("0.00")
 
 DoctorDay = tuple[str, date]
 
 
-@dataclass(frozen=True, slots=True)
-class Intervention:
+class Intervention(NamedTuple):
     """The facts kept for one 8857/8859 row."""
 
     row_number: int
@@ -81,38 +84,56 @@ class ClinicalMinutesRule:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
-        self._days: dict[DoctorDay, list[Intervention]] = {}
+        self._days: dict[DoctorDay, tuple[Intervention, ...]] = {}
+        self._doctor_infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
-        if code != FIRST_PERIOD_CODE and code != EXTRA_PERIOD_CODE:
+        if code not in _CODES:
             return
-        if (
-            row.date_service is None
-            or not row.doctor
-            or not row.context.isdisjoint(EXCLUDED_CONTEXT)
-        ):
+        day = row.date_service
+        if day is None or not row.doctor or not row.context.isdisjoint(EXCLUDED_CONTEXT):
             return
         act = Intervention(
             row_number=row.row_number,
             id_ramq=row.id_ramq.strip(),
-            code=code,
+            code=_CODES[code],
             start=row.debut,
             minutes=_minutes(code, row.unites),
             paid=row.is_paid,
             claimed=max(row.montant_preliminaire or ZERO, ZERO),
-            doctor_info=row.doctor_info,
+            doctor_info=self._doctor_infos.setdefault(row.doctor_info, row.doctor_info),
         )
-        self._days.setdefault((row.doctor, row.date_service), []).append(act)
+        key = (row.doctor, day)
+        self._days[key] = (*self._days.get(key, ()), act)
 
-    def finish(self) -> Iterable[Finding]:
-        findings = [
-            _over_limit(day, sorted(acts, key=lambda a: a.order))
-            for (_, day), acts in self._days.items()
+    def finish(self) -> Iterator[Finding]:
+        """One finding per doctor-day over the limit, in (rows, scenario, claims) order."""
+        days, self._days = self._days, {}
+        over = [
+            _pending(day, sorted(acts, key=_order))
+            for (_, day), acts in days.items()
             if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES
         ]
-        findings.sort(key=lambda f: (f.rows, f.scenario, f.id_ramq))
-        return findings
+        del days
+        over.sort(key=_by_rows_scenario_claims)
+        for *_, day, acts in over:
+            yield _over_limit(day, acts)
+
+
+def _order(act: Intervention) -> tuple[bool, time, int, str]:
+    return act.order
+
+
+#: A doctor-day over the limit, sortable on its first three items like its finding.
+_Pending = tuple[tuple[int, ...], str, tuple[str, ...], date, list[Intervention]]
+_by_rows_scenario_claims = itemgetter(0, 1, 2)
+
+
+def _pending(day: date, acts: list[Intervention]) -> _Pending:
+    """What the finding of a doctor-day over the limit is sorted by, then its facts."""
+    scenario = "OVER_LIMIT_PAID" if all(a.paid for a in acts) else "OVER_LIMIT"
+    return tuple(a.row_number for a in acts), scenario, tuple(a.id_ramq for a in acts), day, acts
 
 
 def _over_limit(day: date, acts: list[Intervention]) -> Finding:

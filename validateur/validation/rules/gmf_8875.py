@@ -17,26 +17,37 @@ table (`MISSED`).
 - `SKIPPED` (info, once): when the GMF list is not loaded or empty, `MISSED` is skipped (never
   guessed) and the rule says so once.
 
-Memory: per patient-year, the facts of its 8875 rows and of its first GMF visit only.
+Memory: per patient-year, the facts of its 8875 rows and of its first GMF visit only, as plain
+tuples (`Act`: the garbage collector stops tracking tuples of atomic values, which it never
+does for a NamedTuple), and no visit once the patient-year has an 8875; other rows cost a
+code lookup. Findings are built only as they are consumed, in (row, scenario, claim) order.
+Texts: `gmf_8875_messages.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date
-from decimal import Decimal
+from operator import itemgetter
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding, Severity, date_fr, money_fr
-from validateur.validation.privacy import mask_patient
+from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
+from validateur.validation.rules import gmf_8875_messages as text
+from validateur.validation.rules.gmf_8875_messages import (
+    CLAIM,
+    DAY,
+    GMF_FORFAIT_CODE,
+    GMF_FORFAIT_TARIFF,
+    PAID,
+    ROW,
+    SLUG,
+    Act,
+    PatientYear,
+)
+from validateur.validation.rules.years import Years
 
-SLUG = "gmf-8875"
-
-#: The GMF registration forfait code and its RAMQ tariff (the reference table is wrong for it).
-GMF_FORFAIT_CODE = "8875"
-GMF_FORFAIT_TARIFF = Decimal("9.35")
+__all__ = ["GMF_FORFAIT_CODE", "GMF_FORFAIT_TARIFF", "SLUG", "Gmf8875Rule"]
 
 #: Codes of a visit that makes a registered patient "seen in the GMF".
 GMF_VISIT_CODES: frozenset[str] = frozenset(
@@ -46,168 +57,103 @@ GMF_VISIT_CODES: frozenset[str] = frozenset(
 #: Context tokens that take a visit out of the GMF forfait (walk-in, teaching, other programs).
 NON_GMF_CONTEXT: frozenset[str] = frozenset({"MTA13", "GMFU", "GAP", "G160", "AR"})
 
-PatientYear = tuple[str, int]
+#: The code strings themselves, so that acts share them instead of each row's copy.
+_CODES: dict[str, str] = {code: code for code in (GMF_FORFAIT_CODE, *GMF_VISIT_CODES)}
+
+#: A finding to write, sorted like it: (row, scenario, claim, patient-year, E1: other + kept).
+_Pending = tuple[int, str, str, PatientYear, Act | None, Act | None]
+_by_row_scenario_claim = itemgetter(0, 1, 2)
 
 
-@dataclass(frozen=True, slots=True)
-class Act:
-    """The facts kept for one 8875 row or one GMF visit."""
-
-    day: date
-    row_number: int
-    id_ramq: str
-    code: str
-    paid: bool
-
-    @property
-    def order(self) -> tuple[date, int, str]:
-        return (self.day, self.row_number, self.id_ramq)
-
-    @property
-    def claim(self) -> str:
-        return self.id_ramq or f"ligne {self.row_number}"
-
-
-def _act(row: BillingRow, day: date) -> Act:
-    return Act(day, row.row_number, row.id_ramq.strip(), row.code.strip(), row.is_paid)
+def _order(act: Act) -> tuple[date, int, str]:
+    return act[DAY], act[ROW], act[CLAIM]
 
 
 class Gmf8875Rule:
-    """Flags repeated 8875 forfaits and GMF patients without one."""
+    """Flags repeated 8875 forfaits and GMF patients without one.
+
+    State is kept per year, then per patient: one small dict per year rather than a
+    (patient, year) tuple per patient-year (56 bytes each, and a tuple hash per row).
+    """
 
     slug = SLUG
 
     def __init__(self, reference: ReferenceData) -> None:
         self._gmf_places: frozenset[str] = reference.gmf_establishments or frozenset()
-        self._forfaits: dict[PatientYear, list[Act]] = {}
-        self._first_visits: dict[PatientYear, Act] = {}
+        self._forfaits: dict[int, dict[str, tuple[Act, ...]]] = {}  # year → patient → 8875s
+        self._first_visits: dict[int, dict[str, Act]] = {}  # year → patient → GMF visit
+        self._year_of = Years().of
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
         if code == GMF_FORFAIT_CODE:
             self._feed_forfait(row)
-        elif self._gmf_places and code in GMF_VISIT_CODES:
-            self._feed_visit(row)
+        elif code in GMF_VISIT_CODES and self._gmf_places:
+            self._feed_visit(row, code)
 
     def _feed_forfait(self, row: BillingRow) -> None:
-        if row.date_service is None or not row.patient_id:
+        day, patient = row.date_service, row.patient_id
+        if day is None or not patient:
             return
-        key = (row.patient_id, row.date_service.year)
-        self._forfaits.setdefault(key, []).append(_act(row, row.date_service))
+        year = self._year_of(day)
+        forfaits = self._forfaits.get(year)
+        if forfaits is None:
+            forfaits = self._forfaits[year] = {}
+        act = (day, row.row_number, row.id_ramq.strip(), GMF_FORFAIT_CODE, row.is_paid)
+        forfaits[patient] = (*forfaits.get(patient, ()), act)
+        visits = self._first_visits.get(year)
+        if visits:
+            visits.pop(patient, None)  # a patient-year with an 8875 is never MISSED
 
-    def _feed_visit(self, row: BillingRow) -> None:
-        if row.date_service is None or not row.patient_id:
+    def _feed_visit(self, row: BillingRow, code: str) -> None:
+        day, patient = row.date_service, row.patient_id
+        if day is None or not patient:
             return
         if row.lieu_pratique.strip() not in self._gmf_places:
             return
         if not row.context.isdisjoint(NON_GMF_CONTEXT):
             return
-        key = (row.patient_id, row.date_service.year)
-        visit = _act(row, row.date_service)
-        known = self._first_visits.get(key)
-        if known is None or visit.order < known.order:
-            self._first_visits[key] = visit
+        year = self._year_of(day)
+        forfaits = self._forfaits.get(year)
+        if forfaits and patient in forfaits:
+            return
+        visits = self._first_visits.get(year)
+        if visits is None:
+            visits = self._first_visits[year] = {}
+        known = visits.get(patient)
+        number, claim = row.row_number, row.id_ramq.strip()
+        if known is None or (day, number, claim) < known[:3]:
+            visits[patient] = (day, number, claim, _CODES[code], row.is_paid)
 
-    def finish(self) -> Iterable[Finding]:
-        findings: list[Finding] = []
-        for key, acts in self._forfaits.items():
-            findings.extend(_duplicates(key, acts))
-        if self._gmf_places:
-            findings.extend(
-                _missed(key, visit)
-                for key, visit in self._first_visits.items()
-                if key not in self._forfaits
-            )
-        findings.sort(key=lambda f: (f.rows, f.scenario, f.id_ramq))
+    def finish(self) -> Iterator[Finding]:
+        """SKIPPED first when there is no GMF list, then findings by row, scenario, claim."""
+        forfaits, visits = self._forfaits, self._first_visits
+        self._forfaits, self._first_visits = {}, {}
         if not self._gmf_places:
-            findings.insert(0, _skipped())
-        return findings
+            yield text.skipped()
+        pending: list[_Pending] = []
+        for year, groups in forfaits.items():
+            for patient, acts in groups.items():
+                pending.extend(_duplicates((patient, year), acts))
+        del forfaits
+        for year, firsts in visits.items():
+            pending.extend(
+                (visit[ROW], "MISSED", visit[CLAIM], (patient, year), None, None)
+                for patient, visit in firsts.items()
+            )
+        pending.sort(key=_by_row_scenario_claim)
+        for _, _, _, key, other, kept in pending:
+            if other is None or kept is None:
+                yield text.missed(key, visits[key[1]].pop(key[0]))
+            else:
+                yield text.e1(key, kept, other)
 
 
-def _duplicates(key: PatientYear, acts: list[Act]) -> list[Finding]:
-    paid = [a for a in acts if a.paid]
+def _duplicates(key: PatientYear, acts: tuple[Act, ...]) -> list[_Pending]:
+    """E1 for every 8875 of the group but its first paid one (groups without one: nothing)."""
+    paid = [act for act in acts if act[PAID]]
     if not paid:
         return []
-    kept = min(paid, key=lambda a: a.order)
-    others = sorted((a for a in acts if a is not kept), key=lambda a: a.order)
-    return [_e1(key, kept, other) for other in others]
-
-
-def _e1(key: PatientYear, kept: Act, other: Act) -> Finding:
-    patient, year = key
-    impact = -GMF_FORFAIT_TARIFF if other.paid else Decimal(0)
-    status = "payé" if other.paid else "non payé"
-    return Finding(
-        rule=SLUG,
-        scenario="E1",
-        severity=Severity.ERROR,
-        message=(
-            f"Forfait GMF {GMF_FORFAIT_CODE} facturé de nouveau ({status}) le "
-            f"{date_fr(other.day)} (réclamation {other.claim}) alors qu'il a déjà été payé le "
-            f"{date_fr(kept.day)} (réclamation {kept.claim}) pour ce patient en {year} : "
-            "un seul par patient par année civile."
-        ),
-        solution=(
-            f"Annulez la réclamation {other.claim}"
-            + (f" : la RAMQ récupérera {money_fr(GMF_FORFAIT_TARIFF)}." if other.paid else ".")
-        ),
-        rows=(other.row_number,),
-        id_ramq=(other.id_ramq,),
-        monetary_impact=impact,
-        data={
-            "code": GMF_FORFAIT_CODE,
-            "patient": mask_patient(patient),
-            "year": year,
-            "date": other.day.isoformat(),
-            "paid": other.paid,
-            "firstPaidDate": kept.day.isoformat(),
-            "firstPaidClaim": kept.id_ramq,
-            "firstPaidRow": kept.row_number,
-            "tariff": str(GMF_FORFAIT_TARIFF),
-        },
-    )
-
-
-def _missed(key: PatientYear, visit: Act) -> Finding:
-    patient, year = key
-    return Finding(
-        rule=SLUG,
-        scenario="MISSED",
-        severity=Severity.OPTIMIZATION,
-        message=(
-            f"Patient vu en GMF le {date_fr(visit.day)} (réclamation {visit.claim}, code "
-            f"{visit.code}) sans forfait {GMF_FORFAIT_CODE} facturé en {year}."
-        ),
-        solution=(
-            f"Si le patient est inscrit au GMF, facturez le forfait {GMF_FORFAIT_CODE} "
-            f"({money_fr(GMF_FORFAIT_TARIFF)}) avec la visite du {date_fr(visit.day)}."
-        ),
-        rows=(visit.row_number,),
-        id_ramq=(visit.id_ramq,),
-        monetary_impact=GMF_FORFAIT_TARIFF,
-        data={
-            "code": GMF_FORFAIT_CODE,
-            "visitCode": visit.code,
-            "patient": mask_patient(patient),
-            "year": year,
-            "date": visit.day.isoformat(),
-            "tariff": str(GMF_FORFAIT_TARIFF),
-        },
-    )
-
-
-def _skipped() -> Finding:
-    return Finding(
-        rule=SLUG,
-        scenario="SKIPPED",
-        severity=Severity.INFO,
-        message=(
-            "La liste des établissements GMF n'est pas chargée : la recherche des forfaits "
-            f"{GMF_FORFAIT_CODE} manquants n'a pas été faite (les doublons ont été vérifiés)."
-        ),
-        solution=(
-            "Demandez à un administrateur d'importer la liste des établissements GMF, "
-            "puis relancez la validation."
-        ),
-        data={"gmfEstablishments": 0},
-    )
+    kept = min(paid, key=_order)
+    others = sorted((act for act in acts if act is not kept), key=_order)
+    return [(other[ROW], "E1", other[CLAIM], key, other, kept) for other in others]

@@ -23,15 +23,22 @@ Decisions where the contract is silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding, Severity
+from validateur.validation.findings import Finding
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules import office_fee_messages as text
+from validateur.validation.rules.office_fee_days import (
+    REGISTERED,
+    WALK_IN,
+    DayBook,
+    DoctorDay,
+    paid_mark,
+)
 from validateur.validation.rules.office_fee_messages import Counts, Day, Fee
 
 FEE_19928 = "19928"
@@ -64,93 +71,65 @@ SCENARIO_ORDER += ("O1", "O2", "O3", "O4", "MISSED", "P1", "P2", "P3", "P4")
 RANK = {scenario: index for index, scenario in enumerate(SCENARIO_ORDER)}
 
 
-#: Marks of a patient in a doctor-day (bits): a registered visit, a walk-in visit, paid.
-REGISTERED, WALK_IN, PAID = 1, 2, 4
-
-
-class DoctorDay:
-    """Bounded state of one doctor-day: each patient's marks, the fee rows.
-
-    `marks` maps each patient (interned by the rule) to `REGISTERED | WALK_IN | PAID` bits: one
-    small dict of atomic values (which the garbage collector does not track) instead of three
-    sets, and the counts are `bytes.count` calls over the marks.
-    """
-
-    __slots__ = ("doctor_info", "fees", "marks")
-
-    def __init__(self, doctor_info: str) -> None:
-        self.doctor_info = doctor_info  # kept only to mask it; smallest text wins (order-free)
-        self.marks: dict[str, int] = {}
-        self.fees: list[Fee] = []
-
-    def counts(self) -> Counts:
-        count = bytes(self.marks.values()).count
-        both = count(REGISTERED | WALK_IN | PAID)
-        rp, wp = count(REGISTERED | PAID) + both, count(WALK_IN | PAID) + both
-        unpaid_both = count(REGISTERED | WALK_IN)
-        return Counts(rp, count(REGISTERED) + unpaid_both, wp, count(WALK_IN) + unpaid_both)
-
-
 class OfficeFeeRule:
     """Checks 19928 / 19929 against the day's paid visits, per doctor and service date.
 
-    Speed: most rows are visits of the same doctor-day as the row before, so the last
-    doctor-day is remembered (compared by identity: the reader shares date and doctor objects)
-    before the dict is asked. Patient ids are interned so the days share one string each.
+    Speed: `feed` is a closure (its state in local cells, not attributes), and most rows are
+    visits of the same doctor-day as the row before, so the last day is remembered (compared by
+    identity: the reader shares date and doctor objects) before the day book is asked. Memory:
+    see `office_fee_days`.
     """
 
     slug = text.SLUG
+    feed: Callable[[BillingRow], None]
 
     def __init__(self, reference: ReferenceData) -> None:
         self.reference = reference  # unused: the tariffs are the contract's constants
-        self._days: dict[tuple[date, str], DoctorDay] = {}
-        self._patients: dict[str, str] = {}
-        self._doctor_infos: dict[str, str] = {}
+        self._book = DayBook()
         self._skipped_fees = 0
-        self._last: tuple[date | None, str, DoctorDay | None] = (None, "", None)
+        self.feed = self._feeder()
 
-    def feed(self, row: BillingRow) -> None:
-        code = row.code.strip()
-        day, doctor = row.date_service, row.doctor
-        if day is None or not doctor:
-            self._skipped_fees += code in TARIFFS
-            return
-        is_fee = code in TARIFFS
-        if not is_fee:
-            patient = row.patient_id
-            if not (code and patient):
+    def _feeder(self) -> Callable[[BillingRow], None]:
+        open_day, infos = self._book.open, dict[str, str]()  # one string per `Doctor Info`
+        last_day: date | None = None
+        last_doctor, state, marks = "", DoctorDay(""), dict[str, int]()
+        paid_marks: dict[Decimal | None, int] = {}
+
+        def feed(row: BillingRow) -> None:
+            nonlocal last_day, last_doctor, state, marks
+            code = row.code.strip()
+            day, doctor = row.date_service, row.doctor
+            if day is None or not doctor:
+                self._skipped_fees += code in TARIFFS
                 return
-        last_day, last_doctor, state = self._last
-        if state is None or day is not last_day or doctor is not last_doctor:
-            state = self._day(day, doctor, row.doctor_info)
-        elif row.doctor_info < state.doctor_info:
-            state.doctor_info = self._doctor_infos.setdefault(row.doctor_info, row.doctor_info)
-        context = row.context
-        walk_in = bool(context) and not WALK_IN_TOKENS.isdisjoint(context)
-        if is_fee:
-            state.fees.append(_fee(row, code, walk_in))
-            return
-        patient = self._patients.setdefault(patient, patient)
-        marks = state.marks
-        mark = WALK_IN if walk_in else REGISTERED
-        if row.is_paid:
-            mark |= PAID
-        marks[patient] = marks.get(patient, 0) | mark
+            is_fee = code in TARIFFS
+            patient = row.patient_id
+            if not is_fee and not (code and patient):
+                return
+            info = row.doctor_info
+            if day is not last_day or doctor is not last_doctor:
+                state, marks = open_day((day, doctor), infos.setdefault(info, info))
+                last_day, last_doctor = day, doctor
+            if info < state.doctor_info:
+                state.doctor_info = infos.setdefault(info, info)
+            context = row.context
+            walk_in = bool(context) and not WALK_IN_TOKENS.isdisjoint(context)
+            if is_fee:
+                state.fees += (_fee(row, code, walk_in),)
+                return
+            try:  # `row.is_paid` is the slowest part of a visit: remember it per amount
+                paid = paid_marks[row.montant_paye]
+            except (KeyError, TypeError):  # TypeError: a signaling NaN cannot be hashed
+                paid = paid_mark(paid_marks, row)
+            mark = (WALK_IN if walk_in else REGISTERED) | paid
+            marks[patient] = marks.get(patient, 0) | mark
 
-    def _day(self, day: date, doctor: str, doctor_info: str) -> DoctorDay:
-        """The state of (day, doctor), created on its first row; it becomes the last one."""
-        state = self._days.get((day, doctor))
-        if state is None:
-            info = self._doctor_infos.setdefault(doctor_info, doctor_info)
-            state = self._days[(day, doctor)] = DoctorDay(info)
-        elif doctor_info < state.doctor_info:
-            state.doctor_info = self._doctor_infos.setdefault(doctor_info, doctor_info)
-        self._last = (day, doctor, state)
-        return state
+        return feed
 
     def finish(self) -> Iterator[Finding]:
         """Doctor-days in (date, doctor) order, each built when consumed; SUMMARY last."""
-        days, self._days, self._last = self._days, {}, (None, "", None)
+        days, self._book = self._book.days, DayBook()
+        self.feed = self._feeder()
         fees, count = sum(len(state.fees) for state in days.values()), len(days)
         tally = text.Tally()
         masks: dict[str, str] = {}
@@ -178,31 +157,50 @@ def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
 def evaluate(day: date, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
     """Every finding of one doctor-day, in scenario then row order (`masks`: a cache)."""
     counts = state.counts()
-    fees = sorted(state.fees, key=lambda fee: fee.row)
-    if not fees and counts.rp < REGISTERED_19928_MIN and counts.wp < WALK_IN_19928_MIN:
-        return []  # nothing to say: skip masking the doctor
-    info = state.doctor_info
-    doctor = masks.get(info)
-    if doctor is None:
-        doctor = masks[info] = mask_doctor(info)
-    view = Day(day, doctor, counts)
+    fees = state.fees
     if not fees:
-        return missed(view)
+        if counts.rp < REGISTERED_19928_MIN and counts.wp < WALK_IN_19928_MIN:
+            return []  # nothing to say: skip masking the doctor
+        return missed(_view(day, state, counts, masks))
+    if len(fees) > 1:
+        fees = tuple(sorted(fees, key=_by_row))
+    view = _view(day, state, counts, masks)
     found: list[Finding] = []
     passing: list[Fee] = []
     for fee in fees:
         if fee.place and not fee.place.startswith(CABINET_PREFIX):
             found.append(text.establishment(view, fee))
-        elif view.counts.paid(fee.walk_in) < THRESHOLDS[(fee.code, fee.walk_in)]:
+        elif counts.paid(fee.walk_in) < THRESHOLDS[fee.code, fee.walk_in]:
             found.append(below_threshold(view, fee))
         else:
             passing.append(fee)
-    combined, grouped = combinations(view, passing)
-    found += combined
-    found += [passes(view, fee) for fee in passing if fee.row not in grouped]
-    if not any(finding.severity is Severity.ERROR for finding in found):
+    if len(passing) > 1:  # E5, E6 and E8 need two fees
+        combined, grouped = combinations(view, passing)
+        found += combined
+        passing = [fee for fee in passing if fee.row not in grouped]
+    errors = len(found)  # every finding so far is an error
+    found += [passes(view, fee) for fee in passing]
+    if not errors:
         found += optimizations(view, fees)
-    return sorted(found, key=lambda f: (RANK[f.scenario], f.rows[:1]))
+    if len(found) > 1:
+        found.sort(key=_rank)
+    return found
+
+
+def _view(day: date, state: DoctorDay, counts: Counts, masks: dict[str, str]) -> Day:
+    info = state.doctor_info
+    doctor = masks.get(info)
+    if doctor is None:
+        doctor = masks[info] = mask_doctor(info)
+    return Day(day, doctor, counts)
+
+
+def _by_row(fee: Fee) -> int:
+    return fee.row
+
+
+def _rank(finding: Finding) -> tuple[int, tuple[int, ...]]:
+    return RANK[finding.scenario], finding.rows[:1]
 
 
 def below_threshold(view: Day, fee: Fee) -> Finding:
@@ -242,7 +240,7 @@ def combinations(view: Day, passing: list[Fee]) -> tuple[list[Finding], set[int]
     return found, grouped
 
 
-def optimizations(view: Day, fees: list[Fee]) -> list[Finding]:
+def optimizations(view: Day, fees: Sequence[Fee]) -> list[Finding]:
     """O1–O4, for a day without errors whose only fee is one 19928."""
     if len(fees) != 1 or fees[0].code != FEE_19928:
         return []

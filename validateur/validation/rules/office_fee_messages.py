@@ -133,18 +133,13 @@ def make(
     **extra: Any,
 ) -> Finding:
     """One finding of a doctor-day about `fees` (sorted by row)."""
-    data = day_data(day) | {"fees": [fee_data(fee) for fee in fees]} | extra
-    return Finding(
-        rule=SLUG,
-        scenario=scenario,
-        severity=severity,
-        message=texts[0],
-        solution=texts[1],
-        rows=tuple(fee.row for fee in fees),
-        id_ramq=tuple(fee.id_ramq for fee in fees if fee.id_ramq),
-        monetary_impact=impact,
-        data=data,
-    )
+    data = day_data(day)
+    data["fees"] = [fee_data(fee) for fee in fees]
+    if extra:
+        data.update(extra)
+    rows = tuple([fee.row for fee in fees])
+    claims = tuple([fee.id_ramq for fee in fees if fee.id_ramq])
+    return Finding(SLUG, scenario, severity, texts[0], texts[1], rows, claims, impact, data)
 
 
 def establishment(day: Day, fee: Fee) -> Finding:

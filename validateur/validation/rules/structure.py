@@ -17,13 +17,13 @@ of a bad cell.
 At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
 `info` finding with the number left out. Output is sorted (scenario, then first row), so it
 does not depend on row order. Memory: the kept hits (bounded) plus, for duplicates, a log of
-about 14 bytes per claim line (`structure_claims.py`), never the rows. Findings are built only
+about 24 bytes per claim line (`structure_claims.py`), never the rows. Findings are built only
 as they are consumed. Texts: `structure_messages.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from validateur.validation.cells import NAM_AT_START
 from validateur.validation.engine import ReferenceData
@@ -91,37 +91,47 @@ class _Lowest:
 
 
 class StructureRule:
-    """The `structure` rule: row problems, NAMs, duplicate claims, unknown codes."""
+    """The `structure` rule: row problems, NAMs, duplicate claims, unknown codes.
+
+    `feed` is a closure (`_feeder`): every row goes through it, and reading its state from
+    local cells rather than attributes is measurably faster at a million rows.
+    """
 
     slug = SLUG
+    feed: Callable[[BillingRow], None]
 
     def __init__(self, reference: ReferenceData) -> None:
         self._known_codes = reference.known_codes
         self._hits: dict[str, _Lowest] = {scenario: _Lowest() for scenario in SCENARIOS}
         self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)
-        self._add_claim = self._claims.add
+        self.feed = self._feeder()
 
-    def feed(self, row: BillingRow) -> None:
-        number = row.row_number
-        if row.problems:
-            self._feed_problems(row)
-        patient = row.patient
-        if patient and not _nam_at_start(patient) and not patient.isspace():
-            self._hits[INVALID_NAM].add((number, _PATIENT, row.id_ramq.strip(), ""))
-        code = row.code.strip()
-        if not code:
-            return
-        known = self._known_codes
-        if (
-            known is not None
-            and code not in known
-            and code not in RULE_CODES
-            and code.upper() not in known
-        ):
-            self._hits[UNKNOWN_CODE].add((number, _CODE, row.id_ramq.strip(), code))
-        id_ramq = row.id_ramq.strip()
-        if id_ramq:
-            self._add_claim((id_ramq, code), number)
+    def _feeder(self) -> Callable[[BillingRow], None]:
+        known, add_claim = self._known_codes, self._claims.adder()
+        invalid_nam, unknown_code = self._hits[INVALID_NAM].add, self._hits[UNKNOWN_CODE].add
+        feed_problems = self._feed_problems
+
+        def feed(row: BillingRow) -> None:
+            if row.problems:
+                feed_problems(row)
+            patient = row.patient
+            if patient and not _nam_at_start(patient) and not patient.isspace():
+                invalid_nam((row.row_number, _PATIENT, row.id_ramq.strip(), ""))
+            code = row.code.strip()
+            if not code:
+                return
+            if (
+                known is not None
+                and code not in known
+                and code not in RULE_CODES
+                and code.upper() not in known
+            ):
+                unknown_code((row.row_number, _CODE, row.id_ramq.strip(), code))
+            id_ramq = row.id_ramq.strip()
+            if id_ramq:
+                add_claim((id_ramq, code), row.row_number)
+
+        return feed
 
     def _feed_problems(self, row: BillingRow) -> None:
         number, id_ramq = row.row_number, row.id_ramq.strip()

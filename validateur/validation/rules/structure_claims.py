@@ -2,10 +2,10 @@
 
 Finding duplicates needs one piece of state per distinct pair, and a file of a million rows
 has about a million distinct pairs: a dict from pair (or its hash) to a row number costs about
-115 bytes each. This log costs about 14:
+115 bytes each. This log costs about 24 (measured: 26 MB for a million claim lines):
 
 - every pair is identified by its 64-bit `hash((id_ramq, code))` (stable within one process,
-  which is all a run needs); hash and row number are appended to two arrays (12 bytes);
+  which is all a run needs); hash and row number are appended to two arrays (16 bytes);
 - a bitmap of about 64 bits per logged pair, indexed by the hash, answers "maybe seen before"
   (about 1.5 % false positives); it is rebuilt from the log, four times larger, as it fills;
 - a "maybe" is a candidate: its hash goes to `_counts` and, unless it cannot be reported
@@ -27,11 +27,12 @@ on such a row (`_early`, the hashes of the rows at or below the horizon), stores
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-#: Bitmap bits per logged pair before it is rebuilt four times larger (≈1.5 % false hits).
+#: Bitmap bits per logged pair before it is rebuilt `GROWTH` times larger (≈1.5 % false hits).
 BITS_PER_PAIR = 64
 INITIAL_BITS = 1 << 16
+GROWTH = 4
 #: Candidate pairs kept before `_settle` drops those that cannot be reported.
 SETTLE_AT = 50_000
 
@@ -40,11 +41,15 @@ Duplicate = tuple[int, str, str, int, list[int]]
 
 
 class ClaimLog:
-    """The (hash, row) of every claim line, and the pairs that may be duplicated."""
+    """The (hash, row) of every claim line, and the pairs that may be duplicated.
+
+    Lines go in through the function `adder()` returns: a closure, so that the hot path reads
+    its state from local cells rather than attributes (measurably faster at a million rows).
+    """
 
     __slots__ = (
-        "_bits", "_counts", "_early", "_early_limit", "_grow_at", "_hashes", "_horizon",
-        "_limit", "_mask", "_max_rows", "_pairs", "_rows", "_settle_at",
+        "_bits", "_counts", "_early", "_hashes", "_horizon", "_limit", "_max_rows", "_pairs",
+        "_rows", "_settle_at",
     )  # fmt: skip
 
     def __init__(self, limit: int, max_rows: int) -> None:
@@ -53,53 +58,61 @@ class ClaimLog:
         self._hashes = array("q")
         self._rows = array("q")
         self._bits = bytearray(INITIAL_BITS // 8)
-        self._mask = INITIAL_BITS - 1
-        self._grow_at = INITIAL_BITS // BITS_PER_PAIR
         self._counts: dict[int, int] = {}  # every candidate hash (counted at the end)
         self._pairs: dict[int, tuple[str, str]] = {}
-        self._horizon: int | None = None
+        self._horizon = 0  # 0: none yet; rows at or below it go to `_early`
         self._early: set[int] = set()
-        self._early_limit = 0  # rows at or below go to `_early` (0: no horizon yet)
         self._settle_at = SETTLE_AT
 
-    def add(self, pair: tuple[str, str], row: int) -> None:
-        """Log one claim line; `pair` is (stripped ID RAMQ, stripped code), both non-empty."""
-        key = hash(pair)
-        hashes = self._hashes
-        hashes.append(key)
-        self._rows.append(row)
-        if row <= self._early_limit:
-            self._early.add(key)
-        bit = key & self._mask
-        bits = self._bits
-        byte = bits[bit >> 3]
-        mask = 1 << (bit & 7)
-        if byte & mask:
-            self._candidate(key, pair, row)
-        else:
-            bits[bit >> 3] = byte | mask
-        if len(hashes) > self._grow_at:
-            self._grow()
+    def adder(self) -> Callable[[tuple[str, str], int], None]:
+        """`add(pair, row)`: log one claim line, `pair` = (stripped ID RAMQ, stripped code)."""
+        append_hash, append_row = self._hashes.append, self._rows.append
+        hashes, bits, early = self._hashes, self._bits, self._early
+        mask, grow_at, horizon = len(bits) * 8 - 1, len(bits) * 8 // BITS_PER_PAIR, 0
 
-    def _candidate(self, key: int, pair: tuple[str, str], row: int) -> None:
+        def add(pair: tuple[str, str], row: int) -> None:
+            nonlocal bits, mask, grow_at, horizon, early
+            key = hash(pair)
+            append_hash(key)
+            append_row(row)
+            bit = key & mask
+            index = bit >> 3
+            byte = bits[index]
+            flag = 1 << (bit & 7)
+            if byte & flag:
+                horizon = self._candidate(key, pair, row)
+                early = self._early
+            else:
+                bits[index] = byte | flag
+                if row <= horizon:
+                    early.add(key)
+                if len(hashes) > grow_at:
+                    bits = self._grow()
+                    mask, grow_at = len(bits) * 8 - 1, len(bits) * 8 // BITS_PER_PAIR
+
+        return add
+
+    def _candidate(self, key: int, pair: tuple[str, str], row: int) -> int:
+        """Count `key` as a candidate, keep its pair if it may be reported; the horizon."""
         self._counts[key] = 0
-        if key in self._pairs:
-            return
-        horizon = self._horizon
-        if horizon is None or row <= horizon or key in self._early:
+        if key not in self._pairs and (
+            not self._horizon or row <= self._horizon or key in self._early
+        ):
             self._pairs[key] = pair
             if len(self._pairs) > self._settle_at:
                 self._settle()
+        return self._horizon
 
-    def _grow(self) -> None:
-        """Rebuild the bitmap four times larger from the log (amortized: a few % of adds)."""
-        size = len(self._bits) * 8 * 4
+    def _grow(self) -> bytearray:
+        """Rebuild the bitmap `GROWTH` times larger from the log (amortized: a few % of adds)."""
+        size = len(self._bits) * 8 * GROWTH
         bits = bytearray(size // 8)
         mask = size - 1
         for key in self._hashes:
             bit = key & mask
             bits[bit >> 3] |= 1 << (bit & 7)
-        self._bits, self._mask, self._grow_at = bits, mask, size // BITS_PER_PAIR
+        self._bits = bits
+        return bits
 
     def _settle(self) -> None:
         """Lower the horizon from the known duplicates and drop the pairs above it."""
@@ -113,9 +126,9 @@ class ClaimLog:
                     first[key] = row
         lows = sorted(first[key] for key, count in seen.items() if count >= 2)
         if len(lows) >= self._limit and (
-            self._horizon is None or lows[self._limit - 1] < self._horizon
+            not self._horizon or lows[self._limit - 1] < self._horizon
         ):
-            horizon = self._horizon = self._early_limit = lows[self._limit - 1]
+            horizon = self._horizon = lows[self._limit - 1]
             self._pairs = {key: pair for key, pair in pairs.items() if first[key] <= horizon}
             rows = zip(self._hashes, self._rows, strict=True)
             self._early = {key for key, row in rows if row <= horizon}
@@ -132,17 +145,14 @@ class ClaimLog:
                     counts[key] += 1
         total = sum(1 for count in counts.values() if count >= 2)
         ranked = sorted(
-            (rows[0], *self._pairs[key], counts[key], rows)
-            for key, rows in self._duplicated_rows()
+            (rows[0], *self._pairs[key], counts[key], rows) for key, rows in self._duplicated_rows()
         )
         return total, ranked[: self._limit]
 
     def _duplicated_rows(self) -> Iterator[tuple[int, list[int]]]:
         """The lowest rows of each duplicated pair whose pair is known, sorted."""
         counts, keep = self._counts, self._max_rows + 1
-        found: dict[int, list[int]] = {
-            key: [] for key in self._pairs if counts.get(key, 0) >= 2
-        }
+        found: dict[int, list[int]] = {key: [] for key in self._pairs if counts.get(key, 0) >= 2}
         if not found:
             return
         for key, row in zip(self._hashes, self._rows, strict=True):

@@ -16,14 +16,18 @@ intervention than the amount billed, the difference is money left on the table.
   `Montant Preliminaire`: `O1` (optimization) with impact = the difference, naming the codes
   to bill (8857, plus 8859 × n).
 
-Stateless per row: only the findings themselves are kept, sorted by row at the end.
+Stateless per row: only the facts of each optimization are kept (a tuple: `Visit`), sorted by
+row at the end; findings are built only as they are consumed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import time
+from collections.abc import Callable, Iterator
+from datetime import date, time
 from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
+from typing import NamedTuple
 
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
@@ -58,6 +62,22 @@ def intervention_value(minutes: int) -> tuple[Decimal, int]:
     return FIRST_PERIOD_TARIFF + EXTRA_PERIOD_TARIFF * extra_periods, extra_periods
 
 
+class Visit(NamedTuple):
+    """The facts of one visit worth more as a clinical intervention."""
+
+    row_number: int
+    id_ramq: str
+    code: str
+    day: date | None
+    minutes: int
+    value: Decimal
+    extra_periods: int
+    billed: Decimal
+
+
+_by_row_then_claim = itemgetter(0, 1)
+
+
 class VisitDurationRule:
     """Finds long visits that would pay more billed as clinical interventions."""
 
@@ -66,10 +86,12 @@ class VisitDurationRule:
     def __init__(self, reference: ReferenceData) -> None:
         codes = reference.consultation_codes or frozenset()
         self._codes: frozenset[str] = codes - INTERVENTION_CODES
-        self._findings: list[Finding] = []
+        self._code_strings = {code: code for code in self._codes}  # shared by the visits kept
+        self._visits: list[Visit] = []
 
     def feed(self, row: BillingRow) -> None:
-        if row.code.strip() not in self._codes:
+        code = row.code.strip()
+        if code not in self._codes:
             return
         start, end, billed = row.debut, row.fin, row.montant_preliminaire
         if start is None or end is None or billed is None or billed < 0:
@@ -81,12 +103,21 @@ class VisitDurationRule:
             return
         value, extra_periods = intervention_value(minutes)
         if value > billed:
-            self._findings.append(_optimization(row, minutes, value, extra_periods, billed))
+            claim, code = row.id_ramq.strip(), self._code_strings[code]
+            visit = Visit(
+                row.row_number, claim, code, row.date_service, minutes, value, extra_periods, billed
+            )
+            self._visits.append(visit)
 
-    def finish(self) -> Iterable[Finding]:
+    def finish(self) -> Iterator[Finding]:
         if not self._codes:
-            return [_skipped()]
-        return sorted(self._findings, key=lambda f: (f.rows, f.id_ramq))
+            yield _skipped()
+            return
+        visits, self._visits = self._visits, []
+        visits.sort(key=_by_row_then_claim)
+        money = lru_cache(maxsize=4_096)(money_fr)  # amounts repeat; this run only
+        for visit in visits:
+            yield _optimization(visit, money)
 
 
 def _codes_to_bill(extra_periods: int) -> str:
@@ -95,39 +126,38 @@ def _codes_to_bill(extra_periods: int) -> str:
     return f"{FIRST_PERIOD_CODE} + {extra_periods} × {EXTRA_PERIOD_CODE}"
 
 
-def _optimization(
-    row: BillingRow, minutes: int, value: Decimal, extra_periods: int, billed: Decimal
-) -> Finding:
-    code, claim = row.code.strip(), row.id_ramq.strip() or f"ligne {row.row_number}"
+_TARIFFS_FR = (
+    f"{money_fr(FIRST_PERIOD_TARIFF)} pour les {FIRST_PERIOD_MINUTES} premières minutes, "
+    f"{money_fr(EXTRA_PERIOD_TARIFF)} par {EXTRA_PERIOD_MINUTES} minutes complètes de plus"
+)
+
+
+def _optimization(visit: Visit, money: Callable[[Decimal], str]) -> Finding:
+    """O1; `money` is `money_fr`, remembered for the run."""
+    code, minutes, value, billed = visit.code, visit.minutes, visit.value, visit.billed
+    claim = visit.id_ramq or f"ligne {visit.row_number}"
+    extra_periods = visit.extra_periods
     gain = value - billed
     to_bill = _codes_to_bill(extra_periods)
-    return Finding(
-        rule=SLUG,
-        scenario="O1",
-        severity=Severity.OPTIMIZATION,
-        message=(
-            f"Réclamation {claim} du {date_fr(row.date_service)} : visite {code} de {minutes} "
-            f"minutes facturée {money_fr(billed)} ; en intervention clinique ({to_bill}), "
-            f"elle vaudrait {money_fr(value)}, soit {money_fr(gain)} de plus."
-        ),
-        solution=(
-            f"Si le dossier documente la durée de {minutes} minutes, remplacez le code {code} "
-            f"de la réclamation {claim} par {to_bill} ({money_fr(FIRST_PERIOD_TARIFF)} pour les "
-            f"{FIRST_PERIOD_MINUTES} premières minutes, {money_fr(EXTRA_PERIOD_TARIFF)} par "
-            f"{EXTRA_PERIOD_MINUTES} minutes complètes de plus)."
-        ),
-        rows=(row.row_number,),
-        id_ramq=(row.id_ramq.strip(),),
-        monetary_impact=gain,
-        data={
-            "code": code,
-            "date": row.date_service.isoformat() if row.date_service else None,
-            "durationMinutes": minutes,
-            "billed": str(billed.quantize(CENT)),
-            "interventionValue": str(value.quantize(CENT)),
-            "codesToBill": {FIRST_PERIOD_CODE: 1, EXTRA_PERIOD_CODE: extra_periods},
-        },
+    message = (
+        f"Réclamation {claim} du {date_fr(visit.day)} : visite {code} de {minutes} "
+        f"minutes facturée {money(billed)} ; en intervention clinique ({to_bill}), "
+        f"elle vaudrait {money(value)}, soit {money(gain)} de plus."
     )
+    solution = (
+        f"Si le dossier documente la durée de {minutes} minutes, remplacez le code {code} "
+        f"de la réclamation {claim} par {to_bill} ({_TARIFFS_FR})."
+    )
+    data = {
+        "code": code,
+        "date": visit.day.isoformat() if visit.day else None,
+        "durationMinutes": minutes,
+        "billed": str(billed.quantize(CENT)),
+        "interventionValue": str(value.quantize(CENT)),
+        "codesToBill": {FIRST_PERIOD_CODE: 1, EXTRA_PERIOD_CODE: extra_periods},
+    }
+    rows, claims = (visit.row_number,), (visit.id_ramq,)
+    return Finding(SLUG, "O1", Severity.OPTIMIZATION, message, solution, rows, claims, gain, data)
 
 
 def _skipped() -> Finding:

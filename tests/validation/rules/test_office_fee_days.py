@@ -1,0 +1,62 @@
+"""`office-fee` doctor-days packed when idle: the findings never depend on it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from random import Random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.validation.factories import make_row
+from tests.validation.rules.test_office_fee import rows
+from validateur.validation.engine import ReferenceData
+from validateur.validation.findings import Finding
+from validateur.validation.rows import BillingRow
+from validateur.validation.rules import office_fee_days
+from validateur.validation.rules.office_fee import OfficeFeeRule
+from validateur.validation.rules.office_fee_days import SEPARATOR, DoctorDay
+
+
+def run(rows: list[BillingRow]) -> list[Finding]:
+    rule = OfficeFeeRule(ReferenceData())
+    for row in rows:
+        rule.feed(row)
+    return list(rule.finish())
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows(), st.randoms(use_true_random=False))
+def test_packing_every_idle_day_changes_nothing(original: list[BillingRow], random: Random) -> None:
+    shuffled = list(original)
+    random.shuffle(shuffled)
+    expected = run(shuffled)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(office_fee_days, "OPEN_DAYS", 1)
+        assert run(shuffled) == expected
+
+
+def test_days_interleaved_beyond_the_open_ones_keep_their_patients() -> None:
+    days = [date(2025, 3, 3) + timedelta(days=n) for n in range(office_fee_days.OPEN_DAYS + 5)]
+    visits = [make_row(patient=p, day=day) for p in range(8) for day in days]  # day after day
+    visits += [make_row(patient=p, day=day, paid="0") for p in range(4) for day in days]
+    fees = [make_row(code="19928", day=day, paid="32.40", claimed="32.40") for day in days]
+    findings = run(visits + fees)
+    assert [f.scenario for f in findings].count("P1") == len(days)
+    assert all(f.data["registeredPaid"] == 8 for f in findings if f.scenario == "P1")
+
+
+@pytest.mark.parametrize(
+    "patients",
+    [["TEST00000001", "TEST00000002"], [f"A{SEPARATOR}B", "C"], ["solo"], []],
+)
+def test_pack_then_unpack_gives_the_same_marks(patients: list[str]) -> None:
+    state = DoctorDay("")
+    marks = state.unpack()
+    for n, patient in enumerate(patients):
+        marks[patient] = 1 + n % 7
+    counts = state.counts()
+    state.pack()
+    assert state.marks is None and state.counts() == counts
+    assert state.unpack() == {patient: 1 + n % 7 for n, patient in enumerate(patients)}
