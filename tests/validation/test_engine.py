@@ -98,3 +98,56 @@ def test_shuffling_the_rows_of_a_file_does_not_change_its_findings(
     shuffled = rows[:]
     shuffler.shuffle(shuffled)
     assert _findings(shuffled) == _findings(rows)
+
+
+class Targeted:
+    slug = "targeted"
+    codes = frozenset({"8857"})
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def feed(self, row: BillingRow) -> None:
+        self.seen.append(row.code)
+
+    def finish(self) -> Iterable[Finding]:
+        return []
+
+
+def test_a_rule_with_codes_only_gets_rows_of_those_codes_padded_or_not() -> None:
+    targeted, counting = Targeted(), Counting()
+    engine = Engine([targeted, counting])
+    for n, code in enumerate(["15804", "8857", " 8857 ", "88570", ""], 1):
+        engine.feed(make_row(code=code, row_number=n))
+    assert targeted.seen == ["8857", " 8857 "]
+    assert counting.rows == 5
+
+
+def test_declared_codes_match_what_each_rule_reads() -> None:
+    """Feeding every row or only the declared ones gives the same findings."""
+    rows = _office_day(7) + [make_row(code=c, patient=3, row_number=100 + i)
+                             for i, c in enumerate(["8857", "8859", "15815", "8875", "15819"])]
+    reference = ReferenceData(consultation_codes=frozenset({"15804"}),
+                              gmf_establishments=frozenset({"50001"}),
+                              known_codes=frozenset({"15804", "15815"}))
+
+    class Unfiltered:
+        def __init__(self, rule: object) -> None:
+            self.rule = rule
+            self.slug = rule.slug  # type: ignore[attr-defined]
+
+        def feed(self, row: BillingRow) -> None:
+            self.rule.feed(row)  # type: ignore[attr-defined]
+
+        def finish(self) -> Iterable[Finding]:
+            return self.rule.finish()  # type: ignore[attr-defined, no-any-return]
+
+    def run(wrap: bool) -> list[tuple[object, ...]]:
+        rules = build_rules(reference)
+        engine = Engine([Unfiltered(r) for r in rules] if wrap else rules)
+        for row in rows:
+            engine.feed(row)
+        return [(f.rule, f.scenario, f.message, f.rows, f.monetary_impact)
+                for f in engine.finish()]
+
+    assert run(wrap=True) == run(wrap=False)

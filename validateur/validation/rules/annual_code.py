@@ -65,6 +65,7 @@ class AnnualCodeRule:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
+        self.codes = frozenset(ANNUAL_CODES)
         self._groups: dict[GroupKey, Facts] = {}
         self._year_of = Years().of
 

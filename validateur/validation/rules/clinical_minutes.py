@@ -84,6 +84,7 @@ class ClinicalMinutesRule:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
+        self.codes = frozenset(_CODES)
         self._days: dict[DoctorDay, tuple[Intervention, ...]] = {}
         self._doctor_infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 

@@ -87,6 +87,7 @@ class VisitDurationRule:
         codes = reference.consultation_codes or frozenset()
         self._codes: frozenset[str] = codes - INTERVENTION_CODES
         self._code_strings = {code: code for code in self._codes}  # shared by the visits kept
+        self.codes = self._codes
         self._visits: list[Visit] = []
 
     def feed(self, row: BillingRow) -> None:
