@@ -37,6 +37,8 @@ FINDING_COLUMNS = (
     "validation_run_id", "rule", "scenario", "severity", "message", "solution", "rows",
     "id_ramq", "monetary_impact", "data",
 )
+FINDING_TYPES = ("int8", "text", "text", "text", "text", "text", "int4[]", "text[]", "numeric",
+                 "jsonb")
 _COPY_FINDINGS = f"COPY validation_results ({', '.join(FINDING_COLUMNS)}) FROM STDIN"
 
 
@@ -84,6 +86,7 @@ class RunWriter:
         """COPY findings as they are produced (never a full list) and total them."""
         totals = FindingTotals()
         with self._cursor.copy(_COPY_FINDINGS) as copy:
+            copy.set_types(list(FINDING_TYPES))
             for f in findings:
                 copy.write_row((
                     self._run_id, f.rule, f.scenario, f.severity.value, f.message, f.solution,
