@@ -57,8 +57,8 @@ def on_validation_failure(job: Job, connection: Any, exc_type: type[BaseExceptio
             job.retries_left = 0
             run = db.session.get(ValidationRun, run_id)
             stored_name = run.stored_name if run else None
+            storage.delete(stored_name)  # a failed run owns no file
             if runs.fail(run_id, FAILED_MESSAGE):
-                storage.delete(stored_name)
                 runlog.record(run_id, "error", "queue", "Validation échouée", jobId=job.id)
         finally:
             db.session.remove()

@@ -64,6 +64,7 @@ def _validate(run_id: int) -> None:
         final = True
         runlog.record(run_id, "info", "worker", "Traitement interrompu : validation annulée")
     except UnusableFile as exc:
+        storage.delete(stored_name)  # before the final status: a final run owns no file
         final = runs.fail(run_id, str(exc))
         runlog.record(run_id, "error", "reader", "Fichier inutilisable")
     except Exception as exc:
@@ -85,6 +86,7 @@ def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
 
 
 def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> bool:
+    """One attempt; the file is deleted before the run is marked final (then it owns none)."""
     if not stored_name or not storage.path_of(stored_name).exists():
         raise UnusableFile(FILE_GONE_MESSAGE)
     path = storage.path_of(stored_name)
@@ -99,6 +101,7 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
     runlog.record(run_id, "info", "worker", "Lignes et constats enregistrés", rows=rows,
                   findings=totals.total, errors=totals.counts["error"],
                   warnings=totals.counts["warning"])
+    storage.delete(stored_name)  # rows are committed: the file is no longer needed
     if runs.complete(run_id, total_rows=rows, counts=totals.counts,
                      potential_gain=totals.potential_gain, money_at_risk=totals.money_at_risk):
         return True

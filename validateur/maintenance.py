@@ -59,9 +59,8 @@ def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
     if job is not None:
         job.delete()
     if run.attempts >= 1 + len(current_app.config["VALIDATEUR_RETRY_SECONDS"]):
-        stored_name = run.stored_name
+        storage.delete(run.stored_name)  # a failed run owns no file
         if runs.fail(run.id, GAVE_UP_MESSAGE):
-            storage.delete(stored_name)
             runs.delete_run_data(run.id)
             runlog.record(run.id, "error", "maintenance", "Abandon après plusieurs interruptions",
                           attempt=run.attempts)
