@@ -50,7 +50,7 @@ def on_validation_failure(job: Job, connection: Any, exc_type: type[BaseExceptio
     with worker_app().app_context():
         try:
             if transient and job.retries_left:
-                runs.requeue(run_id, RETRY_MESSAGE)
+                runs.mark_requeued(run_id, RETRY_MESSAGE)
                 runlog.record(run_id, "warning", "queue", "Nouvelle tentative programmée",
                               jobId=job.id)
                 return

@@ -112,14 +112,6 @@ def fail(run_id: int, message: str) -> bool:
     )
 
 
-def requeue(run_id: int, message: str) -> bool:
-    """processing → queued after a transient failure, before RQ retries the job."""
-    return _transition(
-        run_id, (RunStatus.PROCESSING.value,), status=RunStatus.QUEUED.value,
-        phase=Phase.QUEUED.value, error_message=message[:2000],
-    )
-
-
 def cancel(run_id: int) -> bool:
     """queued/processing → cancelled; the worker sees it at its next cooperative check."""
     return _transition(
@@ -186,7 +178,7 @@ def live_stored_names() -> set[str]:
 
 
 def mark_requeued(run_id: int, message: str) -> bool:
-    """An open run that lost its job goes back to queued (the sweeper re-enqueues it)."""
+    """An open run goes back to queued: a retry is scheduled, or the sweeper re-enqueues it."""
     return _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED.value,
                        phase=Phase.QUEUED.value, heartbeat_at=func.now(),
                        error_message=message[:2000])
