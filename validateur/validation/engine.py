@@ -88,10 +88,6 @@ class Engine:
             for code in codes_of(rule) or ():
                 self._by_code.setdefault(code, []).append(rule)
 
-    @property
-    def slugs(self) -> list[str]:
-        return [rule.slug for rule in self._rules]
-
     def feed(self, row: BillingRow) -> None:
         for rule in self._every_row:
             try:
