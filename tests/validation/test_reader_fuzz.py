@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.csvfiles import HEADER
 from validateur.validation.cells import parse_amount, parse_date, parse_time, parse_units
-from validateur.validation.reader import BillingReader, UnusableFile, sniff_file
+from validateur.validation.reader import BillingReader, UnusableFile, sniff_file, split_records
 from validateur.validation.rows import BillingRow
 
 FUZZ = settings(max_examples=150, deadline=None)
@@ -75,3 +77,30 @@ def test_cell_parsers_return_or_raise_value_error(text: str) -> None:
         with contextlib.suppress(ValueError):
             parse(text)
     parse_units(text)
+
+
+def _csv_module_records(text: str, delimiter: str) -> list[list[str]] | type[csv.Error]:
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error:
+        return csv.Error
+
+
+def _split_records(text: str, delimiter: str) -> list[list[str]] | type[csv.Error]:
+    wrapper = io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8", newline="")
+    try:
+        return list(split_records(wrapper, delimiter))
+    except csv.Error:
+        return csv.Error
+
+
+@FUZZ
+@given(text=_csvish, delimiter=st.sampled_from([";", ",", "\t"]))
+def test_the_fast_split_gives_the_records_the_csv_module_gives(text: str, delimiter: str) -> None:
+    assert _split_records(text, delimiter) == _csv_module_records(text, delimiter)
+
+
+def test_a_quoted_cell_spanning_lines_is_one_record_between_plain_lines() -> None:
+    text = 'a;b\r\n1;"deux\r\nlignes";3\r\n4;5\n6;7'
+    assert _split_records(text, ";") == [["a", "b"], ["1", "deux\r\nlignes", "3"], ["4", "5"],
+                                         ["6", "7"]]

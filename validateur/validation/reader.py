@@ -23,6 +23,7 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -73,13 +74,53 @@ class _LineTooLong(Exception):
     """A physical line longer than `MAX_LINE_CHARS` (internal, becomes `UnusableFile`)."""
 
 
-def _bounded_lines(text: io.TextIOWrapper) -> Iterator[str]:
-    """The lines of `text`, refusing one longer than `MAX_LINE_CHARS` (bounded memory)."""
-    readline = text.readline
-    while line := readline(MAX_LINE_CHARS):
-        if len(line) == MAX_LINE_CHARS and line[-1] not in "\r\n":
-            raise _LineTooLong
-        yield line
+class _QuotedLines:
+    """The lines the csv module reads: one pushed line, then continuation lines if needed.
+
+    A quoted cell may span lines; the csv module then pulls the next physical lines from
+    here, bounded like every other line.
+    """
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.pending: str | None = None
+
+    def __iter__(self) -> _QuotedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.pending
+        if line is None:
+            line = _bounded(next(self._lines))
+        self.pending = None
+        return line
+
+
+def _bounded(line: str) -> str:
+    """`line`, unless it is a piece of a line longer than `MAX_LINE_CHARS`."""
+    if len(line) >= MAX_LINE_CHARS and line[-1] not in "\r\n":
+        raise _LineTooLong
+    return line
+
+
+def split_records(text: io.TextIOWrapper, delimiter: str) -> Iterator[list[str]]:
+    """The records of `text` (opened with `newline=""`), exactly as `csv.reader` gives them.
+
+    Most lines of a billing export hold no quote: for those a plain `str.split` gives the
+    same cells as the csv module at about twice its speed. A line with a quote (or a NUL,
+    which the csv module refuses) goes to one csv reader, which may pull continuation lines.
+    Lines are read with a length bound, so one endless line cannot fill the memory.
+    """
+    lines = iter(partial(text.readline, MAX_LINE_CHARS), "")
+    quoted_lines = _QuotedLines(lines)
+    quoted = csv.reader(quoted_lines, delimiter=delimiter)
+    for line in lines:
+        if '"' in line or "\0" in line or len(line) >= MAX_LINE_CHARS:
+            quoted_lines.pending = _bounded(line)
+            yield next(quoted)
+        else:
+            body = line.rstrip("\r\n")
+            yield body.split(delimiter) if body else []
 
 
 class BillingReader:
@@ -141,7 +182,7 @@ class BillingReader:
     def _rows(self, text: io.TextIOWrapper) -> Iterator[BillingRow]:
         if csv.field_size_limit() < MAX_FIELD_CHARS:
             csv.field_size_limit(MAX_FIELD_CHARS)
-        records = csv.reader(_bounded_lines(text), delimiter=self.format.delimiter)
+        records = split_records(text, self.format.delimiter)
         build = row_builder(self.format.columns, self.format.header_size)
         row_number = 0
         try:
