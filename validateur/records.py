@@ -123,6 +123,7 @@ class RunWriter:
         self._conn = conn
         self._run_id = run_id
         self._cursor = conn.cursor()
+        self._run_text = str(run_id)
         self._copy: Any = None
         self._lines = RecordLines(run_id)
         self.rows_written = 0
@@ -168,17 +169,18 @@ class RunWriter:
     def _finding_values(self, f: Finding) -> tuple[str, ...]:
         """A finding's COPY values as PostgreSQL text literals (arrays and JSON included)."""
         return (
-            str(self._run_id), f.rule, f.scenario, f.severity.value, f.message, f.solution,
+            self._run_text, f.rule, f.scenario, f.severity, f.message, f.solution,
             "{" + ",".join(map(str, f.rows)) + "}", _text_array(f.id_ramq),
             str(f.monetary_impact), _json(f.data),
         )
 
 
-def _text_array(items: Iterable[str]) -> str:
+def _text_array(items: tuple[str, ...]) -> str:
     """`('a', 'b')` → `{"a","b"}`: every element quoted, so any text is one element."""
-    return "{" + ",".join(
-        '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items
-    ) + "}"
+    inner = '","'.join(items)
+    if inner.count('"') != 3 * (len(items) - 1) or "\\" in inner:  # a quote or backslash
+        inner = '","'.join(item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return '{"' + inner + '"}' if items else "{}"
 
 
 def _copy_text(batch: list[tuple[str, ...]]) -> str:
@@ -223,11 +225,13 @@ class FindingTotals:
     money_at_risk: Decimal = Decimal("0")
 
     def add(self, finding: Finding) -> None:
-        self.counts[finding.severity.value] += 1
-        if finding.monetary_impact > 0:
-            self.potential_gain += finding.monetary_impact
-        elif finding.monetary_impact < 0:
-            self.money_at_risk -= finding.monetary_impact
+        self.counts[finding.severity] += 1
+        impact = finding.monetary_impact
+        if impact:
+            if impact > 0:
+                self.potential_gain += impact
+            else:
+                self.money_at_risk -= impact
 
     @property
     def total(self) -> int:

@@ -82,27 +82,27 @@ class Engine:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        self._every_row = [rule for rule in self._rules if codes_of(rule) is None]
-        self._by_code: dict[str, list[Rule]] = {}
+        """Per code, the feed functions of the rules that read its rows (every-row rules too)."""
+        every_row = [rule for rule in self._rules if codes_of(rule) is None]
+        self._every_row: list[tuple[Rule, Callable[[BillingRow], None]]] = [
+            (rule, rule.feed) for rule in every_row
+        ]
+        self._by_code: dict[str, list[tuple[Rule, Callable[[BillingRow], None]]]] = {}
         for rule in self._rules:
             for code in codes_of(rule) or ():
-                self._by_code.setdefault(code, []).append(rule)
+                self._by_code.setdefault(code, list(self._every_row)).append((rule, rule.feed))
 
     def feed(self, row: BillingRow) -> None:
-        for rule in self._every_row:
-            try:
-                rule.feed(row)
-            except Exception:
-                self._disable(rule, "feed", row.row_number)
         code = row.code
-        targeted = self._by_code.get(code)
-        if targeted is None and code and (code[0].isspace() or code[-1].isspace()):
-            targeted = self._by_code.get(code.strip())
-        for rule in targeted or ():
+        feeders = self._by_code.get(code)
+        if feeders is None:
+            stripped = code.strip()
+            feeders = self._by_code.get(stripped, self._every_row) if stripped != code else None
+        for rule, feed in feeders or self._every_row:
             try:
-                rule.feed(row)
+                feed(row)
             except Exception:
-                self._disable(rule, "feed", row.row_number)
+                self._disable(rule, "feed", row.row_number)  # new lists; this one goes on
 
     def stream(self) -> Iterator[Finding]:
         """Yield every finding once all rows are fed, rule by rule, without a full list.
