@@ -84,6 +84,12 @@ MAX_WEB_GROWTH_MIB = 20
 MAX_UPLOAD_P99_MS = 50
 MAX_JOB_START_MS = 100
 MIN_THROUGHPUT_OVER_PEER = 10.0
+#: Issue 3: 100,000 rows with every rule on, at most this many times the `structure` rule alone.
+MAX_ALL_RULES_OVER_STRUCTURE = 1.5
+RULES_RATIO_RUNS = 5
+#: The public RAMQ codes table (shared data, never copied into the repository): with it the
+#: rules that need reference data run too, as in a real deployment.
+CODES_TABLE = ROOT.parent / "shared" / "data" / "ramq_codes.csv"
 
 #: CSV header label of each `billing_records` column after (validation_run_id, row_number).
 FLOOR_LABELS = (
@@ -777,6 +783,30 @@ class Bench:
                         f"{100_000 / peer_rate / small.e2e:.2f} × (ours {seconds(small.e2e)})")
         return runs
 
+    def rules_ratio(self, runs: int) -> None:
+        """Issue 3: 100,000 rows, every rule vs the `structure` rule alone (medians of `runs`)."""
+        medians: dict[str, float] = {}
+        for label, rules in (("structure", "structure"), ("all", "")):
+            restart_workers(self.stack, rules)
+            ours(self.stack, self.files[100_000], 100_000)  # each worker's first job: warm-up
+            ours(self.stack, self.files[100_000], 100_000)
+            times, busy = [], []
+            for _ in range(runs):
+                time.sleep(1.0)
+                run, elsewhere = self.watch.cleanest(
+                    partial(ours, self.stack, self.files[100_000], 100_000))
+                times.append(run.e2e)
+                busy.append(elsewhere)
+            medians[label] = statistics.median(times)
+            each = ", ".join(f"{t:.2f}" for t in times)
+            self.report.add(f"100,000 rows, {label} rules: median of {runs} (upload → completed)",
+                            f"{seconds(medians[label])} (runs {each}; {run.findings:,} findings)",
+                            elsewhere=max(busy))
+        ratio = medians["all"] / medians["structure"]
+        self.report.add("all rules / structure only at 100,000 rows (issue 3)", f"{ratio:.2f} ×",
+                        f"≤ {MAX_ALL_RULES_OVER_STRUCTURE} ×",
+                        ratio <= MAX_ALL_RULES_OVER_STRUCTURE)
+
     def web(self, path: Path, rows: int) -> None:
         time.sleep(2.0)
         (growth, total, base, after), busy = self.watch.cleanest(
@@ -787,6 +817,25 @@ class Bench:
                         f"{base / MIB:.0f} MiB, {after / MIB:.0f} MiB after; all gunicorn "
                         f"processes {total / MIB:+.1f} MiB)",
                         f"≤ {MAX_WEB_GROWTH_MIB} MiB", growth / MIB <= MAX_WEB_GROWTH_MIB, busy)
+
+
+def restart_workers(stack: Stack, rules: str) -> None:
+    """Replace both workers by two running only `rules` (comma-separated slugs; "" = all)."""
+    for worker in stack.live_workers():
+        worker.terminate()
+        worker.wait(60)
+    stack.workers.clear()
+    stack.env["VALIDATEUR_RULES"] = rules
+    for _ in range(2):
+        stack.add_worker()
+
+
+def import_codes(stack: Stack) -> str:
+    """Load the public RAMQ codes table into the bench's database when it is at hand."""
+    if not CODES_TABLE.is_file():
+        return f"codes table: {CODES_TABLE} not found, rules needing it report SKIPPED"
+    stack._cli("import-codes", str(CODES_TABLE))
+    return f"codes table: {CODES_TABLE.name} imported (all rules run in full)"
 
 
 def print_splits(runs: dict[int, OurRun]) -> None:
@@ -831,7 +880,7 @@ def main() -> int:
         stack.start()
         watch = CpuWatch(stack.database_name)
         watch.start()
-        lines = machine(stack)
+        lines = [*machine(stack), import_codes(stack)]
         print("\n".join(lines) + "\n", flush=True)
 
         bench = Bench(stack, watch, report, sizes, files)
@@ -842,6 +891,8 @@ def main() -> int:
         runs = bench.ours(floor, peer_rate)
         bench.web(web_file, web_rows)
         print_splits(runs)
+        bench.rules_ratio(RULES_RATIO_RUNS if not args.quick else 3)
+        restart_workers(stack, "")
         if args.profile:
             profile(stack, files[max(sizes)], max(sizes), work)
 

@@ -80,7 +80,10 @@ class Gmf8875Rule:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._gmf_places: frozenset[str] = reference.gmf_establishments or frozenset()
-        self.codes = frozenset({GMF_FORFAIT_CODE, *GMF_VISIT_CODES})
+        # Without a GMF list, visits are never read (MISSED is skipped): the engine then
+        # does not even hand them over.
+        visits = GMF_VISIT_CODES if self._gmf_places else ()
+        self.codes = frozenset({GMF_FORFAIT_CODE, *visits})
         self._forfaits: dict[int, dict[str, tuple[Act, ...]]] = {}  # year → patient → 8875s
         self._first_visits: dict[int, dict[str, Act]] = {}  # year → patient → GMF visit
         self._year_of = Years().of
