@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
+from validateur import storage
 from validateur.extensions import db
 from validateur.models import ValidationRun
 from validateur.queue import redis_manager
@@ -206,3 +207,14 @@ def test_bad_query_parameters_are_400(client: FlaskClient, editor: Person) -> No
                           headers=editor.headers)
     assert response.status_code == 400
     assert client.get("/api/validations?page=0", headers=editor.headers).status_code == 400
+
+
+def test_a_multi_megabyte_upload_is_stored_byte_for_byte(app: Flask, client: FlaskClient,
+                                                         editor: Person) -> None:
+    """Bodies far larger than one multipart read (and than MAX_FORM_MEMORY_SIZE) stream."""
+    content = billing_csv([act(n) for n in range(1, 20_001)], delimiter=";")
+    assert len(content) > 8 * storage.UPLOAD_READ_BYTES
+    response = upload_csv(client, editor, content)
+    assert response.status_code == 202
+    (stored,) = _files(app)
+    assert stored.read_bytes() == content
