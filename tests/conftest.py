@@ -61,17 +61,25 @@ def app(service_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Empty the tables after each test that used the app (ids keep growing: job ids differ)."""
+    """Empty the tables and the queue after each test that used the app.
+
+    Ids keep growing, so job ids differ. A job left queued by a test without a worker would
+    otherwise wait for the next module's worker, ahead of that module's own jobs.
+    """
     yield
     if "app" not in request.fixturenames:
         return
     app: Flask = request.getfixturevalue("app")
+    from rq import Queue
+
     from validateur.extensions import db
+    from validateur.queue import redis_manager
 
     with app.app_context():
         db.session.remove()
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
         db.session.commit()
+        Queue(app.config["VALIDATEUR_QUEUE"], connection=redis_manager().client).empty()
     upload_dir = Path(app.config["VALIDATEUR_UPLOAD_DIR"])
     for leftover in upload_dir.glob("*"):
         leftover.unlink()
