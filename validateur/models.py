@@ -25,7 +25,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from validateur.extensions import db
@@ -174,7 +174,7 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
     rows: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
     id_ramq: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     monetary_impact: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
-    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # written and read whole
 
 
 class ValidationLog(db.Model):  # type: ignore[name-defined,misc]
