@@ -47,6 +47,7 @@ EXTRA_PERIOD_MINUTES = 15
 INTERVENTION_CODES: frozenset[str] = frozenset({FIRST_PERIOD_CODE, EXTRA_PERIOD_CODE})
 #: `00:00` stands for "no time" in the exports.
 NO_TIME = time(0, 0)
+ZERO = Decimal("0")
 
 
 def duration_minutes(start: time, end: time) -> int | None:
@@ -91,11 +92,12 @@ class VisitDurationRule:
         self._visits: list[Visit] = []
 
     def feed(self, row: BillingRow) -> None:
-        code = row.code.strip()
-        if code not in self._codes:
+        start, end = row.debut, row.fin
+        if start is None or end is None:  # most visits: checked first, before anything else
             return
-        start, end, billed = row.debut, row.fin, row.montant_preliminaire
-        if start is None or end is None or billed is None or billed < 0:
+        code = row.code.strip()
+        billed = row.montant_preliminaire
+        if code not in self._codes or billed is None or billed < ZERO:
             return
         if NO_TIME in (start, end):
             return
