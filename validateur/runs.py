@@ -51,8 +51,8 @@ def _transition(run_id: int, allowed: tuple[str, ...], *, durable: bool = True,
                 **values: object) -> bool:
     if not durable:
         # This commit need not wait for its WAL to reach the disk: while a COPY is writing
-        # the run's rows, that wait is for the COPY's WAL too (about 100 ms per progress
-        # write at a million rows). A crash may lose the write; the next one repeats it.
+        # the run's rows, that wait covers the COPY's WAL written so far too. A crash may
+        # lose this write; the next one repeats it.
         db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     result = db.session.execute(
         update(ValidationRun)

@@ -3,8 +3,9 @@
 `sniff_file` decides once whether a file is usable and how it is written (encoding, delimiter,
 header mapping); it reads the head of the file, plus the binary scan for the first non-ASCII
 byte described in `encoding.py`. `BillingReader` then streams the rows: a binary file, a
-`TextIOWrapper` (`newline=""`, `errors="replace"`), lines of bounded length, the `csv` module,
-and a row builder (`rowbuilder.py`) that turns cells into typed values.
+`TextIOWrapper` (`newline=""`, `errors="replace"`), lines of bounded length split into cells
+(`split_records`: `str.split`, or the `csv` module for a line with quotes), and a row builder
+(`rowbuilder.py`) that turns cells into typed values.
 
 Failures, all with French messages and no cell values:
 
@@ -107,9 +108,10 @@ def split_records(text: io.TextIOWrapper, delimiter: str) -> Iterator[list[str]]
     """The records of `text` (opened with `newline=""`), exactly as `csv.reader` gives them.
 
     Most lines of a billing export hold no quote: for those a plain `str.split` gives the
-    same cells as the csv module at about twice its speed. A line with a quote (or a NUL,
-    which the csv module refuses) goes to one csv reader, which may pull continuation lines.
-    Lines are read with a length bound, so one endless line cannot fill the memory.
+    same cells as the csv module, faster (reading 1,000,000 rows: 4.1 s → 3.4 s). A line with
+    a quote (or a NUL, which the csv module refuses) goes to one csv reader, which may pull
+    continuation lines. Lines are read with a length bound, so one endless line cannot fill
+    the memory.
     """
     lines = iter(partial(text.readline, MAX_LINE_CHARS), "")
     quoted_lines = _QuotedLines(lines)
