@@ -29,6 +29,7 @@ from flask import Flask
 from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
+from rq.scheduler import RQScheduler
 
 from jobs import context
 from validateur.queue import mask_url
@@ -36,6 +37,32 @@ from validateur.queue import mask_url
 log = logging.getLogger(__name__)
 #: RQ heartbeat cadence while a job runs; keeps abandoned-job detection by RQ near 70 s.
 JOB_MONITORING_SECONDS = 10
+
+
+#: RQ's scheduler lock lives `interval + 60` s and its holder refreshes it every `interval`
+#: (1 s): a lock left this long without refresh belongs to a scheduler that is gone.
+SCHEDULER_LOCK_SECONDS = 61
+SCHEDULER_SILENT_SECONDS = 10
+#: Delete the lock only if the same holder still has it and it is still not refreshed.
+_RELEASE_SILENT_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] and redis.call('ttl', KEYS[1]) < tonumber(ARGV[2]) then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def release_silent_scheduler_lock(connection: Redis, queue_name: str) -> bool:
+    """Release `queue_name`'s scheduler lock when its holder stopped refreshing it."""
+    key = RQScheduler.get_locking_key(queue_name)
+    holder = connection.get(key)
+    if holder is None:
+        return False
+    fresh_above = SCHEDULER_LOCK_SECONDS - SCHEDULER_SILENT_SECONDS
+    released = bool(connection.eval(_RELEASE_SILENT_LOCK, 1, key, holder, fresh_above))
+    if released:
+        log.warning("scheduler lock of queue %s released: its holder went silent", queue_name)
+    return released
 
 
 class ValidateurWorker(Worker):
@@ -75,12 +102,16 @@ class ValidateurWorker(Worker):
     def _ensure_scheduler(self) -> None:
         """Take over scheduling (retries wait there) when the scheduler's holder died.
 
-        RQ itself only tries between jobs, every few minutes; a lost machine's lock expires
-        after about a minute, and this picks it up at the next sweep.
+        RQ itself only tries between jobs, every few minutes, and a dead holder's lock lives
+        on for about a minute: retries due meanwhile would wait for it. A lock its holder has
+        not refreshed for `SCHEDULER_SILENT_SECONDS` is released here first (RQ refreshes it
+        every second), then taken at once.
         """
         scheduler = self.scheduler
         process = getattr(scheduler, "_process", None)
         if scheduler is not None and (process is None or not process.is_alive()):
+            for name in self.queue_names():
+                release_silent_scheduler_lock(self.connection, name)
             scheduler.acquire_locks(auto_start=True)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,9 @@ import psutil
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 from rq.job import Job
+from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, text
 
 from tests.conftest import Person, upload_csv
@@ -286,3 +289,35 @@ def test_lost_worker_is_detected_and_its_run_completes_elsewhere(
             select(ValidationLog.source).where(ValidationLog.validation_run_id == run_id)
         ).scalars().all()
     assert "maintenance" in sources
+
+
+def _scheduler_lock(app: Flask) -> tuple[Redis, str]:
+    from validateur.queue import redis_manager
+
+    with app.app_context():
+        return redis_manager().client, RQScheduler.get_locking_key(app.config["VALIDATEUR_QUEUE"])
+
+
+def test_a_lost_machines_scheduler_lock_is_taken_over_within_seconds(
+    fault_app: Flask, workers: Workers
+) -> None:
+    """Retries wait in RQ's scheduler: a dead holder's lock must not block them a minute."""
+    connection, key = _scheduler_lock(fault_app)
+    connection.delete(key)
+    connection.set(key, "scheduler-of-a-lost-machine", ex=45)  # last refreshed 16 s ago
+    workers()
+    wait_for(lambda: connection.get(key) not in (None, b"scheduler-of-a-lost-machine"), 20)
+
+
+def test_a_live_schedulers_lock_is_left_alone(fault_app: Flask, workers: Workers) -> None:
+    connection, key = _scheduler_lock(fault_app)
+    connection.delete(key)
+    alive = "scheduler-still-refreshing"
+    connection.set(key, alive, ex=61)
+    workers()
+    deadline = time.monotonic() + 6  # several maintenance sweeps (1 s here)
+    while time.monotonic() < deadline:
+        assert connection.get(key) == alive.encode()
+        connection.expire(key, 61)  # what a live RQ scheduler does every second
+        time.sleep(0.5)
+    connection.delete(key)
