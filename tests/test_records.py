@@ -114,3 +114,10 @@ def test_findings_are_stored_exactly_with_arrays_and_json(app: Flask) -> None:
     assert totals.counts == {"error": 1, "warning": 0, "optimization": 0, "info": len(plain)}
     assert totals.money_at_risk == Decimal("32.40")
     assert totals.potential_gain == Decimal("12.50") * len(plain)
+
+
+def test_findings_data_with_non_text_keys_is_still_stored(app: Flask) -> None:
+    finding = Finding("clinical-minutes", "OVER_LIMIT", Severity.ERROR, "Message",
+                      data={"perCode": {8857: 2, "8859": 1}, "day": date(2025, 3, 10)})
+    _, stored = _write_findings(app, [finding])
+    assert stored[0][-1] == {"perCode": {"8857": 2, "8859": 1}, "day": "2025-03-10"}

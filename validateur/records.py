@@ -212,8 +212,15 @@ def _is_plain(data: str, lines: int, width: int) -> bool:
 
 
 def _json(data: dict[str, Any]) -> str:
-    """`data` as JSON text: orjson (dates ISO, Decimals as text) is 5× the json module here."""
-    return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    """`data` as JSON text: orjson (dates ISO, Decimals as text) is 5× the json module here.
+
+    Keys are text in every rule's `data`; a dict with other keys (which orjson refuses by
+    default, and accepts more slowly with an option) is written with that option.
+    """
+    try:
+        return orjson.dumps(data, default=str).decode()
+    except orjson.JSONEncodeError:
+        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 @dataclass
