@@ -37,7 +37,6 @@ import json
 import math
 import os
 import platform
-import secrets
 import shutil
 import signal
 import statistics
@@ -63,7 +62,7 @@ from redis import Redis
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
 
-from chaos import ROOT, Stack  # noqa: E402
+from chaos import ROOT, Stack, multipart_frame  # noqa: E402
 from make_sample_csv import write_sample  # noqa: E402
 
 from validateur.records import RECORD_COLUMNS  # noqa: E402
@@ -412,16 +411,13 @@ class OurRun:
 def upload_file(stack: Stack, path: Path) -> tuple[int, dict[str, Any]]:
     """POST `path` as multipart like `curl -F file=@path`: streamed from the file, 1 MiB at a
     time, so building a body in the client's memory is not counted as upload time."""
-    boundary = secrets.token_hex(8)
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"{path.name}\"\r\nContent-Type: text/csv\r\n\r\n").encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
+    head, tail, content_type = multipart_frame(path.name)
     url = urllib.parse.urlsplit(stack.base)
     connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=600)
     try:
         connection.putrequest("POST", "/api/validations")
         connection.putheader("Authorization", f"Bearer {stack.token}")
-        connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        connection.putheader("Content-Type", content_type)
         connection.putheader("Content-Length", str(len(head) + path.stat().st_size + len(tail)))
         connection.endheaders()
         connection.send(head)

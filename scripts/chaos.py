@@ -55,6 +55,14 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+def multipart_frame(file_name: str) -> tuple[bytes, bytes, str]:
+    """What goes before and after a file's bytes in a one-file upload, and its Content-Type."""
+    boundary = secrets.token_hex(8)
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    return head, f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
 class Stack:
     """The processes under test and the handles to hurt them."""
 
@@ -143,11 +151,8 @@ class Stack:
             return error.code, json.loads(error.read() or b"{}")
 
     def upload(self, content: bytes) -> tuple[int, dict[str, Any]]:
-        boundary = secrets.token_hex(8)
-        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                f"filename=\"chaos.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
-        body += content + f"\r\n--{boundary}--\r\n".encode()
-        return self.call("/api/validations", body, f"multipart/form-data; boundary={boundary}")
+        head, tail, content_type = multipart_frame("chaos.csv")
+        return self.call("/api/validations", head + content + tail, content_type)
 
     def run(self, run_id: int) -> dict[str, Any]:
         return self.call(f"/api/validations/{run_id}")[1]

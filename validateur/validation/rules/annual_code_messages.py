@@ -44,6 +44,11 @@ class Group(NamedTuple):
     acts: Sequence[AnnualAct]
 
 
+def codes_label(acts: Sequence[AnnualAct]) -> str:
+    """The distinct codes of a group's acts, `15815/15819`."""
+    return "/".join(sorted({a.code for a in acts}))
+
+
 def label(act: AnnualAct) -> str:
     return f"{act.id_ramq or f'ligne {act.row_number}'} du {date_fr(act.day)}"
 
@@ -126,7 +131,7 @@ def p1(patient: str, year: int, kind: str, fact: Fact) -> Finding:
 
 def e1(group: Group, paid: list[AnnualAct], unpaid: list[AnnualAct]) -> Finding:
     acts = group.acts
-    codes = "/".join(sorted({a.code for a in acts}))
+    codes = codes_label(acts)
     extra = f" Réclamations non payées : {labels(unpaid)}." if unpaid else ""
     return finding(
         "E1",
@@ -148,7 +153,7 @@ def e1(group: Group, paid: list[AnnualAct], unpaid: list[AnnualAct]) -> Finding:
 
 def e2(group: Group, paid: list[AnnualAct], unpaid: list[AnnualAct]) -> Finding:
     acts = group.acts
-    codes = "/".join(sorted({a.code for a in acts}))
+    codes = codes_label(acts)
     return finding(
         "E2",
         group,
@@ -167,7 +172,7 @@ def e2(group: Group, paid: list[AnnualAct], unpaid: list[AnnualAct]) -> Finding:
 
 def e3(group: Group, recoverable: Decimal) -> Finding:
     acts = group.acts
-    codes = "/".join(sorted({a.code for a in acts}))
+    codes = codes_label(acts)
     return finding(
         "E3",
         group,
