@@ -82,13 +82,11 @@ def revoke_user_tokens(user: User) -> int:
 
 
 def user_for_token(token: str) -> User | None:
-    row = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                               ApiToken.revoked_at.is_(None))
+    """The active user owning a live token, in one query (every API request asks)."""
+    user = db.session.execute(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
     ).scalar_one_or_none()
-    if row is None:
-        return None
-    user = db.session.get(User, row.user_id)
     return user if user is not None and user.is_active else None
 
 

@@ -41,13 +41,17 @@ def safe_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
 
 def record(run_id: int, level: str, source: str, message: str, **metadata: Any) -> None:
     """Write one log line for a run (own transaction) and echo it to the process log."""
-    row = ValidationLog(
+    add(run_id, level, source, message, **metadata)
+    db.session.commit()
+
+
+def add(run_id: int, level: str, source: str, message: str, **metadata: Any) -> None:
+    """Add one log line to the session's transaction (the caller commits) and echo it."""
+    db.session.add(ValidationLog(
         validation_run_id=run_id,
         level=level,
         source=source,
         message=message,
         metadata_=safe_metadata(metadata),
-    )
-    db.session.add(row)
-    db.session.commit()
+    ))
     log.log(logging.getLevelName(level.upper()), "run %s %s: %s", run_id, source, message)

@@ -29,6 +29,14 @@ OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.PROCESSING.value)
 def create_run(user_id: int | None, file_name: str, stored_name: str, file_size: int,
                encoding: str, delimiter: str) -> ValidationRun:
     """Insert and commit a queued run (committed before any enqueue)."""
+    run = add_run(user_id, file_name, stored_name, file_size, encoding, delimiter)
+    commit_keeping(run)
+    return run
+
+
+def add_run(user_id: int | None, file_name: str, stored_name: str, file_size: int,
+            encoding: str, delimiter: str) -> ValidationRun:
+    """Insert a queued run in the session's transaction (flushed: it has its id and job id)."""
     run = ValidationRun(
         user_id=user_id,
         file_name=file_name[:255],
@@ -43,8 +51,19 @@ def create_run(user_id: int | None, file_name: str, stored_name: str, file_size:
     db.session.add(run)
     db.session.flush()
     run.job_id = f"validation-{run.id}"
-    db.session.commit()
+    db.session.flush()
     return run
+
+
+def commit_keeping(run: ValidationRun) -> None:
+    """Commit, keeping `run`'s attributes as written: no SELECT to reload them afterwards.
+
+    The run leaves the session (detached) before the commit, which would expire it; its
+    values are those just inserted, and the upload only reads id, status and job id.
+    """
+    db.session.flush()
+    db.session.expunge(run)
+    db.session.commit()
 
 
 def _transition(run_id: int, allowed: tuple[str, ...], *, durable: bool = True,

@@ -57,8 +57,13 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
     except UnusableFile as exc:
         storage.delete(stored_name)
         raise UploadRejected(400, "unusable_file", str(exc)) from None
-    run = runs.create_run(user_id, display_name(file_name), stored_name, size,
-                          fmt.encoding, fmt.delimiter)
+    # One transaction for the run and its first log line, committed before the enqueue (the
+    # worker must find the run); if the enqueue fails, deleting the run removes both.
+    run = runs.add_run(user_id, display_name(file_name), stored_name, size,
+                       fmt.encoding, fmt.delimiter)
+    runlog.add(run.id, "info", "web", "Fichier reçu et mis en file d'attente",
+               jobId=run.job_id, bytes=size, encoding=fmt.encoding)
+    runs.commit_keeping(run)
     try:
         queue.enqueue_validation(run.id)
     except queue.QueueUnavailable:
@@ -68,6 +73,4 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
             503, "queue_unavailable",
             "Le service de file d'attente est indisponible ; réessayez dans quelques minutes.",
         ) from None
-    runlog.record(run.id, "info", "web", "Fichier reçu et mis en file d'attente",
-                  jobId=run.job_id, bytes=size, encoding=fmt.encoding)
     return run

@@ -8,13 +8,13 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
 from validateur import storage
 from validateur.extensions import db
-from validateur.models import ValidationRun
+from validateur.models import ValidationLog, ValidationRun
 from validateur.queue import redis_manager
 
 
@@ -173,6 +173,41 @@ def test_queue_down_is_503_and_leaves_nothing(app: Flask, client: FlaskClient,
     assert response.status_code == 503
     assert "indisponible" in _error(response)["message"]
     assert _files(app) == [] and _run_count(app) == 0
+    with app.app_context():  # the run's first log line went with it
+        assert db.session.execute(select(func.count()).select_from(ValidationLog)).scalar_one() == 0
+
+
+def test_an_upload_is_one_transaction_without_reloads(app: Flask, client: FlaskClient,
+                                                      editor: Person) -> None:
+    """Uploads are the API's busiest write: token, run, first log line, one commit.
+
+    The run and its log line are committed together before the enqueue, and nothing is read
+    back afterwards (the 202's id, status and job id are the values just written).
+    """
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def note_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    def note_commit(_conn: Any) -> None:
+        commits.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note_statement)
+    event.listen(engine, "commit", note_commit)
+    try:
+        response = upload_csv(client, editor, billing_csv([act(1)]))
+    finally:
+        event.remove(engine, "before_cursor_execute", note_statement)
+        event.remove(engine, "commit", note_commit)
+    assert response.status_code == 202
+    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT"]  # token+user, run, job id, log
+    assert len(commits) == 1
+    run_id = response.get_json()["validationId"]
+    logs = client.get(f"/api/validations/{run_id}/logs", headers=editor.headers).get_json()
+    assert [line["message"] for line in logs["items"]] == ["Fichier reçu et mis en file d'attente"]
 
 
 def redis_manager_of(app: Flask) -> Any:

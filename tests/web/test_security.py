@@ -11,8 +11,9 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
-from validateur import create_app
+from validateur import auth, create_app
 from validateur.config import load
+from validateur.extensions import db
 
 ANONYMOUS, VIEWER, OWNER, OTHER, ADMIN = "anonymous", "viewer", "owner", "other", "admin"
 ACTORS = (ANONYMOUS, VIEWER, OWNER, OTHER, ADMIN)
@@ -163,6 +164,18 @@ def test_revoked_token_is_refused(app: Flask, client: FlaskClient, editor: Perso
     assert result.exit_code == 0, result.output
     assert client.get("/api/validations", headers=editor.headers).status_code == 401
     assert invoke(app, "tokens", "revoke", editor.token).exit_code != 0
+
+
+def test_a_deactivated_users_token_is_refused(app: Flask, client: FlaskClient,
+                                              editor: Person) -> None:
+    assert client.get("/api/validations", headers=editor.headers).status_code == 200
+    with app.app_context():
+        user = auth.find_user(editor.email)
+        assert user is not None
+        user.active = False
+        db.session.commit()
+    assert client.get("/api/validations", headers=editor.headers).status_code == 401
+    assert upload_csv(client, editor, billing_csv([act(1)])).status_code == 401
 
 
 def test_413_is_a_clean_french_page_for_the_form(app: Flask, client: FlaskClient,
