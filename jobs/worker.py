@@ -19,6 +19,8 @@ thread (run `validateur cleanup` on a schedule then) and with RQ's unbounded war
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import logging
 import signal
 import threading
@@ -32,7 +34,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from jobs import context
-from validateur.queue import mask_url
+from validateur.queue import ON_FAILURE, VALIDATE_JOB, mask_url
 
 log = logging.getLogger(__name__)
 #: RQ heartbeat cadence while a job runs; keeps abandoned-job detection by RQ near 70 s.
@@ -115,8 +117,18 @@ class ValidateurWorker(Worker):
             scheduler.acquire_locks(auto_start=True)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """Fork with the parent's objects frozen out of the horse's garbage collector.
+
+        A collection in the horse would otherwise walk, and so copy, every page of objects
+        it inherited: about 15 ms of page faults per job measured. The parent unfreezes at
+        once, so its own garbage is still collected.
+        """
         with self.fork_lock:
-            super().fork_work_horse(job, queue)
+            gc.freeze()
+            try:
+                super().fork_work_horse(job, queue)
+            finally:
+                gc.unfreeze()  # only the parent gets here: the horse ends in os._exit
 
     # -- bounded warm shutdown ----------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -168,6 +180,9 @@ class ValidateurWorker(Worker):
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
     context.preload(app)
+    # Imported once here rather than by every work-horse when RQ resolves the job's name.
+    importlib.import_module(VALIDATE_JOB.rpartition(".")[0])
+    importlib.import_module(ON_FAILURE.rpartition(".")[0])
     url = app.config["REDIS_URL"]
     connection = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
     queue = Queue(app.config["VALIDATEUR_QUEUE"], connection=connection)
