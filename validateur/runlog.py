@@ -43,10 +43,11 @@ def record(run_id: int, level: str, source: str, message: str, **metadata: Any) 
     """Write one log line for a run (own transaction) and echo it to the process log."""
     add(run_id, level, source, message, **metadata)
     db.session.commit()
+    echo(run_id, level, source, message)
 
 
 def add(run_id: int, level: str, source: str, message: str, **metadata: Any) -> None:
-    """Add one log line to the session's transaction (the caller commits) and echo it."""
+    """Add one log line to the session's transaction; the caller commits, then `echo`es."""
     db.session.add(ValidationLog(
         validation_run_id=run_id,
         level=level,
@@ -54,4 +55,8 @@ def add(run_id: int, level: str, source: str, message: str, **metadata: Any) -> 
         message=message,
         metadata_=safe_metadata(metadata),
     ))
+
+
+def echo(run_id: int, level: str, source: str, message: str) -> None:
+    """The process log's copy of a run's log line, once that line is true."""
     log.log(logging.getLevelName(level.upper()), "run %s %s: %s", run_id, source, message)

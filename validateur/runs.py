@@ -59,7 +59,8 @@ def commit_keeping(run: ValidationRun) -> None:
     """Commit, keeping `run`'s attributes as written: no SELECT to reload them afterwards.
 
     The run leaves the session (detached) before the commit, which would expire it; its
-    values are those just inserted, and the upload only reads id, status and job id.
+    values are those just inserted, and the upload only reads id, status and job id. (A
+    server-side default or a relationship read from it later would need a fresh `get`.)
     """
     db.session.flush()
     db.session.expunge(run)

@@ -12,11 +12,15 @@ import logging
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from validateur import queue, runlog, runs, storage
+from validateur.extensions import db
 from validateur.models import ValidationRun
 from validateur.validation.reader import UnusableFile, sniff_file
 
 log = logging.getLogger(__name__)
+RECEIVED = "Fichier reçu et mis en file d'attente"
 
 
 class UploadRejected(Exception):
@@ -59,11 +63,16 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
         raise UploadRejected(400, "unusable_file", str(exc)) from None
     # One transaction for the run and its first log line, committed before the enqueue (the
     # worker must find the run); if the enqueue fails, deleting the run removes both.
-    run = runs.add_run(user_id, display_name(file_name), stored_name, size,
-                       fmt.encoding, fmt.delimiter)
-    runlog.add(run.id, "info", "web", "Fichier reçu et mis en file d'attente",
-               jobId=run.job_id, bytes=size, encoding=fmt.encoding)
-    runs.commit_keeping(run)
+    try:
+        run = runs.add_run(user_id, display_name(file_name), stored_name, size,
+                           fmt.encoding, fmt.delimiter)
+        runlog.add(run.id, "info", "web", RECEIVED, jobId=run.job_id, bytes=size,
+                   encoding=fmt.encoding)
+        runs.commit_keeping(run)
+    except SQLAlchemyError:
+        storage.delete(stored_name)  # no run refers to it: it would be an orphan
+        db.session.rollback()
+        raise  # the app's error handlers answer (503 when the database is unreachable)
     try:
         queue.enqueue_validation(run.id)
     except queue.QueueUnavailable:
@@ -73,4 +82,5 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
             503, "queue_unavailable",
             "Le service de file d'attente est indisponible ; réessayez dans quelques minutes.",
         ) from None
+    runlog.echo(run.id, "info", "web", RECEIVED)
     return run

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
@@ -208,6 +209,27 @@ def test_an_upload_is_one_transaction_without_reloads(app: Flask, client: FlaskC
     run_id = response.get_json()["validationId"]
     logs = client.get(f"/api/validations/{run_id}/logs", headers=editor.headers).get_json()
     assert [line["message"] for line in logs["items"]] == ["Fichier reçu et mis en file d'attente"]
+
+
+def test_database_failing_during_an_upload_is_503_and_leaves_no_file(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    """The connection drops as the run is inserted: a French 503, no run, no orphan file."""
+
+    def drop_on_run_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO validation_runs"):
+            raise OperationalError(statement[:30], None, ConnectionError("connexion perdue"))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", drop_on_run_insert)
+    try:
+        response = upload_csv(client, editor, billing_csv([act(1)]))
+    finally:
+        event.remove(engine, "before_cursor_execute", drop_on_run_insert)
+    assert response.status_code == 503
+    assert "indisponible" in _error(response)["message"]
+    assert _files(app) == [] and _run_count(app) == 0
 
 
 def redis_manager_of(app: Flask) -> Any:
