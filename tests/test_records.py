@@ -23,8 +23,8 @@ RUN_ID = 987_654
 def _copy(app: Flask, rows: list[BillingRow]) -> list[Any]:
     with app.app_context():
         with records.run_transaction(RUN_ID) as writer, writer.copying():
-            for row in rows:
-                writer.write(row)
+            for start in range(0, len(rows), records.BATCH_ROWS):
+                writer.write_batch(rows[start:start + records.BATCH_ROWS])
         stored = db.session.execute(text(
             "SELECT row_number, facture, id_ramq, date_service, debut, fin, periode, "
             "lieu_pratique, secteur_activite, diagnostic, code, unites, role, element_contexte, "

@@ -138,19 +138,20 @@ class RunWriter:
 
     @contextmanager
     def copying(self) -> Iterator[RunWriter]:
-        """COPY rows given to `write` until the block ends (the last batch is sent then)."""
+        """COPY the batches given to `write_batch` until the block ends."""
         with self._cursor.copy(_COPY_RECORDS) as copy:
             self._copy = copy
             yield self
-            copy.write(self._lines.take())
         self._copy = None
 
-    def write(self, row: BillingRow) -> None:
+    def write_batch(self, rows: list[BillingRow]) -> None:
+        """COPY a batch of rows (the reader hands them over in lists of `BATCH_ROWS`)."""
         lines = self._lines
-        lines.add(row)
-        if len(lines.rows) >= BATCH_ROWS:
-            self._copy.write(lines.take())
-        self.rows_written += 1
+        add = lines.add
+        for row in rows:
+            add(row)
+        self._copy.write(lines.take())
+        self.rows_written += len(rows)
 
     def write_findings(self, findings: Iterable[Finding]) -> FindingTotals:
         """COPY findings as they are produced (never a full list) and total them."""

@@ -467,6 +467,29 @@ def test_never_closed_quote_becomes_unusable_not_a_memory_blowup(tmp_path: Path)
     assert str(caught.value).startswith("Ligne illisible après la ligne de données 2")
 
 
+def test_a_bad_line_after_several_batches_names_the_last_good_row(tmp_path: Path) -> None:
+    head = billing_csv([act(n) for n in range(1, 1201)], delimiter=";")
+    content = head + b'1201;"jamais referme' + (b"x" * 1000 + b"\r\n") * 11_000
+    with BillingReader(write(tmp_path, content)) as reader:
+        batches: list[list[BillingRow]] = []
+        with pytest.raises(UnusableFile) as caught:
+            batches.extend(reader.batches(500))
+    assert len(batches) == 3 and all(len(batch) <= 500 for batch in batches)
+    assert [row.row_number for batch in batches for row in batch] == list(range(1, 1201))
+    assert str(caught.value).startswith("Ligne illisible après la ligne de données 1200")
+
+
+def test_batches_hold_the_rows_of_the_iteration_in_bounded_lists(tmp_path: Path) -> None:
+    rows = [act(n) for n in range(1, 1001)]
+    rows[40] = {}  # a blank line: skipped, not counted
+    path = write(tmp_path, billing_csv(rows, delimiter=";"))
+    with BillingReader(path) as reader:
+        batches = list(reader.batches(300))
+        flat = [row.row_number for row in reader]
+    assert all(0 < len(batch) <= 300 for batch in batches)
+    assert [row.row_number for batch in batches for row in batch] == flat == list(range(1, 1000))
+
+
 def test_endless_line_becomes_unusable(tmp_path: Path) -> None:
     content = billing_csv([act(1)], delimiter=";") + b"x;" * 600_000
     with BillingReader(write(tmp_path, content)) as reader:

@@ -104,25 +104,49 @@ def _bounded(line: str) -> str:
     return line
 
 
+#: Records (then rows) handed on together: the consumer's per-row work is a plain loop over
+#: a list, not a generator resumed per row (1,000,000 rows read, COPYed and fed: −0.6 s).
+BATCH_RECORDS = 500
+
+
 def split_records(text: io.TextIOWrapper, delimiter: str) -> Iterator[list[str]]:
-    """The records of `text` (opened with `newline=""`), exactly as `csv.reader` gives them.
+    """The records of `text` (opened with `newline=""`), exactly as `csv.reader` gives them."""
+    for batch in record_batches(text, delimiter):
+        yield from batch
+
+
+def record_batches(text: io.TextIOWrapper, delimiter: str,
+                   size: int = BATCH_RECORDS) -> Iterator[list[list[str]]]:
+    """The records of `text`, `size` at a time, exactly as `csv.reader` gives them.
 
     Most lines of a billing export hold no quote: for those a plain `str.split` gives the
     same cells as the csv module, faster (reading 1,000,000 rows: 4.1 s → 3.4 s). A line with
     a quote (or a NUL, which the csv module refuses) goes to one csv reader, which may pull
     continuation lines. Lines are read with a length bound, so one endless line cannot fill
-    the memory.
+    the memory. On a line too long or a csv error, the records before it come first, then
+    the error: the consumer knows the last good record.
     """
     lines = iter(partial(text.readline, MAX_LINE_CHARS), "")
     quoted_lines = _QuotedLines(lines)
     quoted = csv.reader(quoted_lines, delimiter=delimiter)
-    for line in lines:
-        if '"' in line or "\0" in line or len(line) >= MAX_LINE_CHARS:
-            quoted_lines.pending = _bounded(line)
-            yield next(quoted)
-        else:
-            body = line.rstrip("\r\n")
-            yield body.split(delimiter) if body else []
+    batch: list[list[str]] = []
+    try:
+        for line in lines:
+            if '"' in line or "\0" in line or len(line) >= MAX_LINE_CHARS:
+                quoted_lines.pending = _bounded(line)
+                batch.append(next(quoted))
+            else:
+                body = line.rstrip("\r\n")
+                batch.append(body.split(delimiter) if body else [])
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except (_LineTooLong, csv.Error):
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
 
 
 class BillingReader:
@@ -135,7 +159,8 @@ class BillingReader:
     ```
 
     Rows are numbered from 1, blank rows skipped and not counted. Iterating opens the file;
-    leaving the `with` block (or exhausting the iteration) closes it.
+    leaving the `with` block (or exhausting the iteration) closes it. `batches()` gives the
+    same rows in bounded lists, for a consumer that handles them in bulk (the job's COPY).
     """
 
     def __init__(self, path: Path, fmt: FileFormat | None = None) -> None:
@@ -170,6 +195,11 @@ class BillingReader:
         return min(binary.tell(), self.total_bytes)
 
     def __iter__(self) -> Iterator[BillingRow]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self, size: int = BATCH_RECORDS) -> Iterator[list[BillingRow]]:
+        """The rows, in lists of at most `size` (the job's loop: one list per COPY batch)."""
         self.close()
         self._stopped_at = 0
         binary = self._binary = self.path.open("rb")
@@ -177,25 +207,29 @@ class BillingReader:
             binary, encoding=self.format.encoding, errors="replace", newline=""
         ) as text:
             try:
-                yield from self._rows(text)
+                yield from self._row_batches(text, size)
             finally:
                 self._stopped_at = min(binary.tell(), self.total_bytes)
 
-    def _rows(self, text: io.TextIOWrapper) -> Iterator[BillingRow]:
+    def _row_batches(self, text: io.TextIOWrapper, size: int) -> Iterator[list[BillingRow]]:
         if csv.field_size_limit() < MAX_FIELD_CHARS:
             csv.field_size_limit(MAX_FIELD_CHARS)
-        records = split_records(text, self.format.delimiter)
         build = row_builder(self.format.columns, self.format.header_size)
         row_number = 0
+        before_header = True
         try:
-            for cells in records:
-                if not is_blank(cells):
-                    break  # the header line
-            for cells in records:
-                row = build(row_number + 1, cells)
-                if row is not None:
-                    row_number += 1
-                    yield row
+            for records in record_batches(text, self.format.delimiter, size):
+                rows: list[BillingRow] = []
+                for cells in records:
+                    if before_header:
+                        before_header = is_blank(cells)  # the header line ends it
+                        continue
+                    row = build(row_number + 1, cells)
+                    if row is not None:
+                        row_number += 1
+                        rows.append(row)
+                if rows:
+                    yield rows
         except _LineTooLong:
             limit = f"{MAX_LINE_CHARS:,}".replace(",", "\u00a0")
             raise UnusableFile(
