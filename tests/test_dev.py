@@ -17,7 +17,7 @@ import pytest
 
 from tests.csvfiles import act, billing_csv
 from tests.workers import wait_for
-from validateur.dev import free_port, wait_for_port
+from validateur.dev import EmbeddedRedis, free_port, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -72,3 +72,16 @@ def test_dev_serves_processes_an_upload_and_stops_cleanly_on_ctrl_c(
     finally:
         if dev.poll() is None:
             dev.kill()
+
+
+def test_embedded_redis_is_out_of_reach_of_the_terminals_ctrl_c(tmp_path: Path) -> None:
+    """Ctrl+C goes to the terminal's whole process group: Redis must not stop before the
+    workers do; `validateur dev` stops it last."""
+    redis = EmbeddedRedis(tmp_path / "redis")
+    redis.start()
+    try:
+        assert redis.process is not None
+        assert os.getsid(redis.process.pid) != os.getsid(0)
+    finally:
+        redis.stop()
+    assert redis.process.poll() is not None

@@ -83,8 +83,10 @@ class EmbeddedRedis:
                 "--save", "", "--appendonly", "no", "--dir", str(self.data_dir)]
         if self.password:
             args += ["--requirepass", self.password]
+        # Its own session: a terminal's Ctrl+C reaches only its owner, which stops it after
+        # the workers that still talk to it (else they log connection tracebacks as they stop).
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port)
         return self.url
 
