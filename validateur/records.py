@@ -29,7 +29,7 @@ RECORD_COLUMNS = (
     "element_contexte", "montant_preliminaire", "montant_paye", "doctor_info", "patient",
 )
 _COPY_RECORDS = f"COPY billing_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-#: Rows formatted before one write to COPY (and one check that none needs escaping).
+#: Rows per write to COPY (and per check that none needs escaping): the reader's batch.
 BATCH_ROWS = 500
 #: Distinct date / amount texts whose COPY text is remembered (emptied when full).
 MAX_CACHED = 50_000
@@ -57,10 +57,15 @@ class RecordLines:
         self._run_id = run_id
         self._dates: dict[str, str] = {}
         self._amounts: dict[str, str] = {}
-        self.lines: list[str] = []
-        self.rows: list[BillingRow] = []
 
-    def add(self, row: BillingRow) -> None:
+    def text(self, rows: list[BillingRow]) -> str:
+        """The COPY data of a batch of rows, every line escaped as needed."""
+        data = "".join([self._line(row) for row in rows])
+        if not _is_plain(data, len(rows), len(RECORD_COLUMNS)):
+            data = "".join(self._escaped_line(row) for row in rows)
+        return data
+
+    def _line(self, row: BillingRow) -> str:
         try:
             day = self._dates[row.date_service_text]
         except KeyError:
@@ -74,8 +79,7 @@ class RecordLines:
             paid = self._amounts[row.montant_paye_text]
         except KeyError:
             paid = self._remember(self._amounts, row.montant_paye_text, row.montant_paye)
-        self.rows.append(row)
-        self.lines.append(
+        return (
             f"{self._run_id}\t{row.row_number}\t{row.facture}\t{row.id_ramq}\t{day}\t"
             f"{row.debut_text}\t{row.fin_text}\t{row.periode}\t{row.lieu_pratique}\t"
             f"{row.secteur_activite}\t{row.diagnostic}\t{row.code}\t{row.unites_text}\t"
@@ -89,15 +93,6 @@ class RecordLines:
             cache.clear()
         copy_text = cache[text] = _NULL if value is None else str(value)
         return copy_text
-
-    def take(self) -> str:
-        """The batch's COPY data (every line escaped as needed); the batch is emptied."""
-        data = "".join(self.lines)
-        if not _is_plain(data, len(self.lines), len(RECORD_COLUMNS)):
-            data = "".join(self._escaped_line(row) for row in self.rows)
-        self.lines.clear()
-        self.rows.clear()
-        return data
 
     def _escaped_line(self, row: BillingRow) -> str:
         values = record_values(self._run_id, row)
@@ -146,11 +141,7 @@ class RunWriter:
 
     def write_batch(self, rows: list[BillingRow]) -> None:
         """COPY a batch of rows (the reader hands them over in lists of `BATCH_ROWS`)."""
-        lines = self._lines
-        add = lines.add
-        for row in rows:
-            add(row)
-        self._copy.write(lines.take())
+        self._copy.write(self._lines.text(rows))
         self.rows_written += len(rows)
 
     def write_findings(self, findings: Iterable[Finding]) -> FindingTotals:

@@ -22,6 +22,7 @@ from validateur.models import (
     ValidationRun,
     utcnow,
 )
+from validateur.queue import job_id_for
 
 OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.PROCESSING.value)
 
@@ -50,7 +51,7 @@ def add_run(user_id: int | None, file_name: str, stored_name: str, file_size: in
     )
     db.session.add(run)
     db.session.flush()
-    run.job_id = f"validation-{run.id}"
+    run.job_id = job_id_for(run.id)
     db.session.flush()
     return run
 

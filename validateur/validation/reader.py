@@ -105,7 +105,8 @@ def _bounded(line: str) -> str:
 
 
 #: Records (then rows) handed on together: the consumer's per-row work is a plain loop over
-#: a list, not a generator resumed per row (1,000,000 rows read, COPYed and fed: −0.6 s).
+#: a list, not a generator resumed per row (1,000,000 rows read, COPYed and fed, without
+#: PostgreSQL: 8.0 → 7.1 s of CPU).
 BATCH_RECORDS = 500
 
 
