@@ -20,7 +20,7 @@ from jobs.context import worker_app
 from validateur import runlog, runs, storage
 from validateur.errors import JobFailed
 from validateur.extensions import db
-from validateur.models import ValidationRun
+from validateur.models import FailureCategory, ValidationRun
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def on_validation_failure(job: Job, connection: Any, exc_type: type[BaseExceptio
             run = db.session.get(ValidationRun, run_id)
             stored_name = run.stored_name if run else None
             storage.delete(stored_name)  # a failed run owns no file
-            if runs.fail(run_id, FAILED_MESSAGE):
+            if runs.fail(run_id, FAILED_MESSAGE, FailureCategory.TECHNICAL):
                 runlog.record(run_id, "error", "queue", "Validation échouée", jobId=job.id)
         finally:
             db.session.remove()

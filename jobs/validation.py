@@ -25,7 +25,7 @@ from jobs.progress import SAVING_BAND, VALIDATING_BAND, ProgressReporter, RunCan
 from validateur import records, reference, runlog, runs, storage
 from validateur.errors import JobFailed
 from validateur.extensions import db
-from validateur.models import Phase, RunStatus, ValidationRun
+from validateur.models import FailureCategory, Phase, RunStatus, ValidationRun
 from validateur.validation.engine import Engine
 from validateur.validation.findings import Finding
 from validateur.validation.reader import BillingReader, UnusableFile, sniff_file
@@ -34,6 +34,7 @@ from validateur.validation.rules import build_rules
 log = logging.getLogger(__name__)
 #: Rows between two cheap progress checks (the reporter itself throttles by time).
 PROGRESS_EVERY_ROWS = 2000
+FILE_MISSING = FailureCategory.FILE_MISSING.value
 FILE_GONE_MESSAGE = "Le fichier téléversé est introuvable ; veuillez le téléverser à nouveau."
 
 
@@ -66,7 +67,7 @@ def _validate(run_id: int) -> None:
         runlog.record(run_id, "info", "worker", "Traitement interrompu : validation annulée")
     except UnusableFile as exc:
         storage.delete(stored_name)  # before the final status: a final run owns no file
-        final = runs.fail(run_id, str(exc))
+        final = runs.fail(run_id, str(exc), FailureCategory(exc.category))
         runlog.record(run_id, "error", "reader", "Fichier inutilisable")
     except Exception as exc:
         _note_failed_attempt(run_id, type(exc).__name__, run.attempts)
@@ -89,7 +90,7 @@ def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
 def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> bool:
     """One attempt; the file is deleted before the run is marked final (then it owns none)."""
     if not stored_name or not storage.path_of(stored_name).exists():
-        raise UnusableFile(FILE_GONE_MESSAGE)
+        raise UnusableFile(FILE_GONE_MESSAGE, category=FILE_MISSING)
     path = storage.path_of(stored_name)
     engine = Engine(build_rules(reference.load_for_run(), current_app.config["VALIDATEUR_RULES"]))
     with _cyclic_gc_paused(), records.run_transaction(run_id, waiting=progress.beat) as writer:

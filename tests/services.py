@@ -46,6 +46,35 @@ def _with_redis_db(url: str, index: int) -> str:
     return urlunsplit(parts._replace(path=f"/{index}"))
 
 
+#: Redis database indexes a session may take (0 is left to whoever else uses the server).
+REDIS_INDEXES = range(1, 16)
+#: A claim outlives a session killed before its teardown by this long at most.
+CLAIM_SECONDS = 4 * 3600
+
+
+def _claim_key(index: int) -> str:
+    return f"validateur-test:redis-index:{index}"
+
+
+def _claim_redis_index(base_url: str) -> int:
+    """A Redis database index no other test session on this server is using.
+
+    Several test sessions may share one server (two checkouts tested side by side); each
+    empties its database at start and end, so two on the same index would wipe each other's
+    queue. The claim is a key in database 0 set only if absent.
+    """
+    claims = Redis.from_url(_with_redis_db(base_url, 0))
+    for index in REDIS_INDEXES:
+        if claims.set(_claim_key(index), os.getpid(), nx=True, ex=CLAIM_SECONDS):
+            return index
+    raise RuntimeError("no free Redis database index for this test session")
+
+
+def _release_redis_index(url: str) -> None:
+    index = int(urlsplit(url).path.strip("/") or 0)
+    Redis.from_url(_with_redis_db(url, 0)).delete(_claim_key(index))
+
+
 @dataclass
 class TestServices:
     tmp: Path
@@ -68,7 +97,7 @@ class TestServices:
             else:
                 self.embedded_redis = EmbeddedRedis(self.tmp / "redis")
                 base_redis = self.embedded_redis.start()
-        self.redis_url = _with_redis_db(base_redis, secrets.randbelow(15) + 1)
+        self.redis_url = _with_redis_db(base_redis, _claim_redis_index(base_redis))
         name = f"validateur_test_{secrets.token_hex(6)}"
         with psycopg.connect(self.admin_database_url, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
@@ -79,6 +108,7 @@ class TestServices:
         name = self.database_url.partition("?")[0].rsplit("/", 1)[-1]
         with contextlib.suppress(Exception):  # a test may have stopped its own Redis
             Redis.from_url(self.redis_url).flushdb()
+            _release_redis_index(self.redis_url)
         with psycopg.connect(self.admin_database_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if self.embedded_redis:

@@ -20,7 +20,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from validateur import queue, runlog, runs, storage
-from validateur.models import ValidationRun
+from validateur.models import FailureCategory, ValidationRun
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
         job.delete()
     if run.attempts >= 1 + len(current_app.config["VALIDATEUR_RETRY_SECONDS"]):
         storage.delete(run.stored_name)  # a failed run owns no file
-        if runs.fail(run.id, GAVE_UP_MESSAGE):
+        if runs.fail(run.id, GAVE_UP_MESSAGE, FailureCategory.INTERRUPTED):
             runs.delete_run_data(run.id)
             runlog.record(run.id, "error", "maintenance", "Abandon après plusieurs interruptions",
                           attempt=run.attempts)

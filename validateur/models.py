@@ -55,6 +55,19 @@ class Phase(StrEnum):
     DONE = "done"
 
 
+class FailureCategory(StrEnum):
+    """Why a run failed, as the run page groups it (labels: `labels.CATEGORY`).
+
+    The first two are input problems (the file itself; never retried); the others are ours.
+    """
+
+    UNREADABLE_FILE = "unreadable-file"
+    MISSING_COLUMNS = "missing-columns"
+    FILE_MISSING = "file-missing"
+    INTERRUPTED = "interrupted"
+    TECHNICAL = "technical"
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     EDITOR = "editor"
@@ -108,6 +121,7 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
     progress: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_category: Mapped[str | None] = mapped_column(String(32))
     file_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str | None] = mapped_column(String(64))
     file_size: Mapped[int] = mapped_column(BigInteger, default=0)

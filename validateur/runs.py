@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, text, update
 from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
+    FailureCategory,
     Phase,
     RunStatus,
     ValidationResult,
@@ -132,11 +133,11 @@ def complete(run_id: int, *, total_rows: int, counts: dict[str, int],
     )
 
 
-def fail(run_id: int, message: str) -> bool:
-    """Any open run → failed with a French message (no cell values in it)."""
+def fail(run_id: int, message: str, category: FailureCategory) -> bool:
+    """Any open run → failed with a French message (no cell values in it) and its category."""
     return _transition(
         run_id, OPEN_STATUSES, status=RunStatus.FAILED.value, error_message=message[:2000],
-        finished_at=func.now(), stored_name=None,
+        error_category=category.value, finished_at=func.now(), stored_name=None,
     )
 
 

@@ -22,6 +22,7 @@ class RunSchema(Schema):
     potentialGain = fields.Decimal(attribute="potential_gain", as_string=True, places=2)
     moneyAtRisk = fields.Decimal(attribute="money_at_risk", as_string=True, places=2)
     errorMessage = fields.String(attribute="error_message", allow_none=True)
+    errorCategory = fields.String(attribute="error_category", allow_none=True)
     jobId = fields.String(attribute="job_id", allow_none=True)
     attempts = fields.Integer()
     createdAt = fields.DateTime(attribute="created_at")

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from validateur.validation.rows import COLUMN_LABELS, REQUIRED_COLUMNS, Column
-from validateur.validation.unusable import UnusableFile
+from validateur.validation.unusable import MISSING_COLUMNS, UnusableFile
 
 DELIMITERS = (";", ",", "\t")
 _WILDCARD = "\ufffd"
@@ -94,9 +94,11 @@ def find_header(head_text: str) -> tuple[str, list[str], dict[Column, int]]:
         raise UnusableFile(
             "Aucune ligne d'en-tête reconnue : la première ligne du fichier ne nomme aucune des "
             "colonnes attendues (" + ", ".join(COLUMN_LABELS[c] for c in REQUIRED_COLUMNS) + "). "
-            "Vérifiez qu'il s'agit bien de l'export « Facturation journalière »."
+            "Vérifiez qu'il s'agit bien de l'export « Facturation journalière ».",
+            category=MISSING_COLUMNS,
         )
     missing = [COLUMN_LABELS[column] for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
-        raise UnusableFile("Colonnes obligatoires absentes : " + ", ".join(missing) + ".")
+        raise UnusableFile("Colonnes obligatoires absentes : " + ", ".join(missing) + ".",
+                           category=MISSING_COLUMNS)
     return found

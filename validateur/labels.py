@@ -1,0 +1,62 @@
+"""French labels of the service's own codes: statuses, phases, roles, severities, failures.
+
+One catalogue for every place a person reads them (pages, the page's script through the
+template, the CLI, exports, e-mails). Rule and scenario titles live with the rules, in
+`validateur.validation.catalogue`.
+"""
+
+from __future__ import annotations
+
+from validateur.models import FailureCategory, Phase, Role, RunStatus
+from validateur.validation.findings import Severity
+
+STATUS: dict[str, str] = {
+    RunStatus.QUEUED: "En file d'attente",
+    RunStatus.PROCESSING: "En cours",
+    RunStatus.COMPLETED: "Terminée",
+    RunStatus.FAILED: "Échouée",
+    RunStatus.CANCELLED: "Annulée",
+}
+
+PHASE: dict[str, str] = {
+    Phase.QUEUED: "en attente",
+    Phase.PARSING: "lecture et enregistrement",
+    Phase.VALIDATING: "application des règles",
+    Phase.SAVING: "enregistrement des constats",
+    Phase.DONE: "terminé",
+}
+
+ROLE: dict[str, str] = {
+    Role.VIEWER: "lecteur",
+    Role.EDITOR: "éditeur",
+    Role.ADMIN: "administrateur",
+}
+
+#: One finding of a severity, and several (headings, counts).
+SEVERITY: dict[str, str] = {
+    Severity.ERROR: "Erreur",
+    Severity.WARNING: "Avertissement",
+    Severity.OPTIMIZATION: "Optimisation",
+    Severity.INFO: "Information",
+}
+SEVERITY_PLURAL: dict[str, str] = {
+    Severity.ERROR: "Erreurs",
+    Severity.WARNING: "Avertissements",
+    Severity.OPTIMIZATION: "Optimisations",
+    Severity.INFO: "Informations",
+}
+
+CATEGORY: dict[str, str] = {
+    FailureCategory.UNREADABLE_FILE: "Fichier illisible",
+    FailureCategory.MISSING_COLUMNS: "Colonnes manquantes",
+    FailureCategory.FILE_MISSING: "Fichier introuvable",
+    FailureCategory.INTERRUPTED: "Traitement interrompu",
+    FailureCategory.TECHNICAL: "Erreur technique",
+}
+
+
+def label(catalogue: dict[str, str], code: str | None) -> str:
+    """The label of `code` in `catalogue`, or the code itself when it has none."""
+    if code is None:
+        return ""
+    return catalogue.get(code, code)
