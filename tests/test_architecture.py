@@ -22,7 +22,9 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_validation_is_pure_python() -> None:
-    for path in (ROOT / "validateur" / "validation").rglob("*.py"):
+    core = ROOT / "validateur"
+    pure = [*(core / "validation").rglob("*.py"), core / "formatting.py"]
+    for path in pure:
         bad = {n for n in _imports(path) if n.split(".")[0] in FRAMEWORKS}
         assert not bad, (path, bad)
 

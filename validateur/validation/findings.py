@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
+from validateur import formatting
+
 CENT = Decimal("0.01")
 
 
@@ -44,14 +46,10 @@ class Finding:
 
 
 def money_fr(amount: Decimal) -> str:
-    """Write an amount the French way: `Decimal("64.8")` → `64,80 $`, `-1234.5` → `-1 234,50 $`."""
-    quantized = Decimal(amount).quantize(CENT, ROUND_HALF_UP)
-    sign = "-" if quantized < 0 else ""
-    units, cents = f"{abs(quantized):.2f}".split(".")
-    grouped = f"{int(units):,}".replace(",", "\u00a0")
-    return f"{sign}{grouped},{cents} $"
+    """An amount the Québec way: `Decimal("64.8")` → `64,80 $`, `-1234.5` → `-1 234,50 $`."""
+    return formatting.money(amount)
 
 
 def date_fr(day: date | None) -> str:
     """ISO date as billing staff read it in the export (`2025-01-10`), or `date inconnue`."""
-    return day.isoformat() if day else "date inconnue"
+    return formatting.iso_date(day) or "date inconnue"

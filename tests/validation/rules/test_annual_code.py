@@ -72,7 +72,7 @@ def test_three_unpaid_at_49_15_give_E3_recovering_49_15() -> None:
     [finding] = verdicts(run(rows))
     assert (finding.scenario, finding.severity) == ("E3", Severity.ERROR)
     assert finding.monetary_impact == Decimal("49.15")
-    assert "49,15 $" in finding.solution
+    assert "49,15\u00a0$" in finding.solution
     assert "3 fois" in finding.message
 
 

@@ -96,7 +96,7 @@ def test_unpaid_rows_give_an_error_with_their_preliminary_amounts_at_risk() -> N
     [finding] = run(rows)
     assert (finding.scenario, finding.severity) == ("OVER_LIMIT", Severity.ERROR)
     assert finding.monetary_impact == Decimal("-89.55")
-    assert "89,55 $" in finding.message and "77777777777" in finding.message
+    assert "89,55\u00a0$" in finding.message and "77777777777" in finding.message
     assert "45 minutes" in finding.solution
 
 

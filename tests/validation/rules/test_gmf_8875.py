@@ -38,7 +38,7 @@ def test_second_paid_8875_the_same_year_gives_E1_minus_9_35() -> None:
     assert finding.monetary_impact == Decimal("-9.35")
     assert finding.id_ramq == ("222",)
     assert "2025-02-01" in finding.message and "11111111111" in finding.message
-    assert "9,35 $" in finding.solution
+    assert "9,35\u00a0$" in finding.solution
 
 
 def test_unpaid_second_8875_gives_E1_without_impact() -> None:
@@ -83,7 +83,7 @@ def test_gmf_visit_without_8875_gives_MISSED_plus_9_35_on_the_first_visit() -> N
     assert finding.monetary_impact == Decimal("9.35")
     assert finding.rows == (first.row_number,)
     assert "44444444444" in finding.message and "2025-03-01" in finding.message
-    assert "8875" in finding.solution and "9,35 $" in finding.solution
+    assert "8875" in finding.solution and "9,35\u00a0$" in finding.solution
 
 
 def test_gmf_visit_with_an_8875_that_year_gives_nothing_even_unpaid() -> None:

@@ -129,7 +129,7 @@ def test_15_registered_and_19928_gives_P1_and_O1() -> None:
     assert o1.monetary_impact == Decimal("32.40")
     assert f19928.id_ramq in o1.solution and "19929" in o1.solution
     assert "15 patients inscrits payés (0 non payé)" in o1.message
-    assert "32,40 $" in o1.solution
+    assert "32,40\u00a0$" in o1.solution
 
 
 def test_15_registered_and_19929_gives_P3() -> None:
@@ -193,7 +193,7 @@ def test_15_registered_22_walk_in_and_a_19929_of_each_gives_E5_minus_64_80() -> 
     e5 = only(findings, "E5")
     assert e5.monetary_impact == Decimal("-64.80")
     assert e5.id_ramq == claims(registered, walk_in)
-    assert "129,60 $" in e5.message and "64,80 $" in e5.message
+    assert "129,60\u00a0$" in e5.message and "64,80\u00a0$" in e5.message
 
 
 def test_6_registered_25_walk_in_registered_19928_and_walk_in_19929_gives_E6() -> None:
@@ -372,7 +372,7 @@ def test_summary_counts_fees_errors_optimizations_and_gain() -> None:
     assert summary.data["optimizations"] == 2  # O1 + MISSED
     assert summary.data["potentialGain"] == "97.20"
     assert (
-        "97,20 $" in summary.message
+        "97,20\u00a0$" in summary.message
         and "2 frais analysés" in summary.message
         and "3 journées-médecin" in summary.message
     )

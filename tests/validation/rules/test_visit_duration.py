@@ -35,14 +35,14 @@ def test_30_minutes_billed_42_50_gain_17_20() -> None:
     [finding] = run([visit("10:00", "10:30", "42.50", id_ramq="55555555555")])
     assert (finding.scenario, finding.severity) == ("O1", Severity.OPTIMIZATION)
     assert finding.monetary_impact == Decimal("17.20")
-    assert "17,20 $" in finding.message and "42,50 $" in finding.message
+    assert "17,20\u00a0$" in finding.message and "42,50\u00a0$" in finding.message
     assert "55555555555" in finding.message and "8857" in finding.solution
 
 
 def test_45_minutes_billed_52_00_gain_37_55_with_one_8859() -> None:
     [finding] = run([visit("10:00", "10:45", "52.00")])
     assert finding.monetary_impact == Decimal("37.55")
-    assert "8857 + 1 × 8859" in finding.solution and "89,55 $" in finding.message
+    assert "8857 + 1 × 8859" in finding.solution and "89,55\u00a0$" in finding.message
     assert finding.data["codesToBill"] == {"8857": 1, "8859": 1}
 
 
