@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import random
 from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
@@ -440,20 +441,238 @@ def test_cp1252_undefined_byte_is_replaced(tmp_path: Path) -> None:
 # --- pathological lines ---------------------------------------------------------------------
 
 
-def test_nul_byte_in_the_head_is_binary(tmp_path: Path) -> None:
-    content = billing_csv([act(1, Diagnostic="AB"), act(2)]).replace(b"AB", b"A\x00B")
+def test_a_stray_byte_is_reported_on_its_row_and_column(tmp_path: Path) -> None:
+    content = billing_csv([act(1), act(2, Diagnostic="XX", Patient="TEST00000002 - YY")])
+    content = content.replace(b"XX", b"X\xe9X").replace(b"YY", b"C\xd4T\xc9")  # cp1252 bytes
+    rows = read(write(tmp_path, content))
+    assert rows[0].problems == ()
+    assert rows[1].diagnostic == "X\ufffdX" and rows[1].patient == "TEST00000002 - C\ufffdT\ufffd"
+    assert rows[1].problems == (RowProblem(Problem.INVALID_CHARACTER, Column.DIAGNOSTIC),
+                                RowProblem(Problem.INVALID_CHARACTER, Column.PATIENT))
+
+
+def test_a_replacement_character_already_in_the_file_is_reported(tmp_path: Path) -> None:
+    """A file damaged by an earlier lossy conversion: the text is not what was typed."""
+    content = billing_csv([act(1, Patient="TEST00000001 - C\ufffdT\ufffd, FRAN\ufffdOIS")])
+    (row,) = read(write(tmp_path, content))
+    assert row.patient == "TEST00000001 - C\ufffdT\ufffd, FRAN\ufffdOIS"
+    assert row.problems == (RowProblem(Problem.INVALID_CHARACTER, Column.PATIENT),)
+
+
+@pytest.mark.parametrize("at_row", [1, 2, 499, 500, 501, 1990])
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_a_nul_byte_in_a_cell_is_removed_and_reported(tmp_path: Path, at_row: int,
+                                                     delimiter: str) -> None:
+    acts = [act(n) for n in range(1, 2001)]
+    acts[at_row - 1] = act(at_row, Diagnostic="AB", **{"Montant payé": "49,1Z"})
+    content = billing_csv(acts, delimiter=delimiter)
+    content = content.replace(b"AB", b"A\x00B").replace(b"49,1Z", b"49,\x0015")
+    rows = read(write(tmp_path, content))
+    assert [row.row_number for row in rows] == list(range(1, 2001))
+    damaged = rows[at_row - 1]
+    assert damaged.diagnostic == "AB"
+    assert damaged.montant_paye_text == "49,15" and damaged.montant_paye == Decimal("49.15")
+    assert damaged.problems == (RowProblem(Problem.INVALID_CHARACTER, Column.DIAGNOSTIC),
+                                RowProblem(Problem.INVALID_CHARACTER, Column.MONTANT_PAYE))
+    assert all(row.problems == () for row in rows if row is not damaged)
+    assert not any("\0" in value for row in rows for value in _texts(row))
+
+
+def _texts(row: BillingRow) -> list[str]:
+    return [value for value in vars_of(row) if isinstance(value, str)]
+
+
+def vars_of(row: BillingRow) -> list[object]:
+    return [getattr(row, name) for name in row.__slots__]
+
+
+def test_a_nul_in_a_quoted_cell_spanning_lines_is_removed(tmp_path: Path) -> None:
+    content = billing_csv([act(1, Diagnostic="deux\r\nlignes AB"), act(2)]).replace(b"AB", b"\0")
+    rows = read(write(tmp_path, content))
+    assert rows[0].diagnostic == "deux\r\nlignes "
+    assert rows[0].problems == (RowProblem(Problem.INVALID_CHARACTER, Column.DIAGNOSTIC),)
+    assert rows[1].problems == ()
+
+
+def test_a_nul_in_a_column_not_kept_is_removed_without_a_problem(tmp_path: Path) -> None:
+    content = billing_csv([act(1, Agence="AB")]).replace(b"AB", b"A\0B")
+    (row,) = read(write(tmp_path, content))
+    assert row.problems == ()
+
+
+def test_a_line_of_a_few_nuls_is_a_blank_line(tmp_path: Path) -> None:
+    content = billing_csv([act(1)]) + b"\0\0\0\r\n" + billing_csv([act(2)]).split(b"\r\n", 1)[1]
+    assert [row.row_number for row in read(write(tmp_path, content))] == [1, 2]
+
+
+def test_nul_bytes_in_the_header_do_not_hide_its_columns(tmp_path: Path) -> None:
+    content = billing_csv([act(1)]).replace(b"Patient", b"Pat\0ient", 1)
+    (row,) = read(write(tmp_path, content))
+    assert row.patient_id == "TEST00000001" and row.problems == ()
+
+
+# --- binary content after good rows ---------------------------------------------------------
+
+
+def _garbage(seed: int, size: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+@pytest.mark.parametrize("tail", ["random", "png", "nul padding"])
+@pytest.mark.parametrize("good_rows", [3, 1990])
+def test_binary_content_after_good_rows_names_the_last_good_row(
+    tmp_path: Path, encoding: str, tail: str, good_rows: int
+) -> None:
+    garbage = {"random": _garbage(good_rows, 50_000), "png": PNG,
+               "nul padding": b"\0" * 4096}[tail]
+    content = billing_csv([act(n) for n in range(1, good_rows + 1)], encoding=encoding,
+                          delimiter=";") + garbage
+    path = write(tmp_path, content)
     with pytest.raises(UnusableFile) as caught:
-        sniff_file(write(tmp_path, content))
-    assert "binaire" in str(caught.value)
+        read(path)  # sniff_file reads the rows of the head when the head looks binary
+    assert str(caught.value).startswith(f"Contenu binaire après la ligne de données {good_rows} :")
+    assert caught.value.category == "unreadable-file"
 
 
-def test_nul_byte_after_the_head_is_kept_as_text(tmp_path: Path) -> None:
-    rows = [act(n) for n in range(1, 1000)] + [act(1000, Diagnostic="AB")]
-    content = billing_csv(rows).replace(b"AB", b"A\x00B")
-    assert content.index(b"\x00") > 64 * 1024
-    read_rows = read(write(tmp_path, content))
-    assert read_rows[-1].diagnostic == "A\x00B"
-    assert len(read_rows) == 1000
+@pytest.mark.parametrize("seed", range(20))
+def test_random_garbage_after_the_head_is_always_caught_at_the_last_good_row(
+    tmp_path: Path, seed: int
+) -> None:
+    content = billing_csv([act(n) for n in range(1, 1001)], encoding="cp1252", delimiter=";")
+    path = write(tmp_path, content + _garbage(seed, 20_000))
+    fmt = sniff_file(path)
+    with BillingReader(path, fmt) as reader:
+        rows: list[BillingRow] = []
+        with pytest.raises(UnusableFile) as caught:
+            rows.extend(reader)
+    assert str(caught.value).startswith("Contenu binaire après la ligne de données 1000 :")
+    assert len(rows) >= 1000
+
+
+def test_binary_right_after_the_header(tmp_path: Path) -> None:
+    with pytest.raises(UnusableFile) as caught:
+        read(write(tmp_path, billing_csv([]) + PNG))
+    assert str(caught.value).startswith("Contenu binaire juste après la ligne d'en-tête")
+
+
+def test_many_rows_with_a_nul_each_are_not_binary(tmp_path: Path) -> None:
+    acts = [act(n, Diagnostic="AB") for n in range(1, 301)]
+    content = billing_csv(acts).replace(b"AB", b"A\0\0B")
+    rows = read(write(tmp_path, content))
+    assert len(rows) == 300 and all(len(row.problems) == 1 for row in rows)
+
+
+def test_a_binary_head_without_header_is_binary(tmp_path: Path) -> None:
+    with pytest.raises(UnusableFile) as caught:
+        sniff_file(write(tmp_path, PNG))
+    assert str(caught.value).startswith("Le fichier n'est pas un fichier texte")
+
+
+# --- sep= line and title lines --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "delimiter"), [
+    ("sep=;", ";"), ("sep=,", ","), ('"sep=;"', ";"), ("SEP=;", ";"), ("sep=\t", "\t"),
+])  # fmt: skip
+def test_an_excel_sep_line_names_the_delimiter(tmp_path: Path, first: str,
+                                               delimiter: str) -> None:
+    body = billing_csv([act(1), act(2, Code="19928")], delimiter=delimiter, encoding="cp1252")
+    path = write(tmp_path, first.encode() + b"\r\n" + body)
+    fmt = sniff_file(path)
+    assert (fmt.delimiter, fmt.header_index, fmt.header_size) == (delimiter, 1, 23)
+    rows = read(path)
+    assert [(row.row_number, row.code) for row in rows] == [(1, "15804"), (2, "19928")]
+    assert rows[0].patient == "TEST00000001 - CÔTÉ, FRANÇOIS" and rows[0].problems == ()
+
+
+def test_a_sep_line_wins_over_sniffing(tmp_path: Path) -> None:
+    """`sep=,` on a file whose header also splits on `;`: the line decides."""
+    body = billing_csv([act(1)], delimiter=",")
+    assert sniff_file(write(tmp_path, b"sep=,\n" + body)).delimiter == ","
+
+
+TITLES = ["Facturation journalière", "Du 2025-03-01 au 2025-03-31", "",
+          "Clinique médicale Test; 50001", '"Rapport ""officiel""", page 1']
+
+
+@pytest.mark.parametrize("count", [1, 5, 10])
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_title_and_blank_lines_before_the_header_are_skipped(tmp_path: Path, count: int,
+                                                             delimiter: str) -> None:
+    titles = [TITLES[n % len(TITLES)] for n in range(count)]
+    body = billing_csv([act(1), act(2)], delimiter=delimiter, encoding="cp1252")
+    path = write(tmp_path, text_csv(titles, encoding="cp1252") + b"\r\n" + body)
+    fmt = sniff_file(path)
+    assert (fmt.delimiter, fmt.header_index) == (delimiter, count)
+    rows = read(path)
+    assert [row.row_number for row in rows] == [1, 2]
+    assert all(row.problems == () and row.patient_id == f"TEST{n:08d}"
+               for n, row in enumerate(rows, 1))
+
+
+def test_a_sep_line_then_title_lines(tmp_path: Path) -> None:
+    body = billing_csv([act(1)], delimiter=";")
+    path = write(tmp_path, b"sep=;\r\nFacturation\r\n\r\n" + body)
+    assert sniff_file(path).header_index == 3
+    assert [row.code for row in read(path)] == ["15804"]
+
+
+def test_a_title_naming_some_columns_is_not_the_header(tmp_path: Path) -> None:
+    body = billing_csv([act(1)], delimiter=";")
+    path = write(tmp_path, b"Code;Patient;Total\r\n" + body)
+    assert sniff_file(path).header_index == 1
+    assert len(read(path)) == 1
+
+
+def test_eleven_title_lines_are_refused_with_a_hint(tmp_path: Path) -> None:
+    titles = [f"Titre {n}" for n in range(11)]
+    path = write(tmp_path, text_csv(titles) + b"\r\n" + billing_csv([act(1)]))
+    with pytest.raises(UnusableFile) as caught:
+        sniff_file(path)
+    message = str(caught.value)
+    assert message.startswith("Aucune ligne d'en-tête reconnue dans les 11 premières lignes")
+    assert "l'en-tête est à la ligne 12" in message and "au plus 10 lignes" in message
+    assert caught.value.category == "missing-columns"
+
+
+def test_many_title_lines_and_no_header_say_where_it_was_looked_for(tmp_path: Path) -> None:
+    path = write(tmp_path, text_csv([f"Titre {n}" for n in range(80)]))
+    with pytest.raises(UnusableFile) as caught:
+        sniff_file(path)
+    assert str(caught.value).startswith(
+        "Aucune ligne d'en-tête reconnue : aucune des 11 premières lignes du fichier ne nomme "
+        "les colonnes attendues (Date de Service,")
+
+
+def test_title_lines_then_an_incomplete_header_name_the_missing_columns(tmp_path: Path) -> None:
+    header = [name for name in HEADER if name != "Patient"]
+    path = write(tmp_path, b"Facturation\r\n" + billing_csv([act(1)], header=header))
+    with pytest.raises(UnusableFile) as caught:
+        sniff_file(path)
+    assert str(caught.value) == "Colonnes obligatoires absentes : Patient."
+
+
+# --- amounts beyond any bill ----------------------------------------------------------------
+
+
+def test_an_amount_of_a_billion_or_more_is_a_row_problem(tmp_path: Path) -> None:
+    rows = read(write(tmp_path, billing_csv([
+        act(1, **{"Montant Preliminaire": "999 999 999,99", "Montant payé": "1 000 000 000,00"}),
+        act(2, **{"Montant Preliminaire": "-1000000000", "Montant payé": "9" * 30}),
+    ], delimiter=";")))
+    assert rows[0].montant_preliminaire == Decimal("999999999.99")
+    assert (rows[0].montant_paye, rows[0].montant_paye_text) == (None, "1 000 000 000,00")
+    assert rows[0].problems == (
+        RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PAYE),)
+    assert (rows[1].montant_preliminaire, rows[1].montant_paye) == (None, None)
+    assert rows[1].problems == (
+        RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PRELIMINAIRE),
+        RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PAYE),
+    )
 
 
 def test_never_closed_quote_becomes_unusable_not_a_memory_blowup(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ SCENARIO_TITLES: dict[tuple[str, str], str] = {
     ("structure", "missing-value"): "Valeur obligatoire manquante",
     ("structure", "invalid-date"): "Date invalide",
     ("structure", "invalid-amount"): "Montant illisible",
+    ("structure", "amount-out-of-range"): "Montant hors limites",
     ("structure", "invalid-time"): "Heure invalide",
     ("structure", "extra-cells"): "Cellules en trop",
     ("structure", "invalid-nam"): "Patient sans NAM",

@@ -15,7 +15,10 @@ Amounts (decisions where billing-csv.md is silent):
   `49,15`, `12,3456`, `1 234,567`);
 - spaces (U+0020, U+00A0, U+202F, U+2009) group thousands (`1 234,56`); groups must be of 3;
 - a `$` before or after, a leading `-`/`+`/`−`, a trailing `-` and accounting parentheses
-  `(32,40)` (negative) are accepted; anything else (letters, `1e5`, `NaN`) is invalid.
+  `(32,40)` (negative) are accepted; anything else (letters, `1e5`, `NaN`) is invalid;
+- an amount of `MAX_AMOUNT` (1 000 000 000 $) or more, either sign, is not a billing amount:
+  `AmountOutOfRange`. The bound keeps every stored amount, finding impact and run total far
+  inside its column (docs/file-format.md, « Montants »).
 """
 
 from __future__ import annotations
@@ -45,12 +48,23 @@ _GROUPED = re.compile(
 _DIGITS = re.compile(r"[0-9]+")
 _TRAILING_TIME = re.compile(r"[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?")
 
+#: Amounts from this absolute value on are refused (`AmountOutOfRange`): no billed act comes
+#: near it, and it keeps amounts within `billing_records`' Numeric(14, 2) and sums of them
+#: within the Numeric(24, 2) of findings and run totals.
+MAX_AMOUNT = Decimal(1_000_000_000)
+
+
+class AmountOutOfRange(ValueError):
+    """A readable amount of `MAX_AMOUNT` or more (never quoting it)."""
+
+
 #: NAM at the start of `Patient`: 4 letters + 8 digits, possibly masked with x or *.
 NAM_AT_START = re.compile(r"\s*([A-Za-z]{4}[0-9xX*]{8})(?![0-9A-Za-z*])")
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """`49,15` → Decimal('49.15'); empty → None; unreadable → ValueError (see module doc)."""
+    """`49,15` → Decimal('49.15'); empty → None; unreadable → ValueError, too large →
+    `AmountOutOfRange` (see module doc)."""
     s = text.strip()
     if not s:
         return None
@@ -61,8 +75,14 @@ def parse_amount(text: str) -> Decimal | None:
         and head.isascii()
         and (not dot or (0 < len(tail) <= 2 and tail.isdigit() and tail.isascii()))
     ):
-        return Decimal(dotted)
-    return _parse_amount_general(s)
+        value = Decimal(dotted)
+        if len(head) < 10:  # fewer than 10 digits before the decimal mark
+            return value
+    else:
+        value = _parse_amount_general(s)
+    if abs(value) >= MAX_AMOUNT:
+        raise AmountOutOfRange("montant hors limites")
+    return value
 
 
 def _parse_amount_general(s: str) -> Decimal:

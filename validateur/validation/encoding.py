@@ -1,6 +1,7 @@
 """Is the upload a text file, and in which encoding is it written?
 
-Real exports are Windows-1252 (most), UTF-8 or UTF-8 with a BOM (billing-csv.md). The decision:
+Real exports are Windows-1252 (most), UTF-8 or UTF-8 with a BOM (docs/file-format.md). The
+decision:
 
 1. a UTF-8 BOM → `utf-8-sig`;
 2. otherwise find the **first non-ASCII byte** of the file: the head (64 KB) is checked first,
@@ -20,7 +21,13 @@ essentially never valid UTF-8); left free, charset-normalizer picks `mac_latin2`
 for French text, and restricted to our two candidates it adds nothing but time.
 
 The reader then decodes with `errors="replace"`, so a byte that breaks the chosen encoding later
-in the file (a damaged, mixed file) becomes U+FFFD in its cell rather than a crash.
+in the file (a damaged, mixed file) becomes U+FFFD in its cell rather than a crash; the reader
+reports each such cell (`invalid-character`).
+
+Binary content: the head is binary when control bytes are dense in it (`looks_binary`); a
+NUL or two in a cell is not. Further on, the reader checks the rare records holding a NUL or a
+U+FFFD with `is_binary_record`, so a valid head followed by garbage stops the run at the first
+garbage record, while a stray NUL is only removed from its cell.
 """
 
 from __future__ import annotations
@@ -39,11 +46,20 @@ WINDOW_BYTES = 64 * 1024
 _TEXT_CONTROLS = b"\t\n\x0b\x0c\r\x1a"
 _ALL_CONTROLS = bytes(range(0x20))
 _CONTROL_BYTES = bytes(b for b in _ALL_CONTROLS if b not in _TEXT_CONTROLS)
-#: Share of other control bytes above which the head is taken for binary content.
+#: Share of other control bytes above which the head is taken for binary content...
 _MAX_CONTROL_SHARE = 0.01
+#: ... when there are at least this many of them (a few NULs in cells are damage, not binary).
+MIN_BINARY_CONTROLS = 8
+#: A record is binary content from this share of control characters (`is_binary_record`)...
+BINARY_CONTROL_SHARE = 0.05
+#: ... or from this many U+FFFD making up this share of its characters.
+MIN_BINARY_REPLACEMENTS = 16
+BINARY_REPLACEMENT_SHARE = 0.25
+_DELETE_CONTROL_CHARS = dict.fromkeys([*_CONTROL_BYTES, 0x7F])
 #: Bytes cp1252 leaves undefined (the reader replaces them with U+FFFD).
 _CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
 _NON_ASCII = re.compile(b"[\x80-\xff]")
+_CONTROL = re.compile(b"[" + re.escape(_CONTROL_BYTES) + b"]")
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "Le fichier est encodé en UTF-32"),
@@ -64,19 +80,50 @@ UNKNOWN_ENCODING_MESSAGE = (
 
 
 def check_text(head: bytes) -> None:
-    """Raise `UnusableFile` when the head of a file is empty or clearly not CSV text."""
+    """Raise `UnusableFile` when the head of a file is empty, compressed, UTF-16 or a document."""
     if not head.removeprefix(codecs.BOM_UTF8).strip():
         raise UnusableFile(EMPTY_MESSAGE)
     for signature, what in _SIGNATURES:
         if head.startswith(signature):
             raise UnusableFile(what + _EXPORT_AGAIN)
-    if b"\x00" in head:
-        if _looks_like_utf16(head):
-            raise UnusableFile("Le fichier est encodé en UTF-16" + _EXPORT_AGAIN)
-        raise UnusableFile(BINARY_MESSAGE)
+    if b"\x00" in head and _looks_like_utf16(head):
+        raise UnusableFile("Le fichier est encodé en UTF-16" + _EXPORT_AGAIN)
+
+
+def looks_binary(head: bytes) -> bool:
+    """Control bytes (NUL included) make up more than 1 % of the head, and there are 8 or more.
+
+    A NUL or two in a cell is damage the reader repairs; binary content (an image, an archive,
+    random bytes: about one byte in ten is a control byte) is dense.
+    """
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    if controls > _MAX_CONTROL_SHARE * len(head):
-        raise UnusableFile(BINARY_MESSAGE)
+    return controls >= MIN_BINARY_CONTROLS and controls > _MAX_CONTROL_SHARE * len(head)
+
+
+def text_part(head: bytes) -> bytes:
+    """The head up to its first control byte: what the encoding of a binary head is judged on
+    (the garbage after good rows would otherwise pass for cp1252 or an unknown encoding)."""
+    first = _CONTROL.search(head)
+    return head if first is None else head[: first.start()]
+
+
+def is_binary_record(text: str) -> bool:
+    """Whether one record (its cells joined) is binary content rather than damaged text.
+
+    Checked only for the rare records holding a NUL or a U+FFFD. Binary when control characters
+    (NUL included; tab, line breaks and Ctrl-Z excluded) number `MIN_BINARY_CONTROLS` or more
+    and make up at least `BINARY_CONTROL_SHARE` of the characters, or when U+FFFD number
+    `MIN_BINARY_REPLACEMENTS` or more and make up at least `BINARY_REPLACEMENT_SHARE`: random
+    bytes hold about 10 % of control bytes, and read as UTF-8 about 45 % of U+FFFD, while a
+    damaged billing row has a few NULs or one U+FFFD per accented letter.
+    """
+    size = len(text)
+    controls = size - len(text.translate(_DELETE_CONTROL_CHARS))
+    if controls >= MIN_BINARY_CONTROLS and controls >= BINARY_CONTROL_SHARE * size:
+        return True
+    replacements = text.count("\ufffd")
+    return (replacements >= MIN_BINARY_REPLACEMENTS
+            and replacements >= BINARY_REPLACEMENT_SHARE * size)
 
 
 def _looks_like_utf16(head: bytes) -> bool:

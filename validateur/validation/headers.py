@@ -1,13 +1,16 @@
-"""The header line: which delimiter, and which column sits where.
+"""The header line: which delimiter, where the header is, and which column sits where.
 
-Headers are matched by a normalised name (billing-csv.md): accents stripped (NFKD, combining
-marks dropped), case folded, whitespace collapsed; a U+FFFD left by a lossy conversion is a
+Headers are matched by a normalised name: accents stripped (NFKD, combining marks dropped), case
+folded, whitespace collapsed, NUL characters dropped; a U+FFFD left by a lossy conversion is a
 wildcard standing for one letter (a run of n of them for 1 to n letters), so `D�but` is `Début`.
 `Élement de contexte` and `Élément de contexte` normalise to the same name. Unknown headers are
 ignored; a known column named twice keeps its first position.
 
-The delimiter is the one of `;`, `,`, tab that makes the header line (parsed by the csv module,
-so delimiters inside quotes do not count) name the most known columns, then the most cells.
+Where the header is (docs/file-format.md): an optional first line `sep=;` (Excel) names the
+delimiter; then up to `MAX_LINES_BEFORE_HEADER` title or blank lines (report title, date range,
+clinic name) may come before the header, which is the first line naming every required column.
+Otherwise the delimiter is the one of `;`, `,`, tab whose header (parsed by the csv module, so
+delimiters inside quotes do not count) names the most known columns, then has the most cells.
 """
 
 from __future__ import annotations
@@ -16,18 +19,26 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
+from validateur.formatting import integer
 from validateur.validation.rows import COLUMN_LABELS, REQUIRED_COLUMNS, Column
 from validateur.validation.unusable import MISSING_COLUMNS, UnusableFile
 
 DELIMITERS = (";", ",", "\t")
+#: Title or blank lines accepted before the header (after the `sep=` line, if any).
+MAX_LINES_BEFORE_HEADER = 10
+#: How far past that limit a header is still looked for, only to say where it is.
+HINT_LINES = 50
 _WILDCARD = "\ufffd"
+#: Excel's first line naming the delimiter: `sep=;` (sometimes quoted, any case).
+_SEP_LINE = re.compile(r'"?sep=([^\r\n"])"?[ \t]*(?:\r\n|\n|\r|$)', re.IGNORECASE)
 
 
 def normalise(name: str) -> str:
     """`  Élément   de CONTEXTE ` → `element de contexte`."""
-    decomposed = unicodedata.normalize("NFKD", name)
+    decomposed = unicodedata.normalize("NFKD", name.replace("\0", ""))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(bare.casefold().split())
 
@@ -68,37 +79,114 @@ def is_blank(cells: list[str]) -> bool:
     return not any(cell.strip() for cell in cells)
 
 
-def first_record(text: str, delimiter: str) -> list[str]:
-    """The first non-blank record of `text` parsed with `delimiter` ([] when there is none)."""
+@dataclass(frozen=True)
+class Header:
+    """The header found in the head of a file.
+
+    `index` is the number of records before it (the `sep=` line, title and blank lines): the
+    reader skips that many records, then the header itself.
+    """
+
+    delimiter: str
+    cells: list[str]
+    columns: dict[Column, int]
+    index: int
+
+
+def sep_delimiter(head_text: str) -> str | None:
+    """The delimiter a first line `sep=X` names, or None."""
+    match = _SEP_LINE.match(head_text)
+    return match.group(1) if match else None
+
+
+def _records(head_text: str, delimiter: str, limit: int) -> Iterator[tuple[int, list[str]]]:
+    """The first `limit` records of the head, numbered from 0; stops at a csv error."""
+    reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
     try:
-        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-            if not is_blank(cells):
-                return cells
+        for index, cells in enumerate(reader):
+            if index >= limit:
+                return
+            yield index, cells
     except csv.Error:
-        return []
-    return []
+        return
 
 
-def find_header(head_text: str) -> tuple[str, list[str], dict[Column, int]]:
-    """Delimiter, header cells and column positions; raises `UnusableFile` when unusable."""
-    best: tuple[int, int] = (-1, -1)
-    found: tuple[str, list[str], dict[Column, int]] = (DELIMITERS[0], [], {})
-    for delimiter in DELIMITERS:
-        cells = first_record(head_text, delimiter)
+@dataclass
+class _Scan:
+    """What one delimiter finds in the head: the header, or the best partial one."""
+
+    header: Header | None = None
+    late_index: int | None = None  # a complete header past the limit
+    partial: dict[Column, int] | None = None
+    nonblank: int = 0  # non-blank records within the limit
+
+
+def _scan(head_text: str, delimiter: str, first: int) -> _Scan:
+    """Look for the header among records `first` … `first + MAX_LINES_BEFORE_HEADER`."""
+    scan = _Scan()
+    last = first + MAX_LINES_BEFORE_HEADER
+    for index, cells in _records(head_text, delimiter, last + 1 + HINT_LINES):
+        if index < first or is_blank(cells):
+            continue
         columns = map_header(cells)
-        score = (len(columns), len(cells))
-        if score > best:
-            best, found = score, (delimiter, cells, columns)
-    columns = found[2]
-    if not columns:
-        raise UnusableFile(
-            "Aucune ligne d'en-tête reconnue : la première ligne du fichier ne nomme aucune des "
-            "colonnes attendues (" + ", ".join(COLUMN_LABELS[c] for c in REQUIRED_COLUMNS) + "). "
-            "Vérifiez qu'il s'agit bien de l'export « Facturation journalière ».",
+        complete = all(column in columns for column in REQUIRED_COLUMNS)
+        if index > last:
+            if complete:
+                scan.late_index = index
+                break
+            continue
+        scan.nonblank += 1
+        if complete:
+            scan.header = Header(delimiter, cells, columns, index)
+            break
+        if columns and (scan.partial is None or len(columns) > len(scan.partial)):
+            scan.partial = columns
+    return scan
+
+
+def find_header(head_text: str) -> Header:
+    """Delimiter, header cells, column positions and place; `UnusableFile` when unusable."""
+    named = sep_delimiter(head_text)
+    first = 1 if named is not None else 0
+    scans = [_scan(head_text, named, first)] if named is not None else []
+    if not scans or scans[0].header is None:
+        scans += [_scan(head_text, delimiter, first) for delimiter in DELIMITERS]
+    found = [scan.header for scan in scans if scan.header is not None]
+    if found:
+        return found[0] if named is not None and found[0].delimiter == named else max(
+            found, key=lambda h: (len(h.columns), len(h.cells), -h.index))
+    raise _no_header(scans)
+
+
+def _no_header(scans: list[_Scan]) -> UnusableFile:
+    """The refusal when no line of the head's first lines names every required column."""
+    window = integer(MAX_LINES_BEFORE_HEADER + 1)
+    late = [scan.late_index for scan in scans if scan.late_index is not None]
+    if late:
+        return UnusableFile(
+            f"Aucune ligne d'en-tête reconnue dans les {window} premières lignes du fichier : "
+            f"l'en-tête est à la ligne {min(late) + 1}, alors qu'au plus "
+            f"{integer(MAX_LINES_BEFORE_HEADER)} lignes de titre ou vides peuvent le précéder. "
+            "Supprimez les lignes en trop au début du fichier ou exportez à nouveau le rapport "
+            "« Facturation journalière ».",
             category=MISSING_COLUMNS,
         )
-    missing = [COLUMN_LABELS[column] for column in REQUIRED_COLUMNS if column not in columns]
-    if missing:
-        raise UnusableFile("Colonnes obligatoires absentes : " + ", ".join(missing) + ".",
-                           category=MISSING_COLUMNS)
-    return found
+    partials = [scan.partial for scan in scans if scan.partial]
+    if partials:
+        columns = max(partials, key=len)
+        missing = [COLUMN_LABELS[column] for column in REQUIRED_COLUMNS if column not in columns]
+        return UnusableFile("Colonnes obligatoires absentes : " + ", ".join(missing) + ".",
+                            category=MISSING_COLUMNS)
+    expected = ", ".join(COLUMN_LABELS[c] for c in REQUIRED_COLUMNS)
+    where = (
+        f"aucune des {window} premières lignes du fichier ne nomme les colonnes attendues "
+        f"({expected}) ; au plus {integer(MAX_LINES_BEFORE_HEADER)} lignes de titre peuvent "
+        "précéder l'en-tête"
+        if max(scan.nonblank for scan in scans) > 1
+        else f"la première ligne du fichier ne nomme aucune des colonnes attendues ({expected})"
+    )
+    return UnusableFile(
+        f"Aucune ligne d'en-tête reconnue : {where}. "
+        "Vérifiez qu'il s'agit bien de l'export « Facturation journalière ».",
+        category=MISSING_COLUMNS,
+    )

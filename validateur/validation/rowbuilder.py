@@ -18,6 +18,7 @@ from typing import Final, TypeVar
 
 from validateur.validation.cells import (
     NAM_AT_START,
+    AmountOutOfRange,
     context_tokens,
     doctor_identity,
     parse_amount,
@@ -36,7 +37,13 @@ class _Invalid(Enum):
     INVALID = 0
 
 
+class _OutOfRange(Enum):
+    OUT_OF_RANGE = 0
+
+
 _INVALID: Final = _Invalid.INVALID
+_OUT_OF_RANGE: Final = _OutOfRange.OUT_OF_RANGE
+_Amount = Decimal | _Invalid | _OutOfRange | None
 
 _MISSING_DATE = RowProblem(Problem.MISSING_VALUE, Column.DATE_SERVICE)
 _MISSING_CODE = RowProblem(Problem.MISSING_VALUE, Column.CODE)
@@ -46,6 +53,8 @@ _INVALID_DEBUT = RowProblem(Problem.INVALID_TIME, Column.DEBUT)
 _INVALID_FIN = RowProblem(Problem.INVALID_TIME, Column.FIN)
 _INVALID_PRELIMINAIRE = RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PRELIMINAIRE)
 _INVALID_PAYE = RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE)
+_HUGE_PRELIMINAIRE = RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PRELIMINAIRE)
+_HUGE_PAYE = RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PAYE)
 _EXTRA_CELLS = RowProblem(Problem.EXTRA_CELLS)
 
 
@@ -53,6 +62,20 @@ def _parse(cache: dict[str, T | _Invalid], parse: Callable[[str], T], text: str)
     """Parse `text` (a cache miss), remember the result, keep the cache bounded."""
     try:
         value: T | _Invalid = parse(text)
+    except ValueError:
+        value = _INVALID
+    if len(cache) >= MAX_CACHED:
+        cache.clear()
+    cache[text] = value
+    return value
+
+
+def _parse_amount(cache: dict[str, _Amount], text: str) -> _Amount:
+    """`_parse` for amounts, which may also be out of range (`cells.MAX_AMOUNT`)."""
+    try:
+        value: _Amount = parse_amount(text)
+    except AmountOutOfRange:
+        value = _OUT_OF_RANGE
     except ValueError:
         value = _INVALID
     if len(cache) >= MAX_CACHED:
@@ -84,7 +107,7 @@ def row_builder(
     pads = [[""] * n for n in range(width + 1)]
     dates: dict[str, date | _Invalid | None] = {}
     times: dict[str, time | _Invalid | None] = {}
-    amounts: dict[str, Decimal | _Invalid | None] = {}
+    amounts: dict[str, _Amount] = {}
     units: dict[str, int | None] = {}
     contexts: dict[str, frozenset[str]] = {}
     doctors: dict[str, str] = {}
@@ -141,16 +164,22 @@ def row_builder(
         try:
             preliminaire = amounts[preliminaire_text]
         except KeyError:
-            preliminaire = _parse(amounts, parse_amount, preliminaire_text)
+            preliminaire = _parse_amount(amounts, preliminaire_text)
         if preliminaire is _INVALID:
             problems.append(_INVALID_PRELIMINAIRE)
+            preliminaire = None
+        elif preliminaire is _OUT_OF_RANGE:
+            problems.append(_HUGE_PRELIMINAIRE)
             preliminaire = None
         try:
             paye = amounts[paye_text]
         except KeyError:
-            paye = _parse(amounts, parse_amount, paye_text)
+            paye = _parse_amount(amounts, paye_text)
         if paye is _INVALID:
             problems.append(_INVALID_PAYE)
+            paye = None
+        elif paye is _OUT_OF_RANGE:
+            problems.append(_HUGE_PAYE)
             paye = None
 
         try:

@@ -58,7 +58,7 @@ COLUMN_LABELS: dict[Column, str] = {
     Column.PATIENT: "Patient",
 }
 
-#: Columns without which a file is unusable (billing-csv.md).
+#: Columns without which a file is unusable (docs/file-format.md).
 REQUIRED_COLUMNS: tuple[Column, ...] = (
     Column.DATE_SERVICE,
     Column.CODE,
@@ -74,9 +74,11 @@ class Problem(StrEnum):
 
     INVALID_DATE = "invalid-date"
     INVALID_AMOUNT = "invalid-amount"
+    AMOUNT_OUT_OF_RANGE = "amount-out-of-range"
     INVALID_TIME = "invalid-time"
     MISSING_VALUE = "missing-value"
     EXTRA_CELLS = "extra-cells"
+    INVALID_CHARACTER = "invalid-character"
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,7 +133,7 @@ def test_duplicate_claim_names_claim_code_and_rows() -> None:
     assert finding.rows == (3, 7)
     assert finding.id_ramq == ("12345678901",)
     assert finding.message == (
-        "La demande 12345678901 contient le code 15804 2 fois (lignes 3 et 7)."
+        "La réclamation 12345678901 contient le code 15804 2 fois (lignes 3 et 7)."
     )
     assert finding.data == {"idRamq": "12345678901", "code": "15804", "count": 2, "rows": [3, 7]}
 
@@ -258,3 +258,84 @@ def test_from_a_file_through_the_reader(tmp_path: Path) -> None:
         ("duplicate-claim", (1, 4)),
     ]
     assert all("beaucoup" not in f.message and "Inconnu" not in f.message for f in findings)
+
+
+def test_every_scenario_has_a_french_title() -> None:
+    from validateur.validation.catalogue import SCENARIO_TITLES
+    from validateur.validation.rules.structure import SCENARIOS
+
+    assert all(("structure", scenario) in SCENARIO_TITLES for scenario in SCENARIOS)
+
+
+def test_no_data_row_is_one_warning() -> None:
+    (finding,) = run([])
+    assert (finding.rule, finding.scenario, finding.severity) == (
+        "structure", "no-data", Severity.WARNING)
+    assert finding.message == "Le fichier ne contient aucune ligne de données."
+    assert finding.solution and finding.rows == ()
+    assert [f.scenario for f in run([make_row(row_number=1)])] == []
+
+
+def test_a_header_only_file_through_the_reader_gives_no_data(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"sep=;\r\nFacturation\r\n" + billing_csv([], delimiter=";"))
+    with BillingReader(path) as reader:
+        assert [f.scenario for f in run(list(reader))] == ["no-data"]
+
+
+def test_invalid_character_is_a_warning_naming_row_and_column() -> None:
+    rows = [
+        with_problems(make_row(row_number=4, id_ramq="30000000004"),
+                      RowProblem(Problem.INVALID_CHARACTER, Column.PATIENT),
+                      RowProblem(Problem.INVALID_CHARACTER, Column.DIAGNOSTIC)),
+        with_problems(make_row(row_number=2), RowProblem(Problem.MISSING_VALUE, Column.CODE),
+                      RowProblem(Problem.INVALID_CHARACTER, Column.FACTURE)),
+    ]  # fmt: skip
+    findings = run(rows)
+    assert summary(findings) == [
+        ("missing-value", "error", (2,)),
+        ("invalid-character", "warning", (2,)),
+        ("invalid-character", "warning", (4,)),
+        ("invalid-character", "warning", (4,)),
+    ]
+    patient = next(f for f in findings if f.data.get("column") == "Patient")
+    assert patient.message == (
+        "Ligne 4 : la colonne « Patient » contient un caractère invalide (octet nul ou "
+        "caractère illisible)."
+    )
+    assert patient.id_ramq == ("30000000004",) and "retirés" in patient.solution
+
+
+def test_invalid_characters_are_capped_like_every_scenario() -> None:
+    rows = [with_problems(make_row(row_number=n),
+                          RowProblem(Problem.INVALID_CHARACTER, Column.PATIENT))
+            for n in range(1, MAX_PER_SCENARIO + 2)]  # fmt: skip
+    findings = run(rows)
+    assert len(findings) == MAX_PER_SCENARIO + 1
+    assert findings[-1].message == (
+        "1 autre cas de caractères invalides n'est pas détaillé : seuls les 1\u202f000 premiers "
+        "sont listés."
+    )
+
+
+def test_the_omitted_count_is_grouped_the_quebec_way() -> None:
+    rows = [with_problems(make_row(row_number=n), RowProblem(Problem.EXTRA_CELLS))
+            for n in range(1, MAX_PER_SCENARIO + 1235)]  # fmt: skip
+    info = run(rows)[-1]
+    assert info.message == (
+        "1\u202f234 autres cas de lignes avec des cellules en trop ne sont pas détaillés : "
+        "seuls les 1\u202f000 premiers sont listés."
+    )
+
+
+def test_an_amount_out_of_range_is_an_error_naming_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(billing_csv([act(1, **{"Montant payé": "1 000 000 000,00"})]))
+    with BillingReader(path) as reader:
+        (finding,) = run(list(reader))
+    assert (finding.scenario, finding.severity, finding.rows) == (
+        "amount-out-of-range", Severity.ERROR, (1,))
+    assert finding.message == (
+        "Ligne 1 : le montant de la colonne « Montant payé » atteint 1\u202f000\u202f000\u202f000"
+        "\u00a0$ ou plus : ce n'est pas un montant de facturation."
+    )

@@ -6,13 +6,16 @@ checked. Every other rule skips the fields it cannot use, so these findings are 
 of a bad cell.
 
 - one `error` finding per row problem found by the reader (`invalid-date`, `invalid-amount`,
-  `invalid-time`, `missing-value`, `extra-cells`), naming the row and the column, never the
-  cell's value;
+  `amount-out-of-range`, `invalid-time`, `missing-value`, `extra-cells`), naming the row and
+  the column, never the cell's value;
+- `invalid-character` (warning): a cell held a NUL (removed) or an undecodable character
+  (kept as U+FFFD), one finding per row and column (docs/file-format.md);
 - `invalid-nam` (warning): `Patient` is not empty and does not start with a NAM;
 - `duplicate-claim` (warning): the same `ID RAMQ` + `Code` on two rows or more, one finding per
   claim and code naming all its rows;
 - `unknown-code` (warning): only when the reference codes table is loaded, a code neither in it
-  nor named by another rule.
+  nor named by another rule;
+- `no-data` (warning): the file has a header and no data row.
 
 At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
 `info` finding with the number left out. Output is sorted (scenario, then first row), so it
@@ -33,9 +36,11 @@ from validateur.validation.rules.structure_claims import ClaimLog
 from validateur.validation.rules.structure_messages import (
     DUPLICATE_CLAIM,
     INVALID_NAM,
+    NO_DATA,
     SLUG,
     UNKNOWN_CODE,
     duplicate_finding,
+    no_data_finding,
     omitted_finding,
     row_finding,
 )
@@ -55,8 +60,11 @@ SCENARIOS: tuple[str, ...] = (
     Problem.MISSING_VALUE.value,
     Problem.INVALID_DATE.value,
     Problem.INVALID_AMOUNT.value,
+    Problem.AMOUNT_OUT_OF_RANGE.value,
     Problem.INVALID_TIME.value,
     Problem.EXTRA_CELLS.value,
+    NO_DATA,
+    Problem.INVALID_CHARACTER.value,
     INVALID_NAM,
     DUPLICATE_CLAIM,
     UNKNOWN_CODE,
@@ -104,14 +112,19 @@ class StructureRule:
         self._known_codes = reference.known_codes
         self._hits: dict[str, _Lowest] = {scenario: _Lowest() for scenario in SCENARIOS}
         self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)
+        self._fed: Callable[[], bool] = lambda: False
         self.feed = self._feeder()
 
     def _feeder(self) -> Callable[[BillingRow], None]:
         known, add_claim = self._known_codes, self._claims.adder()
         invalid_nam, unknown_code = self._hits[INVALID_NAM].add, self._hits[UNKNOWN_CODE].add
         feed_problems = self._feed_problems
+        fed = False
+        self._fed = lambda: fed
 
         def feed(row: BillingRow) -> None:
+            nonlocal fed
+            fed = True
             if row.problems:
                 feed_problems(row)
             patient = row.patient
@@ -142,6 +155,10 @@ class StructureRule:
     def finish(self) -> Iterator[Finding]:
         """Findings scenario by scenario (see `SCENARIOS`), built as they are consumed."""
         for scenario in SCENARIOS:
+            if scenario == NO_DATA:
+                if not self._fed():
+                    yield no_data_finding()
+                continue
             if scenario == DUPLICATE_CLAIM:
                 total, ranked = self._claims.duplicates()
                 self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)  # free it

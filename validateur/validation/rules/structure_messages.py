@@ -1,14 +1,18 @@
 """French texts of the `structure` rule: messages and solutions for billing staff.
 
-Messages name the row number, the column (its header text), the claim number and the code,
-never another cell's value: a claim number or code that does not look like one is shown as
-`(illisible)`, since a shifted row may carry a patient's name in those columns.
+Messages name the row number, the column (its header text), the claim (« réclamation ») number
+and the code, never another cell's value: a claim number or code that does not look like one
+is shown as `(illisible)`, since a shifted row may carry a patient's name in those columns.
+Counts go through `formatting.integer` (`1 000`); row numbers are positions, like page
+numbers, and are written without grouping (`ligne 1990`).
 """
 
 from __future__ import annotations
 
 import re
 
+from validateur.formatting import NBSP, integer
+from validateur.validation.cells import MAX_AMOUNT
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import COLUMN_LABELS, Column, Problem
 
@@ -16,6 +20,10 @@ SLUG = "structure"
 INVALID_NAM = "invalid-nam"
 DUPLICATE_CLAIM = "duplicate-claim"
 UNKNOWN_CODE = "unknown-code"
+NO_DATA = "no-data"
+#: Row-level scenarios that are warnings (the others are errors).
+WARNINGS = frozenset({Problem.INVALID_CHARACTER.value, INVALID_NAM, UNKNOWN_CODE})
+_MAX_AMOUNT = f"{integer(int(MAX_AMOUNT))}{NBSP}$"
 #: Rows named in one duplicate finding's message (`rows` holds more).
 MAX_ROWS_IN_MESSAGE = 10
 
@@ -33,6 +41,11 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "le montant de la colonne « {label} » est illisible",
         "Corrigez le montant (par exemple 49,15).",
     ),
+    Problem.AMOUNT_OUT_OF_RANGE.value: (
+        "le montant de la colonne « {label} » atteint " + _MAX_AMOUNT + " ou plus : ce n'est "
+        "pas un montant de facturation",
+        "Corrigez le montant (par exemple 49,15) : il a été ignoré par les autres vérifications.",
+    ),
     Problem.INVALID_TIME.value: (
         "l'heure de la colonne « {label} » est invalide",
         "Corrigez l'heure au format HH:MM (par exemple 09:30).",
@@ -41,6 +54,13 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "la ligne contient plus de cellules que l'en-tête",
         "Vérifiez qu'aucune cellule ne contient le séparateur (« ; » ou « , ») sans "
         "guillemets : les valeurs de cette ligne sont peut-être décalées.",
+    ),
+    Problem.INVALID_CHARACTER.value: (
+        "la colonne « {label} » contient un caractère invalide (octet nul ou caractère "
+        "illisible)",
+        "Vérifiez cette valeur dans le logiciel de facturation : le fichier a été endommagé ou "
+        "enregistré dans un autre encodage. Les octets nuls ont été retirés ; un caractère "
+        "illisible est conservé sous la forme « \ufffd ».",
     ),
     INVALID_NAM: (
         "la colonne « {label} » ne commence pas par un NAM (4 lettres et 8 chiffres)",
@@ -55,10 +75,12 @@ OMITTED_WHAT: dict[str, str] = {
     Problem.MISSING_VALUE.value: "de valeurs manquantes",
     Problem.INVALID_DATE.value: "de dates invalides",
     Problem.INVALID_AMOUNT.value: "de montants illisibles",
+    Problem.AMOUNT_OUT_OF_RANGE.value: "de montants hors limites",
     Problem.INVALID_TIME.value: "d'heures invalides",
     Problem.EXTRA_CELLS.value: "de lignes avec des cellules en trop",
+    Problem.INVALID_CHARACTER.value: "de caractères invalides",
     INVALID_NAM: "de patients sans NAM",
-    DUPLICATE_CLAIM: "de demandes en double",
+    DUPLICATE_CLAIM: "de réclamations en double",
     UNKNOWN_CODE: "de codes inconnus",
 }
 _SHOWABLE = re.compile(r"[0-9A-Za-z-]{1,20}")
@@ -70,10 +92,12 @@ def showable(text: str) -> str:
 
 
 def rows_fr(rows: list[int]) -> str:
-    """[3, 17, 20] → `lignes 3, 17 et 20`."""
+    """[3, 17, 20] → `lignes 3, 17 et 20`; [3] → `ligne 3`."""
     shown = [str(row) for row in rows[:MAX_ROWS_IN_MESSAGE]]
     if len(rows) > MAX_ROWS_IN_MESSAGE:
         return "lignes " + ", ".join(shown) + "…"
+    if len(shown) == 1:
+        return "ligne " + shown[0]
     return "lignes " + ", ".join(shown[:-1]) + " et " + shown[-1]
 
 
@@ -81,7 +105,7 @@ def row_finding(scenario: str, number: int, column: str, id_ramq: str, code: str
     """One row-level finding: `column` is a `Column` value or "", `code` only for unknown codes."""
     label = COLUMN_LABELS[Column(column)] if column else ""
     what, solution = PROBLEM_TEXT[scenario]
-    warning = scenario in (INVALID_NAM, UNKNOWN_CODE)
+    warning = scenario in WARNINGS
     data: dict[str, object] = {"row": number}
     if column:
         data["column"] = label
@@ -107,7 +131,8 @@ def duplicate_finding(id_ramq: str, code: str, count: int, rows: list[int]) -> F
         scenario=DUPLICATE_CLAIM,
         severity=Severity.WARNING,
         message=(
-            f"La demande {shown_id} contient le code {shown_code} {count} fois ({rows_fr(rows)})."
+            f"La réclamation {shown_id} contient le code {shown_code} {integer(count)} fois "
+            f"({rows_fr(rows)})."
         ),
         solution="Vérifiez s'il s'agit d'un doublon et annulez la ligne en trop auprès de la RAMQ.",
         rows=tuple(rows),
@@ -118,16 +143,31 @@ def duplicate_finding(id_ramq: str, code: str, count: int, rows: list[int]) -> F
 
 def omitted_finding(scenario: str, count: int, limit: int) -> Finding:
     """The `info` finding that closes a capped scenario."""
-    shown_limit = f"{limit:,}".replace(",", "\u00a0")
-    more = f"{count:,}".replace(",", "\u00a0")
+    what = OMITTED_WHAT[scenario]
+    left_out = (
+        f"1 autre cas {what} n'est pas détaillé" if count == 1
+        else f"{integer(count)} autres cas {what} ne sont pas détaillés"
+    )
     return Finding(
         rule=SLUG,
         scenario=scenario,
         severity=Severity.INFO,
-        message=(
-            f"{more} autres cas {OMITTED_WHAT[scenario]} ne sont pas détaillés : seuls les "
-            f"{shown_limit} premiers sont listés."
-        ),
+        message=f"{left_out} : seuls les {integer(limit)} premiers sont listés.",
         solution="Corrigez les problèmes détaillés, puis validez le fichier à nouveau.",
         data={"omitted": count, "limit": limit},
+    )
+
+
+def no_data_finding() -> Finding:
+    """The warning of a file with a header and no data row."""
+    return Finding(
+        rule=SLUG,
+        scenario=NO_DATA,
+        severity=Severity.WARNING,
+        message="Le fichier ne contient aucune ligne de données.",
+        solution=(
+            "Vérifiez la période choisie dans le logiciel de facturation, puis exportez à "
+            "nouveau le rapport « Facturation journalière » : seule la ligne d'en-tête a été "
+            "trouvée."
+        ),
     )
