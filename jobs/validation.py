@@ -4,8 +4,15 @@ One pass over the file: the reader streams typed rows, each row goes to COPY and
 engine, so memory holds one batch of the reader plus the rules' per-group state, whatever
 the file's size. Every attempt starts by clearing what an earlier attempt stored (inside the
 same transaction as the new copy), and the file is deleted in `finally` once the run is in
-a final state. Input errors fail the run at once with a French message; anything else is
-re-raised without its text (it may quote a cell) so RQ can retry transient failures.
+a final state. Input errors fail the run at once with a French message and their category,
+never retried: `UnusableFile` from the reader, and as a last guard a value PostgreSQL refuses
+(`DataError`: the reader removes NULs and refuses huge amounts, so this should not happen).
+Anything else is re-raised without its text (it may quote a cell) so RQ can retry transient
+failures.
+
+Right before its commit, the attempt locks the run row `FOR SHARE` and rolls back unless the
+run is still processing (`records.RunWriter.still_processing`): a delete or cancel of the run
+either comes first and is seen there, or waits for the commit and removes what it committed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
+import sqlalchemy.exc
 from flask import current_app
 from rq import get_current_job
 
@@ -36,6 +45,13 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY_ROWS = 2000
 FILE_MISSING = FailureCategory.FILE_MISSING.value
 FILE_GONE_MESSAGE = "Le fichier téléversé est introuvable ; veuillez le téléverser à nouveau."
+REFUSED_VALUE_MESSAGE = (
+    "Une valeur du fichier n'a pas pu être enregistrée (caractère ou nombre que la base de "
+    "données refuse) ; la validation est arrêtée. Exportez à nouveau le rapport « Facturation "
+    "journalière » ; si le problème persiste, signalez ce fichier au soutien."
+)
+#: Errors about a value written, not about the database's health: never retried.
+_REFUSED_VALUE = (psycopg.DataError, sqlalchemy.exc.DataError)
 
 
 def validate_run(run_id: int) -> None:
@@ -69,6 +85,14 @@ def _validate(run_id: int) -> None:
         storage.delete(stored_name)  # before the final status: a final run owns no file
         final = runs.fail(run_id, str(exc), FailureCategory(exc.category))
         runlog.record(run_id, "error", "reader", "Fichier inutilisable")
+    except _REFUSED_VALUE as exc:
+        db.session.rollback()
+        storage.delete(stored_name)
+        final = runs.fail(run_id, REFUSED_VALUE_MESSAGE, FailureCategory.UNREADABLE_FILE)
+        log.error("run %s: a value was refused by the database (%s)", run_id,
+                  type(exc).__name__)
+        runlog.record(run_id, "error", "worker", "Valeur refusée par la base de données",
+                      exception=type(exc).__name__)
     except Exception as exc:
         _note_failed_attempt(run_id, type(exc).__name__, run.attempts)
         raise JobFailed(run_id, type(exc).__name__) from None
@@ -99,7 +123,9 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
         rows = _copy_and_feed(path, writer, engine, progress)
         progress.report(Phase.VALIDATING, VALIDATING_BAND[0], rows)
         totals = writer.write_findings(_reporting(engine.stream(), progress, rows))
-        progress.report(Phase.SAVING, SAVING_BAND[0], rows)
+        progress.report(Phase.SAVING, SAVING_BAND[0], rows)  # the last write before commit
+        if not writer.still_processing():
+            raise RunCancelled(run_id)  # deleted or cancelled meanwhile: roll back
     runlog.record(run_id, "info", "worker", "Lignes et constats enregistrés", rows=rows,
                   findings=totals.total, errors=totals.counts["error"],
                   warnings=totals.counts["warning"])

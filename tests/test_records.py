@@ -1,18 +1,25 @@
-"""`records.py`: every cell reaches `billing_records` exactly as decoded, whatever it holds."""
+"""`records.py`: every cell and finding reaches PostgreSQL exactly, whatever it holds; a delete
+or cancel racing an attempt's commit never leaves rows without their run."""
 
 from __future__ import annotations
 
+import random
+import threading
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import text
 
 from tests.csvfiles import act, billing_csv
+from tests.workers import wait_for
 from validateur import records, runs
 from validateur.extensions import db
+from validateur.models import Phase
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.reader import BillingReader
 from validateur.validation.rows import BillingRow
@@ -121,3 +128,178 @@ def test_findings_data_with_non_text_keys_is_still_stored(app: Flask) -> None:
                       data={"perCode": {8857: 2, "8859": 1}, "day": date(2025, 3, 10)})
     _, stored = _write_findings(app, [finding])
     assert stored[0][-1] == {"perCode": {"8857": 2, "8859": 1}, "day": "2025-03-10"}
+
+
+#: Characters that matter to COPY's text format, to array literals and to JSON, and odd ones.
+_ODD = ['"', "\\", ",", "{", "}", "\t", "\n", "\r", " ", "'", "NULL", "\\N", "\\.", "é", "€",
+        "\u2028", "\ufffd", "\x01", "\x0b", "\x1a", "\x7f", "😀", "a", "7", "()", "$", ";"]
+
+
+def _odd_text(rng: random.Random, size: int = 6) -> str:
+    return "".join(rng.choice(_ODD) for _ in range(rng.randrange(size + 1)))
+
+
+def test_claim_numbers_with_quotes_and_escapes_survive_copy(app: Flask) -> None:
+    """The array literal of `id_ramq`: one quote in one of two claims once broke it."""
+    rng = random.Random(7)
+    cases = [
+        ('a"b', "c"), ('"', ""), ("", '"'), ('x","y',), ('x","y', "z"), ("a\\", '"b'),
+        ("{1,2}", "NULL", ""), ('""', '"', '"""'), ("tab\there", "deux\nlignes", "cr\r"),
+        ("30000000001",), (), ("30000000001", "30000000002"),
+    ]
+    cases += [tuple(_odd_text(rng) for _ in range(rng.randrange(1, 5))) for _ in range(300)]
+    findings = [Finding("structure", "duplicate-claim", Severity.WARNING, f"Message {n}",
+                        id_ramq=claims) for n, claims in enumerate(cases)]
+    _, stored = _write_findings(app, findings)
+    assert [tuple(row[6]) for row in stored] == cases
+
+
+def test_every_finding_text_survives_copy(app: Flask) -> None:
+    rng = random.Random(11)
+    findings = [
+        Finding(_odd_text(rng) or "r", _odd_text(rng) or "s", Severity.INFO, _odd_text(rng, 40),
+                _odd_text(rng, 40), rows=(n,), id_ramq=(_odd_text(rng),),
+                data={_odd_text(rng) or "k": _odd_text(rng, 20), "n": n})
+        for n in range(2 * records.BATCH_ROWS + 3)
+    ]
+    _, stored = _write_findings(app, findings)
+    assert [(row[0], row[1], row[3], row[4], list(row[6]), row[8]) for row in stored] == [
+        (f.rule, f.scenario, f.message, f.solution, list(f.id_ramq), f.data) for f in findings
+    ]
+
+
+def test_every_row_text_survives_copy(app: Flask) -> None:
+    rng = random.Random(5)
+    text_fields = [name for name in BillingRow.__slots__
+                   if name not in ("row_number", "date_service", "debut", "fin", "unites",
+                                   "montant_preliminaire", "montant_paye", "context",
+                                   "problems")]  # fmt: skip
+    rows = [BillingRow(n, **{name: _odd_text(rng, 12) for name in text_fields})
+            for n in range(1, 2 * records.BATCH_ROWS + 3)]
+    assert _copy(app, rows) == [_expected(row) for row in rows]
+
+
+def test_a_nul_reaching_the_writer_is_dropped_not_a_failed_copy(app: Flask) -> None:
+    rows = [BillingRow(1, facture="F\x0001", patient="A\x00B", diagnostic="\\\x00")]
+    (stored,) = _copy(app, rows)
+    assert (stored[1], stored[9], stored[17]) == ("F01", "\\", "AB")
+
+
+def test_totals_and_impacts_far_beyond_any_file_fit_their_columns(app: Flask) -> None:
+    """Row amounts are below 10⁹ $; a run of a billion of them still fits."""
+    huge = Decimal("999999999.99") * 2_000_000_000
+    finding = Finding("annual-code", "E1", Severity.ERROR, "Message", monetary_impact=-huge)
+    totals, stored = _write_findings(app, [finding])
+    assert stored[0][7] == -huge and totals.money_at_risk == huge
+    with app.app_context():
+        run_id = runs.create_run(None, "export.csv", "stored", 1, "utf-8", ",").id
+        runs.start_attempt(run_id)
+        assert runs.complete(run_id, total_rows=1, counts={"error": 1}, potential_gain=huge,
+                             money_at_risk=huge)
+        assert db.session.execute(text(
+            "SELECT potential_gain, money_at_risk FROM validation_runs WHERE id = :id"),
+            {"id": run_id}).one() == (huge, huge)
+
+
+# --- a delete or cancel racing the attempt's commit -----------------------------------------
+
+
+def _processing_run(app: Flask) -> int:
+    with app.app_context():
+        run_id: int = runs.create_run(None, "export.csv", "stored", 1, "utf-8", ";").id
+        assert runs.start_attempt(run_id)
+    return run_id
+
+
+class Beside(threading.Thread):
+    """`action(run_id)` in its own app context (its own session and connection)."""
+
+    def __init__(self, app: Flask, action: Callable[[int], object], run_id: int) -> None:
+        super().__init__(daemon=True)
+        self._app, self._action, self._run_id = app, action, run_id
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self._app.app_context():
+                self._action(self._run_id)
+                db.session.remove()
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+
+def waiting_for_a_lock(app: Flask) -> int:
+    """Sessions of this database waiting for a lock now (pg_stat_activity)."""
+    with app.app_context():
+        count: int = db.session.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar_one()
+        db.session.commit()
+    return count
+
+
+def _stored(app: Flask, run_id: int) -> tuple[int, int]:
+    with app.app_context():
+        found = db.session.execute(text(
+            "SELECT (SELECT count(*) FROM billing_records WHERE validation_run_id = :id), "
+            "(SELECT count(*) FROM validation_runs WHERE id = :id)"), {"id": run_id}).one()
+        db.session.commit()
+    return found[0], found[1]
+
+
+def _cancel_and_clear(run_id: int) -> None:
+    """What `lifecycle.cancel_run` does in the database."""
+    assert runs.cancel(run_id)
+    runs.delete_run_data(run_id)
+
+
+@pytest.mark.parametrize("action", [runs.delete_run, _cancel_and_clear])
+def test_a_delete_or_cancel_after_the_lock_waits_and_removes_the_committed_rows(
+    app: Flask, tmp_path: Path, action: Callable[[int], None]
+) -> None:
+    run_id = _processing_run(app)
+    rows = _read(tmp_path, billing_csv([act(n) for n in range(1, 21)]))
+    beside = Beside(app, action, run_id)
+    with app.app_context():
+        with records.run_transaction(run_id) as writer:
+            with writer.copying():
+                writer.write_batch(rows)
+            assert writer.still_processing()
+            beside.start()
+            wait_for(lambda: waiting_for_a_lock(app) == 1, timeout=10)
+            assert beside.is_alive()  # it waits for our commit
+        beside.join(10)
+    assert not beside.is_alive() and beside.error is None
+    expected_runs = 0 if action is runs.delete_run else 1
+    assert _stored(app, run_id) == (0, expected_runs)
+
+
+@pytest.mark.parametrize("action", [runs.delete_run, _cancel_and_clear])
+def test_a_delete_or_cancel_before_the_lock_is_seen_and_the_attempt_rolls_back(
+    app: Flask, tmp_path: Path, action: Callable[[int], None]
+) -> None:
+    run_id = _processing_run(app)
+    rows = _read(tmp_path, billing_csv([act(n) for n in range(1, 21)]))
+    with (app.app_context(), pytest.raises(LookupError),
+          records.run_transaction(run_id) as writer):
+        with writer.copying():
+            writer.write_batch(rows)
+        beside = Beside(app, action, run_id)
+        beside.start()
+        beside.join(10)
+        assert not beside.is_alive() and beside.error is None
+        if not writer.still_processing():
+            raise LookupError("cancelled: the job raises RunCancelled and rolls back")
+    assert _stored(app, run_id)[0] == 0
+
+
+def test_holding_the_run_row_does_not_block_progress_before_it(app: Flask) -> None:
+    """Progress is written on another connection while the writer copies (no lock yet)."""
+    run_id = _processing_run(app)
+    with app.app_context(), records.run_transaction(run_id) as writer:
+        writer.clear_previous_attempt()
+        beside = Beside(app, lambda i: runs.record_progress(i, Phase.PARSING, 10, 5), run_id)
+        beside.start()
+        beside.join(10)
+        assert not beside.is_alive() and beside.error is None
+        assert writer.still_processing()

@@ -30,6 +30,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from validateur.extensions import db
 
+#: Money that sums billed amounts (finding impacts, run totals). A row's amount is below
+#: 10⁹ $ (`validation.cells.MAX_AMOUNT`), so 22 integer digits hold any file's total.
+MONEY_TOTAL = Numeric(24, 2)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -133,8 +137,9 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
     warning_count: Mapped[int] = mapped_column(Integer, default=0)
     optimization_count: Mapped[int] = mapped_column(Integer, default=0)
     info_count: Mapped[int] = mapped_column(Integer, default=0)
-    potential_gain: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
-    money_at_risk: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    #: Sums of finding impacts: wider than an amount (`MONEY_TOTAL`).
+    potential_gain: Mapped[Decimal] = mapped_column(MONEY_TOTAL, default=Decimal("0"))
+    money_at_risk: Mapped[Decimal] = mapped_column(MONEY_TOTAL, default=Decimal("0"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -187,7 +192,7 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
     solution: Mapped[str] = mapped_column(Text, default="")
     rows: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)
     id_ramq: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    monetary_impact: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    monetary_impact: Mapped[Decimal] = mapped_column(MONEY_TOTAL, default=Decimal("0"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # written and read whole
 
 

@@ -150,19 +150,42 @@ def cancel(run_id: int) -> bool:
 
 
 def delete_run_data(run_id: int) -> None:
-    """Remove a run's billing rows and findings (each attempt starts with this)."""
-    db.session.execute(delete(BillingRecord).where(BillingRecord.validation_run_id == run_id))
-    db.session.execute(
-        delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
-    )
+    """Remove a run's billing rows and findings, in one transaction.
+
+    The run row is locked first (`FOR NO KEY UPDATE`): a job about to commit this run's rows
+    holds it `FOR SHARE` (`records.RunWriter.still_processing`), so this waits for that
+    commit and then removes the rows it made visible; a job that has not reached that point
+    yet sees the run's new status there and rolls back. The lock does not block a job
+    inserting findings (their foreign key only needs `FOR KEY SHARE`).
+    """
+    _lock_run_row(run_id, "FOR NO KEY UPDATE")
+    _delete_rows_and_findings(run_id)
     db.session.commit()
 
 
 def delete_run(run_id: int) -> None:
-    """Remove a run and everything it owns (rows, findings, logs via cascade)."""
-    delete_run_data(run_id)
+    """Remove a run and everything it owns (rows, findings, logs via cascade), at once.
+
+    The run row is locked `FOR UPDATE` before anything is deleted, so a job committing its
+    rows (which holds the row `FOR SHARE` until its commit) is waited for, and its rows go
+    with the run: `billing_records` has no foreign key that would otherwise catch them.
+    """
+    _lock_run_row(run_id, "FOR UPDATE")
+    _delete_rows_and_findings(run_id)
     db.session.execute(delete(ValidationRun).where(ValidationRun.id == run_id))
     db.session.commit()
+
+
+def _lock_run_row(run_id: int, mode: str) -> None:
+    db.session.execute(text(f"SELECT 1 FROM validation_runs WHERE id = :id {mode}"),
+                       {"id": run_id})
+
+
+def _delete_rows_and_findings(run_id: int) -> None:
+    db.session.execute(delete(BillingRecord).where(BillingRecord.validation_run_id == run_id))
+    db.session.execute(
+        delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
+    )
 
 
 def is_open(run: ValidationRun) -> bool:
