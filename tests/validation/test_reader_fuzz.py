@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.csvfiles import HEADER
+from tests.csvfiles import HEADER, act, billing_csv
 from validateur.validation.cells import parse_amount, parse_date, parse_time, parse_units
 from validateur.validation.reader import BillingReader, UnusableFile, record_batches, sniff_file
 from validateur.validation.rows import BillingRow
@@ -55,8 +55,8 @@ def test_arbitrary_text_after_a_valid_header(fuzz_file: Path, body: str, encodin
     header = ",".join(HEADER) + "\n"
     fuzz_file.write_bytes((header + body).encode(encoding, errors="replace"))
     result = read_all(fuzz_file)
-    if "\x00" not in body and body.isprintable():
-        assert isinstance(result, list)
+    if "\x00" not in body and body.isprintable() and body.count("\ufffd") < 16:
+        assert isinstance(result, list)  # only dense U+FFFD or control characters are binary
 
 
 @FUZZ
@@ -111,3 +111,23 @@ def test_a_quoted_cell_spanning_lines_is_one_record_between_plain_lines() -> Non
     text = 'a;b\r\n1;"deux\r\nlignes";3\r\n4;5\n6;7'
     assert _split_records(text, ";") == [["a", "b"], ["1", "deux\r\nlignes", "3"], ["4", "5"],
                                          ["6", "7"]]
+
+
+@FUZZ
+@given(spots=st.lists(st.tuples(st.integers(0, 39), st.integers(0, 10_000),
+                                st.sampled_from(["\x00", "\x00\x00", "\ufffd"])),
+                      min_size=1, max_size=40),
+       delimiter=st.sampled_from([";", ","]))
+def test_a_few_damaged_characters_per_row_are_never_binary(
+    fuzz_file: Path, spots: list[tuple[int, int, str]], delimiter: str
+) -> None:
+    """A NUL, two, or a U+FFFD dropped anywhere into rows: every row is still read."""
+    header, *lines = billing_csv([act(n) for n in range(1, 41)],
+                                 delimiter=delimiter).decode().split("\r\n")
+    for line_index, (at, damage) in {line: (at % 100, d) for line, at, d in spots}.items():
+        line = lines[line_index]  # one damage per row
+        lines[line_index] = line[:at] + damage + line[at:]
+    fuzz_file.write_bytes("\r\n".join([header, *lines]).encode())
+    result = read_all(fuzz_file)
+    assert isinstance(result, list) and len(result) == 40
+    assert not any("\x00" in row.patient + row.facture + row.diagnostic for row in result)
