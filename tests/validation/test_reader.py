@@ -739,3 +739,21 @@ def test_reader_can_iterate_twice(tmp_path: Path) -> None:
     reader = BillingReader(path)
     assert [r.row_number for r in reader] == [1, 2]
     assert [r.row_number for r in reader] == [1, 2]
+
+
+def test_an_amount_out_of_range_stays_so_when_the_amount_cache_is_emptied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from validateur.validation import rowbuilder
+
+    monkeypatch.setattr(rowbuilder, "MAX_CACHED", 5)
+    huge = "5 000 000 000,00"
+    acts = [act(1, **{"Montant payé": huge})]
+    acts += [act(n, **{"Montant payé": f"{n},00"}) for n in range(2, 30)]
+    acts += [act(30, **{"Montant payé": huge}), act(31, **{"Montant payé": "abc"})]
+    rows = read(write(tmp_path, billing_csv(acts, delimiter=";")))
+    assert [(row.row_number, row.problems) for row in rows if row.problems] == [
+        (1, (RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PAYE),)),
+        (30, (RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PAYE),)),
+        (31, (RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE),)),
+    ]

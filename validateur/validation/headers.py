@@ -121,11 +121,12 @@ class _Scan:
     nonblank: int = 0  # non-blank records within the limit
 
 
-def _scan(head_text: str, delimiter: str, first: int) -> _Scan:
-    """Look for the header among records `first` … `first + MAX_LINES_BEFORE_HEADER`."""
+def _scan(head_text: str, delimiter: str, first: int, *, hint: bool = False) -> _Scan:
+    """Look for the header among records `first` … `first + MAX_LINES_BEFORE_HEADER`, and with
+    `hint` up to `HINT_LINES` further, only to say where a header too far down is."""
     scan = _Scan()
     last = first + MAX_LINES_BEFORE_HEADER
-    for index, cells in _records(head_text, delimiter, last + 1 + HINT_LINES):
+    for index, cells in _records(head_text, delimiter, last + 1 + (HINT_LINES if hint else 0)):
         if index < first or is_blank(cells):
             continue
         columns = map_header(cells)
@@ -148,14 +149,16 @@ def find_header(head_text: str) -> Header:
     """Delimiter, header cells, column positions and place; `UnusableFile` when unusable."""
     named = sep_delimiter(head_text)
     first = 1 if named is not None else 0
-    scans = [_scan(head_text, named, first)] if named is not None else []
-    if not scans or scans[0].header is None:
-        scans += [_scan(head_text, delimiter, first) for delimiter in DELIMITERS]
-    found = [scan.header for scan in scans if scan.header is not None]
+    if named is not None:
+        scan = _scan(head_text, named, first)
+        if scan.header is not None:
+            return scan.header
+    found = [scan.header for delimiter in DELIMITERS
+             if (scan := _scan(head_text, delimiter, first)).header is not None]
     if found:
-        return found[0] if named is not None and found[0].delimiter == named else max(
-            found, key=lambda h: (len(h.columns), len(h.cells), -h.index))
-    raise _no_header(scans)
+        return max(found, key=lambda h: (len(h.columns), len(h.cells), -h.index))
+    raise _no_header([_scan(head_text, delimiter, first, hint=True)
+                      for delimiter in (named, *DELIMITERS) if delimiter is not None])
 
 
 def _no_header(scans: list[_Scan]) -> UnusableFile:

@@ -37,13 +37,7 @@ class _Invalid(Enum):
     INVALID = 0
 
 
-class _OutOfRange(Enum):
-    OUT_OF_RANGE = 0
-
-
 _INVALID: Final = _Invalid.INVALID
-_OUT_OF_RANGE: Final = _OutOfRange.OUT_OF_RANGE
-_Amount = Decimal | _Invalid | _OutOfRange | None
 
 _MISSING_DATE = RowProblem(Problem.MISSING_VALUE, Column.DATE_SERVICE)
 _MISSING_CODE = RowProblem(Problem.MISSING_VALUE, Column.CODE)
@@ -70,16 +64,20 @@ def _parse(cache: dict[str, T | _Invalid], parse: Callable[[str], T], text: str)
     return value
 
 
-def _parse_amount(cache: dict[str, _Amount], text: str) -> _Amount:
-    """`_parse` for amounts, which may also be out of range (`cells.MAX_AMOUNT`)."""
-    try:
-        value: _Amount = parse_amount(text)
-    except AmountOutOfRange:
-        value = _OUT_OF_RANGE
-    except ValueError:
-        value = _INVALID
+def _parse_amount(cache: dict[str, Decimal | _Invalid | None], huge: set[str],
+                  text: str) -> Decimal | _Invalid | None:
+    """`_parse` for amounts: an amount out of range (`cells.MAX_AMOUNT`) is `_INVALID` too,
+    and its text goes to `huge`, so the hot path keeps one check per amount."""
     if len(cache) >= MAX_CACHED:
         cache.clear()
+        huge.clear()
+    try:
+        value: Decimal | _Invalid | None = parse_amount(text)
+    except AmountOutOfRange:
+        value = _INVALID
+        huge.add(text)
+    except ValueError:
+        value = _INVALID
     cache[text] = value
     return value
 
@@ -107,7 +105,8 @@ def row_builder(
     pads = [[""] * n for n in range(width + 1)]
     dates: dict[str, date | _Invalid | None] = {}
     times: dict[str, time | _Invalid | None] = {}
-    amounts: dict[str, _Amount] = {}
+    amounts: dict[str, Decimal | _Invalid | None] = {}
+    huge: set[str] = set()  # amount texts out of range (their cached value is `_INVALID`)
     units: dict[str, int | None] = {}
     contexts: dict[str, frozenset[str]] = {}
     doctors: dict[str, str] = {}
@@ -164,22 +163,18 @@ def row_builder(
         try:
             preliminaire = amounts[preliminaire_text]
         except KeyError:
-            preliminaire = _parse_amount(amounts, preliminaire_text)
+            preliminaire = _parse_amount(amounts, huge, preliminaire_text)
         if preliminaire is _INVALID:
-            problems.append(_INVALID_PRELIMINAIRE)
-            preliminaire = None
-        elif preliminaire is _OUT_OF_RANGE:
-            problems.append(_HUGE_PRELIMINAIRE)
+            problems.append(
+                _HUGE_PRELIMINAIRE if preliminaire_text in huge else _INVALID_PRELIMINAIRE
+            )
             preliminaire = None
         try:
             paye = amounts[paye_text]
         except KeyError:
-            paye = _parse_amount(amounts, paye_text)
+            paye = _parse_amount(amounts, huge, paye_text)
         if paye is _INVALID:
-            problems.append(_INVALID_PAYE)
-            paye = None
-        elif paye is _OUT_OF_RANGE:
-            problems.append(_HUGE_PAYE)
+            problems.append(_HUGE_PAYE if paye_text in huge else _INVALID_PAYE)
             paye = None
 
         try:
