@@ -47,6 +47,9 @@ ANNUAL_CODES: dict[str, str] = {
 #: The code strings themselves, so that acts share them instead of each row's copy.
 _CODES: dict[str, str] = {code: code for code in ANNUAL_CODES}
 
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("P1", "E1", "E2", "E3", "SUMMARY")
+
 #: How many rows of one kind a patient may have per calendar year.
 MAX_PER_YEAR = 1
 

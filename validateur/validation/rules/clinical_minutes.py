@@ -31,8 +31,12 @@ from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
+from validateur.validation.rules import wording
+from validateur.validation.rules.wording import agree, count
 
 SLUG = "clinical-minutes"
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("OVER_LIMIT", "OVER_LIMIT_PAID")
 
 FIRST_PERIOD_CODE = "8857"
 EXTRA_PERIOD_CODE = "8859"
@@ -46,6 +50,7 @@ EXCLUDED_CONTEXT: frozenset[str] = frozenset({"ICEP", "ICSM", "ICTOX"})
 _CODES = {FIRST_PERIOD_CODE: FIRST_PERIOD_CODE, EXTRA_PERIOD_CODE: EXTRA_PERIOD_CODE}
 
 ZERO = Decimal("0.00")
+ALL_PAID = ("la réclamation a été payée", "toutes les réclamations ont été payées")
 
 DoctorDay = tuple[str, date]
 
@@ -67,8 +72,8 @@ class Intervention(NamedTuple):
         return (self.start is None, self.start or time(0), self.row_number, self.id_ramq)
 
     @property
-    def claim(self) -> str:
-        return self.id_ramq or f"ligne {self.row_number}"
+    def claim_number(self) -> str:
+        return wording.claim_number(self.id_ramq, self.row_number)
 
 
 def _minutes(code: str, units: int | None) -> int:
@@ -142,11 +147,14 @@ def _over_limit(day: date, acts: list[Intervention]) -> Finding:
     excess = total - DAILY_LIMIT_MINUTES
     unpaid = [a for a in acts if not a.paid]
     at_risk = sum((a.claimed for a in unpaid), ZERO)
+    lines = len(acts)
     message = (
-        f"Le {date_fr(day)}, {total} minutes d'interventions cliniques "
-        f"({FIRST_PERIOD_CODE}/{EXTRA_PERIOD_CODE}) ont été facturées par le même médecin "
-        f"sur {len(acts)} ligne(s), à partir de la réclamation {acts[0].claim} : la limite est "
-        f"de {DAILY_LIMIT_MINUTES} minutes par jour, soit {excess} minutes en trop."
+        f"Le {date_fr(day)}, {count(total, 'minute')} d'interventions cliniques "
+        f"({FIRST_PERIOD_CODE}/{EXTRA_PERIOD_CODE}) "
+        f"{agree(total, 'a été facturée', 'ont été facturées')} par le même médecin "
+        f"sur {count(lines, 'ligne')}, à partir de la "
+        f"{wording.claim(acts[0].id_ramq, acts[0].row_number)} : la limite est de "
+        f"{DAILY_LIMIT_MINUTES} minutes par jour, soit {count(excess, 'minute')} en trop."
     )
     data = {
         "doctor": mask_doctor(acts[0].doctor_info),
@@ -159,21 +167,24 @@ def _over_limit(day: date, acts: list[Intervention]) -> Finding:
     }
     if not unpaid:
         scenario, severity = "OVER_LIMIT_PAID", Severity.INFO
-        message += " Toutes les lignes ont été payées."
+        message += agree(lines, " La ligne a été payée.", " Toutes les lignes ont été payées.")
+        all_paid = agree(lines, *ALL_PAID)
         solution = (
-            "Aucune action immédiate : toutes les réclamations ont été payées, mais la RAMQ "
-            f"pourrait récupérer les {excess} minutes au-delà de la limite."
+            f"Aucune action immédiate : {all_paid}, mais la RAMQ pourrait récupérer le paiement "
+            f"de {count(excess, 'minute')} au-delà de la limite."
         )
     else:
         scenario, severity = "OVER_LIMIT", Severity.ERROR
+        unpaid_claims = [a.claim_number for a in unpaid]
         message += (
-            f" Réclamation(s) non payée(s) : {', '.join(a.claim for a in unpaid)} "
-            f"({money_fr(at_risk)})."
+            f" {agree(len(unpaid), 'Réclamation non payée', 'Réclamations non payées')} : "
+            f"{wording.enumerate_fr(unpaid_claims)} ({money_fr(at_risk)})."
         )
         solution = (
-            f"Réduisez les interventions cliniques du {date_fr(day)} de {excess} minutes "
-            f"(retirez ou corrigez des {EXTRA_PERIOD_CODE}/{FIRST_PERIOD_CODE} non payés) : "
-            f"au-delà de {DAILY_LIMIT_MINUTES} minutes, la RAMQ refuse le paiement."
+            f"Réduisez les interventions cliniques du {date_fr(day)} de "
+            f"{count(excess, 'minute')} (retirez ou corrigez des {EXTRA_PERIOD_CODE}/"
+            f"{FIRST_PERIOD_CODE} non payés) : au-delà de {DAILY_LIMIT_MINUTES} minutes, la RAMQ "
+            "refuse le paiement."
         )
     return Finding(
         rule=SLUG,

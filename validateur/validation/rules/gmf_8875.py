@@ -47,7 +47,10 @@ from validateur.validation.rules.gmf_8875_messages import (
 )
 from validateur.validation.rules.years import Years
 
-__all__ = ["GMF_FORFAIT_CODE", "GMF_FORFAIT_TARIFF", "SLUG", "Gmf8875Rule"]
+__all__ = ["GMF_FORFAIT_CODE", "GMF_FORFAIT_TARIFF", "SCENARIOS", "SLUG", "Gmf8875Rule"]
+
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("E1", "MISSED", "SKIPPED")
 
 #: Codes of a visit that makes a registered patient "seen in the GMF".
 GMF_VISIT_CODES: frozenset[str] = frozenset(

@@ -39,10 +39,8 @@ from validateur.validation.rules.office_fee_days import (
     DoctorDay,
     paid_mark,
 )
-from validateur.validation.rules.office_fee_messages import Counts, Day, Fee
+from validateur.validation.rules.office_fee_messages import FEE_19928, FEE_19929, Counts, Day, Fee
 
-FEE_19928 = "19928"
-FEE_19929 = "19929"
 TARIFF_19928 = Decimal("32.40")
 TARIFF_19929 = Decimal("64.80")
 TARIFFS = {FEE_19928: TARIFF_19928, FEE_19929: TARIFF_19929}
@@ -69,6 +67,8 @@ CABINET_PREFIX = "5"
 SCENARIO_ORDER: tuple[str, ...] = ("ESTABLISHMENT", "E1", "E2", "E3", "E4", "E5", "E6", "E8")
 SCENARIO_ORDER += ("O1", "O2", "O3", "O4", "MISSED", "P1", "P2", "P3", "P4")
 RANK = {scenario: index for index, scenario in enumerate(SCENARIO_ORDER)}
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = (*SCENARIO_ORDER, "SUMMARY")
 
 
 class OfficeFeeRule:
