@@ -15,8 +15,11 @@ chronologically first one.
   `Montant Preliminaire`, empty or negative amounts counting 0).
 - `OVER_LIMIT_PAID` (info): every row was paid ("all paid"); impact 0.
 
-Memory: per doctor-day, the small facts of its 8857/8859 rows only (tuples: `Intervention`);
-other rows cost one comparison. Findings are built only as they are consumed.
+Memory and time: per doctor-day, the small facts of its 8857/8859 rows only (`Intervention`);
+other rows cost one lookup. A doctor-day with one intervention holds it itself; a second one
+turns it into a list, appended to from then on, so a row costs O(1) whatever the size of its
+doctor-day (the job pauses the cyclic garbage collector during the pass, so lists cost no
+collector time). Findings are built only as they are consumed.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ class ClinicalMinutesRule:
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
         self.codes = frozenset(_CODES)
-        self._days: dict[DoctorDay, tuple[Intervention, ...]] = {}
+        self._days: dict[DoctorDay, Intervention | list[Intervention]] = {}
         self._doctor_infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 
     def feed(self, row: BillingRow) -> None:
@@ -111,16 +114,22 @@ class ClinicalMinutesRule:
             doctor_info=self._doctor_infos.setdefault(row.doctor_info, row.doctor_info),
         )
         key = (row.doctor, day)
-        self._days[key] = (*self._days.get(key, ()), act)
+        known = self._days.get(key)
+        if known is None:
+            self._days[key] = act
+        elif isinstance(known, list):
+            known.append(act)
+        else:
+            self._days[key] = [known, act]
 
     def finish(self) -> Iterator[Finding]:
         """One finding per doctor-day over the limit, in (rows, scenario, claims) order."""
         days, self._days = self._days, {}
-        over = [
-            _pending(day, sorted(acts, key=_order))
-            for (_, day), acts in days.items()
-            if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES
-        ]
+        over: list[_Pending] = []
+        for (_, day), stored in days.items():
+            acts = stored if isinstance(stored, list) else [stored]
+            if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES:
+                over.append(_pending(day, sorted(acts, key=_order)))
         del days
         over.sort(key=_by_rows_scenario_claims)
         for *_, day, acts in over:

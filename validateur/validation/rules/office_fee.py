@@ -115,7 +115,7 @@ class OfficeFeeRule:
             context = row.context
             walk_in = bool(context) and not WALK_IN_TOKENS.isdisjoint(context)
             if is_fee:
-                state.fees += (_fee(row, code, walk_in),)
+                state.add_fee(_fee(row, code, walk_in))
                 return
             try:  # `row.is_paid` is the slowest part of a visit: remember it per amount
                 paid = paid_marks[row.montant_paye]
@@ -157,13 +157,13 @@ def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
 def evaluate(day: date, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
     """Every finding of one doctor-day, in scenario then row order (`masks`: a cache)."""
     counts = state.counts()
-    fees = state.fees
+    fees: Sequence[Fee] = state.fees
     if not fees:
         if counts.rp < REGISTERED_19928_MIN and counts.wp < WALK_IN_19928_MIN:
             return []  # nothing to say: skip masking the doctor
         return missed(_view(day, state, counts, masks))
     if len(fees) > 1:
-        fees = tuple(sorted(fees, key=_by_row))
+        fees = sorted(fees, key=_by_row)
     view = _view(day, state, counts, masks)
     found: list[Finding] = []
     passing: list[Fee] = []
