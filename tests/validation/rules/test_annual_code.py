@@ -1,4 +1,4 @@
-"""`annual-code` (rules.md §3): annual codes once per patient, calendar year and kind."""
+"""`annual-code` (docs/rules.md): annual codes once per patient, calendar year and kind."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`office-fee` (rules.md §2): each check of the contract, then edge cases and properties."""
+"""`office-fee` (docs/rules.md): each documented check, then edge cases and properties."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def claims(*rows: BillingRow) -> tuple[str, ...]:
     return tuple(row.id_ramq for row in rows)
 
 
-# --- the checks of rules.md §2 ----------------------------------------------------------
+# --- the checks of docs/rules.md ----------------------------------------------------------
 
 
 def test_3_registered_and_19928_gives_E1() -> None:

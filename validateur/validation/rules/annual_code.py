@@ -7,7 +7,7 @@ per patient per calendar year for each kind, refuses the others, and claws back 
 payment. Rows are grouped by (patient, calendar year of `Date de Service`, kind); the year is
 the date's own year, never a server time zone.
 
-Scenarios (rules.md §3): `P1` one row in the group; `E1` several rows, 2+ paid (impact 0, the
+Scenarios (docs/rules.md): `P1` one row in the group; `E1` several rows, 2+ paid (impact 0, the
 RAMQ may claw back); `E2` several rows, exactly one paid (name the paid claim and the unpaid
 ones to replace); `E3` several rows, none paid (one can be recovered: + the first row's
 `Montant Preliminaire`); `SUMMARY` once per run when any annual code was seen.

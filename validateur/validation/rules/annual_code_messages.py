@@ -1,4 +1,4 @@
-"""French wording of the `annual-code` findings (rules.md §3): messages, solutions and data.
+"""French wording of the `annual-code` findings (docs/rules.md): messages, solutions and data.
 
 This module only writes: which scenario fires is decided in `annual_code`. Texts name claim
 numbers (`ID RAMQ`, or the row number when it is empty), dates, codes, counts and amounts; the

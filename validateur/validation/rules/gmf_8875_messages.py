@@ -1,4 +1,4 @@
-"""French wording of the `gmf-8875` findings (rules.md §4): messages, solutions and data.
+"""French wording of the `gmf-8875` findings (docs/rules.md): messages, solutions and data.
 
 This module only writes: which scenario fires is decided in `gmf_8875`. Texts name claim
 numbers (`ID RAMQ`, or the row number when it is empty), dates, codes and amounts; the patient

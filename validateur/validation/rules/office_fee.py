@@ -1,4 +1,4 @@
-"""`office-fee`: RAMQ office fees (frais de cabinet) 19928 / 19929 (rules.md §2).
+"""`office-fee`: RAMQ office fees (frais de cabinet) 19928 / 19929 (docs/rules.md).
 
 Business reason: under the Entente omnipraticiens (FMOQ–RAMQ), a general practitioner
 working in a private clinic (cabinet, establishment number starting with `5`) may bill a daily
@@ -6,9 +6,9 @@ office fee when enough patients were seen that day: 19928 (32,40 $) from 6 regis
 (inscrits) or 10 walk-in (sans rendez-vous, context `G160`/`AR`) patients, 19929 (64,80 $)
 from 12 registered or 20 walk-in patients, at most 64,80 $ per doctor per day (one 19928 per
 group, or a single 19929). The codes table's tariffs for these codes are wrong: the tariffs
-below are the contract's constants.
+below are constants of this module.
 
-Decisions where the contract is silent:
+Decisions where the business rule is silent:
 - a visit row needs a patient and a non-empty code; a patient with both a registered and a
   walk-in visit the same day counts in each group; "paid" is per patient and doctor-day, from
   the patient's visit rows only (a paid 19928 row does not make its patient a paid visit);
@@ -84,7 +84,7 @@ class OfficeFeeRule:
     feed: Callable[[BillingRow], None]
 
     def __init__(self, reference: ReferenceData) -> None:
-        self.reference = reference  # unused: the tariffs are the contract's constants
+        self.reference = reference  # unused: the tariffs are constants of this module
         self._book = DayBook()
         self._skipped_fees = 0
         self.feed = self._feeder()

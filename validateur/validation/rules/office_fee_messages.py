@@ -1,4 +1,4 @@
-"""French wording of the `office-fee` findings (rules.md §2): messages, solutions and data.
+"""French wording of the `office-fee` findings (docs/rules.md): messages, solutions and data.
 
 This module only writes: which scenario fires, and with which figures, is decided in
 `office_fee`. Texts name claim numbers (`ID RAMQ`), row numbers, dates, codes, counts and
