@@ -21,6 +21,7 @@ sets of each row's own patient string, they cost several kB a day (hundreds of M
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -42,7 +43,7 @@ DayKey = tuple[date, str]
 class DoctorDay:
     """One doctor-day: marks per patient (open) and/or packed parts, and its fees."""
 
-    __slots__ = ("distinct", "doctor_info", "fees", "marks", "packed", "patients")
+    __slots__ = ("_fees", "distinct", "doctor_info", "marks", "packed", "patients")
 
     def __init__(self, doctor_info: str) -> None:
         self.doctor_info = doctor_info  # kept only to mask it; smallest text wins (order-free)
@@ -50,14 +51,25 @@ class DoctorDay:
         self.patients: str | tuple[str, ...] = ""  # the packed parts' patients...
         self.packed = b""  # ...and their marks, entry by entry
         self.distinct = 0  # distinct patients when the packed parts were last merged
-        self.fees: list[Fee] | tuple[()] = ()  # a list from the day's first fee on
+        self._fees: Fee | list[Fee] | None = None  # most days have one fee: kept as is
 
     def add_fee(self, fee: Fee) -> None:
         """Keep one more fee of the day: O(1), however many the day already has."""
-        if isinstance(self.fees, list):
-            self.fees.append(fee)
+        fees = self._fees
+        if fees is None:
+            self._fees = fee
+        elif isinstance(fees, list):
+            fees.append(fee)
         else:
-            self.fees = [fee]
+            self._fees = [fees, fee]
+
+    @property
+    def fees(self) -> Sequence[Fee]:
+        """The day's fees, in the order they were read."""
+        fees = self._fees
+        if fees is None:
+            return ()
+        return fees if isinstance(fees, list) else (fees,)
 
     def counts(self) -> Counts:
         if not self.packed:  # never packed (or just merged): the open part is the day
