@@ -7,6 +7,10 @@ scenario a rule can produce has a title here (a test walks the rules' scenario l
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from validateur.formatting import money
+
 RULE_TITLES: dict[str, str] = {
     "structure": "Structure du fichier",
     "office-fee": "Frais de cabinet (19928 et 19929)",
@@ -30,37 +34,41 @@ SCENARIO_TITLES: dict[tuple[str, str], str] = {
     ("structure", "duplicate-claim"): "Réclamation en double",
     ("structure", "unknown-code"): "Code absent du manuel de la RAMQ",
     ("structure", "no-data"): "Fichier sans données",
-    ("office-fee", "ESTABLISHMENT"): "Frais de cabinet facturé hors cabinet",
-    ("office-fee", "E1"): "19928 inscrits sous le seuil de 6 patients",
-    ("office-fee", "E2"): "19928 sans rendez-vous sous le seuil de 10 patients",
-    ("office-fee", "E3"): "19929 inscrits sous le seuil de 12 patients",
-    ("office-fee", "E4"): "19929 sans rendez-vous sous le seuil de 20 patients",
-    ("office-fee", "E5"): "Maximum quotidien de 64,80 $ dépassé",
-    ("office-fee", "E6"): "19928 inscrits facturé avec un 19929 sans rendez-vous",
-    ("office-fee", "E8"): "19928 sans rendez-vous facturé avec un 19929 inscrits",
-    ("office-fee", "O1"): "19929 inscrits possible au lieu du 19928",
-    ("office-fee", "O2"): "19929 sans rendez-vous possible au lieu du 19928",
-    ("office-fee", "O3"): "19928 sans rendez-vous à ajouter",
-    ("office-fee", "O4"): "19928 inscrits à ajouter",
+    ("office-fee", "ESTABLISHMENT"): "Frais de cabinet facturés hors cabinet",
+    ("office-fee", "E1"): "19928 pour patients inscrits : moins de 6 patients payés",
+    ("office-fee", "E2"): "19928 pour patients sans rendez-vous : moins de 10 patients payés",
+    ("office-fee", "E3"): "19929 pour patients inscrits : moins de 12 patients payés",
+    ("office-fee", "E4"): "19929 pour patients sans rendez-vous : moins de 20 patients payés",
+    ("office-fee", "E5"): f"Maximum quotidien de {money(Decimal('64.80'))} dépassé",
+    ("office-fee", "E6"): (
+        "19928 pour patients inscrits facturé avec un 19929 pour patients sans rendez-vous"
+    ),
+    ("office-fee", "E8"): (
+        "19928 pour patients sans rendez-vous facturé avec un 19929 pour patients inscrits"
+    ),
+    ("office-fee", "O1"): "19929 pour patients inscrits possible au lieu du 19928",
+    ("office-fee", "O2"): "19929 pour patients sans rendez-vous possible au lieu du 19928",
+    ("office-fee", "O3"): "19928 pour patients sans rendez-vous à ajouter",
+    ("office-fee", "O4"): "19928 pour patients inscrits à ajouter",
     ("office-fee", "MISSED"): "Frais de cabinet non facturés",
-    ("office-fee", "P1"): "19928 inscrits conforme",
-    ("office-fee", "P2"): "19928 sans rendez-vous conforme",
-    ("office-fee", "P3"): "19929 inscrits conforme",
-    ("office-fee", "P4"): "19929 sans rendez-vous conforme",
+    ("office-fee", "P1"): "19928 pour patients inscrits conforme",
+    ("office-fee", "P2"): "19928 pour patients sans rendez-vous conforme",
+    ("office-fee", "P3"): "19929 pour patients inscrits conforme",
+    ("office-fee", "P4"): "19929 pour patients sans rendez-vous conforme",
     ("office-fee", "SUMMARY"): "Sommaire des frais de cabinet",
     ("annual-code", "P1"): "Code annuel facturé une seule fois",
-    ("annual-code", "E1"): "Code annuel payé plus d'une fois",
-    ("annual-code", "E2"): "Code annuel facturé de nouveau, un seul payé",
+    ("annual-code", "E1"): "Code annuel payé plus d'une fois dans l'année",
+    ("annual-code", "E2"): "Code annuel facturé plusieurs fois, un seul payé",
     ("annual-code", "E3"): "Code annuel facturé plusieurs fois, aucun payé",
     ("annual-code", "SUMMARY"): "Sommaire des codes annuels",
-    ("gmf-8875", "E1"): "Forfait 8875 facturé de nouveau la même année",
+    ("gmf-8875", "E1"): "Forfait 8875 facturé plus d'une fois dans l'année",
     ("gmf-8875", "MISSED"): "Forfait 8875 non facturé",
-    ("gmf-8875", "SKIPPED"): "Recherche non faite : liste des GMF absente",
-    ("clinical-minutes", "OVER_LIMIT"): "Plus de 180 minutes, réclamations non payées",
-    ("clinical-minutes", "OVER_LIMIT_PAID"): "Plus de 180 minutes, toutes payées",
+    ("gmf-8875", "SKIPPED"): "Forfaits 8875 manquants non recherchés : liste des GMF absente",
+    ("clinical-minutes", "OVER_LIMIT"): "Plus de 180 minutes d'interventions dans la journée",
+    ("clinical-minutes", "OVER_LIMIT_PAID"): "Plus de 180 minutes d'interventions, toutes payées",
     ("visit-duration", "O1"): "Visite mieux payée en intervention clinique",
     ("visit-duration", "SKIPPED"): "Comparaison non faite : table des codes absente",
-    ("rule-crashed", "CRASH"): "Règle interrompue par une erreur",
+    ("rule-crashed", "CRASH"): "Règle interrompue par une erreur technique",
 }
 
 

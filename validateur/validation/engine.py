@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from validateur.validation.catalogue import rule_title
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow
 
@@ -47,14 +48,21 @@ class Rule(Protocol):
 
 RuleFactory = Callable[[ReferenceData], Rule]
 
+#: The rule of the finding that replaces a crashed rule's findings, and its one scenario.
+CRASHED_SLUG = "rule-crashed"
+SCENARIOS: tuple[str, ...] = ("CRASH",)
+
 
 def crashed(slug: str) -> Finding:
     """The one finding that replaces the findings of a rule that raised."""
     return Finding(
-        rule="rule-crashed",
+        rule=CRASHED_SLUG,
         scenario="CRASH",
         severity=Severity.ERROR,
-        message=f"La règle « {slug} » a échoué ; ses résultats sont absents de ce rapport.",
+        message=(
+            f"La règle « {rule_title(slug)} » s'est interrompue sur une erreur technique ; "
+            "ses résultats sont absents de ce rapport."
+        ),
         solution=(
             "Signalez ce problème à l'équipe technique ; les autres règles ont été appliquées."
         ),

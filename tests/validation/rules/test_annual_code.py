@@ -1,4 +1,4 @@
-"""`annual-code` (rules.md §3): annual codes once per patient, calendar year and kind."""
+"""`annual-code` (docs/rules.md): annual codes once per patient, calendar year and kind."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def test_paid_then_two_unpaid_give_E2_naming_the_paid_claim_and_the_unpaid_ones(
     assert (finding.scenario, finding.severity) == ("E2", Severity.ERROR)
     assert finding.monetary_impact == Decimal("0.00")
     assert "seule la réclamation 11111111111 du 2025-01-10 a été payée" in finding.message
-    assert "22222222222 du 2025-03-15, 33333333333 du 2025-06-20" in finding.message
+    assert "2 réclamations non payées : 22222222222 du 2025-03-15 et 33333333333 du 2025-06-20" in (
+        finding.message
+    )
     assert "22222222222" in finding.solution and "33333333333" in finding.solution
     assert finding.data["paid"]["claims"] == ["11111111111"]
     assert finding.data["unpaid"]["claims"] == ["22222222222", "33333333333"]
@@ -129,7 +131,8 @@ def test_summary_counts_rows_codes_and_breakdown() -> None:
     assert summary.data["rowsChecked"] == 3
     assert summary.data["codesChecked"] == ["15815", "15819"]
     assert summary.data["breakdown"] == {"E1": 1, "E2": 0, "E3": 0}
-    assert "3 ligne(s)" in summary.message and "E1 : 1" in summary.message
+    assert "3 lignes vérifiées (codes 15815 et 15819)" in summary.message
+    assert "1 erreur (E1 : 1" in summary.message
 
 
 def test_no_annual_code_gives_no_summary() -> None:

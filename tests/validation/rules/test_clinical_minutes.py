@@ -1,4 +1,4 @@
-"""`clinical-minutes` (rules.md §5): at most 180 minutes of 8857/8859 per doctor per day."""
+"""`clinical-minutes` (docs/rules.md): at most 180 minutes of 8857/8859 per doctor per day."""
 
 from __future__ import annotations
 

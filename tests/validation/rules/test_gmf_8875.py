@@ -1,4 +1,4 @@
-"""`gmf-8875` (rules.md §4): the GMF forfait once per patient per year, and missed forfaits."""
+"""`gmf-8875` (docs/rules.md): the GMF forfait once per patient per year, and missed forfaits."""
 
 from __future__ import annotations
 

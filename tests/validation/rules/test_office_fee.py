@@ -1,4 +1,4 @@
-"""`office-fee` (rules.md §2): each check of the contract, then edge cases and properties."""
+"""`office-fee` (docs/rules.md): each documented check, then edge cases and properties."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def claims(*rows: BillingRow) -> tuple[str, ...]:
     return tuple(row.id_ramq for row in rows)
 
 
-# --- the checks of rules.md §2 ----------------------------------------------------------
+# --- the checks of docs/rules.md ----------------------------------------------------------
 
 
 def test_3_registered_and_19928_gives_E1() -> None:
@@ -165,7 +165,7 @@ def test_15_walk_in_and_walk_in_19929_gives_E4() -> None:
     assert scenarios(findings) == Counter({"E4"})
     e4 = only(findings, "E4")
     assert e4.monetary_impact == Decimal("-32.40")  # 15 ≥ 10: downgrade to a walk-in 19928
-    assert "par un 19928 sans rendez-vous" in e4.solution
+    assert "par un 19928 pour patients sans rendez-vous" in e4.solution
     assert "15 patients sans rendez-vous payés" in e4.message
 
 
@@ -175,7 +175,7 @@ def test_23_walk_in_and_walk_in_19928_gives_P2_and_O2() -> None:
     assert scenarios(findings) == Counter({"P2", "O2"})
     o2 = only(findings, "O2")
     assert o2.monetary_impact == Decimal("32.40")
-    assert "19929 sans rendez-vous" in o2.solution and "G160" in o2.solution
+    assert "un 19929 pour patients sans rendez-vous" in o2.solution and "G160" in o2.solution
 
 
 def test_10_registered_10_walk_in_and_19928_of_each_gives_P1_and_P2() -> None:
@@ -203,7 +203,7 @@ def test_6_registered_25_walk_in_registered_19928_and_walk_in_19929_gives_E6() -
     e6 = only(findings, "E6")
     assert e6.monetary_impact == Decimal("-32.40")
     assert e6.id_ramq == claims(f19928, f19929)
-    assert f"Annulez le 19928 (ID RAMQ {f19928.id_ramq}" in e6.solution
+    assert f"Annulez le 19928 (réclamation {f19928.id_ramq})" in e6.solution
 
 
 def test_15_registered_12_walk_in_registered_19929_and_walk_in_19928_gives_E8() -> None:
@@ -212,7 +212,7 @@ def test_15_registered_12_walk_in_registered_19929_and_walk_in_19928_gives_E8() 
     assert scenarios(findings) == Counter({"E8"})
     e8 = only(findings, "E8")
     assert e8.monetary_impact == Decimal("-32.40")
-    assert f"Annulez le 19928 (ID RAMQ {f19928.id_ramq}" in e8.solution
+    assert f"Annulez le 19928 (réclamation {f19928.id_ramq})" in e8.solution
 
 
 def test_8_registered_15_walk_in_and_registered_19928_gives_P1_and_O3() -> None:
@@ -221,7 +221,7 @@ def test_8_registered_15_walk_in_and_registered_19928_gives_P1_and_O3() -> None:
     assert scenarios(findings) == Counter({"P1", "O3"})
     o3 = only(findings, "O3")
     assert o3.monetary_impact == Decimal("32.40")
-    assert "Ajoutez un 19928 sans rendez-vous" in o3.solution
+    assert "Ajoutez un 19928 pour patients sans rendez-vous" in o3.solution
     assert "15 patients sans rendez-vous payés" in o3.message and f19928.id_ramq in o3.message
 
 
@@ -231,7 +231,10 @@ def test_8_registered_15_walk_in_and_walk_in_19928_gives_P2_and_O4() -> None:
     assert scenarios(findings) == Counter({"P2", "O4"})
     o4 = only(findings, "O4")
     assert o4.monetary_impact == Decimal("32.40")
-    assert "Ajoutez un 19928 inscrits" in o4.solution and "8 patients inscrits payés" in o4.message
+    assert (
+        "Ajoutez un 19928 pour patients inscrits" in o4.solution
+        and "8 patients inscrits payés" in o4.message
+    )
 
 
 def test_19928_at_20001_with_10_registered_gives_ESTABLISHMENT() -> None:
@@ -251,7 +254,7 @@ def test_13_registered_no_fee_gives_MISSED_19929_plus_64_80() -> None:
     finding = only(findings, "MISSED")
     assert finding.severity is Severity.OPTIMIZATION
     assert finding.monetary_impact == Decimal("64.80")
-    assert "un 19929 inscrits" in finding.solution
+    assert "un 19929 pour patients inscrits" in finding.solution
     assert finding.data["claims"] == [{"code": "19929", "walkIn": False}]
     assert "13 patients inscrits payés (0 non payé)" in finding.message
 
@@ -373,7 +376,7 @@ def test_summary_counts_fees_errors_optimizations_and_gain() -> None:
     assert summary.data["potentialGain"] == "97.20"
     assert (
         "97,20\u00a0$" in summary.message
-        and "2 frais analysés" in summary.message
+        and "2 réclamations analysées" in summary.message
         and "3 journées-médecin" in summary.message
     )
 

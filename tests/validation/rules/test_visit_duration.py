@@ -1,4 +1,4 @@
-"""`visit-duration` (rules.md §6): long visits worth more billed as clinical interventions."""
+"""`visit-duration` (docs/rules.md): long visits worth more billed as clinical interventions."""
 
 from __future__ import annotations
 

@@ -1,10 +1,16 @@
 """The rule registry: slug → factory taking the run's reference data.
 
-Adding a rule = one module here plus one line below (see rules.md, "Adding a rule").
+Adding a rule = one module here plus one line below: the module has a stable `SLUG`, its
+`SCENARIOS` tuple (every scenario code it can produce, each titled in
+`validateur.validation.catalogue`), and a docstring giving the business reason; see
+docs/rules.md for what each rule checks.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from validateur.validation import engine
 from validateur.validation.engine import ReferenceData, Rule, RuleFactory
 from validateur.validation.rules.annual_code import AnnualCodeRule
 from validateur.validation.rules.clinical_minutes import ClinicalMinutesRule
@@ -27,3 +33,16 @@ def build_rules(reference: ReferenceData, only: list[str] | None = None) -> list
     """Instantiate the registered rules (all, or only the named slugs) for one run."""
     slugs = only if only is not None else list(RULES)
     return [RULES[slug](reference) for slug in slugs]
+
+
+def scenarios() -> dict[str, tuple[str, ...]]:
+    """Every scenario code each rule can produce (its module's `SCENARIOS`), `rule-crashed`
+    included: what the catalogue must title."""
+    found = {slug: _module_scenarios(factory) for slug, factory in RULES.items()}
+    found[engine.CRASHED_SLUG] = engine.SCENARIOS
+    return found
+
+
+def _module_scenarios(factory: RuleFactory) -> tuple[str, ...]:
+    codes: tuple[str, ...] = import_module(factory.__module__).SCENARIOS
+    return codes

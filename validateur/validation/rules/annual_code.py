@@ -7,21 +7,23 @@ per patient per calendar year for each kind, refuses the others, and claws back 
 payment. Rows are grouped by (patient, calendar year of `Date de Service`, kind); the year is
 the date's own year, never a server time zone.
 
-Scenarios (rules.md §3): `P1` one row in the group; `E1` several rows, 2+ paid (impact 0, the
+Scenarios (docs/rules.md): `P1` one row in the group; `E1` several rows, 2+ paid (impact 0, the
 RAMQ may claw back); `E2` several rows, exactly one paid (name the paid claim and the unpaid
 ones to replace); `E3` several rows, none paid (one can be recovered: + the first row's
 `Montant Preliminaire`); `SUMMARY` once per run when any annual code was seen.
 
-Memory: only the small facts of annual-code rows, per (patient, year, kind) group, as plain
-tuples (the garbage collector stops tracking tuples of atomic values, which it never does for
-a NamedTuple; they become `AnnualAct`s when written); other rows cost one dict lookup.
-Findings are built only as they are consumed, in (rows, scenario) order; the SUMMARY comes
-last from running totals. Texts: `annual_code_messages.py`.
+Memory and time: only the small facts of annual-code rows, per (patient, year, kind) group, as
+plain tuples (`AnnualAct`s only when written). Most groups have one row: the group holds that
+fact itself; a second row turns it into a list, appended to from then on, so a row costs O(1)
+whatever the size of its group (the job pauses the cyclic garbage collector during the pass,
+so lists cost no collector time). Other rows cost one dict lookup. Findings are built only as
+they are consumed, in (rows, scenario) order; the SUMMARY comes last from running totals.
+Texts: `annual_code_messages.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from operator import itemgetter
 from typing import Final
 
@@ -47,11 +49,16 @@ ANNUAL_CODES: dict[str, str] = {
 #: The code strings themselves, so that acts share them instead of each row's copy.
 _CODES: dict[str, str] = {code: code for code in ANNUAL_CODES}
 
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("P1", "E1", "E2", "E3", "SUMMARY")
+
 #: How many rows of one kind a patient may have per calendar year.
 MAX_PER_YEAR = 1
 
 GroupKey = tuple[str, int, str]  # (patient id, year, kind)
-Facts = tuple[Fact, ...]
+Facts = Sequence[Fact]
+#: A group as stored: its one fact, or the list of its facts once it has two.
+Stored = Fact | list[Fact]
 _ROW: Final = 1
 _CODE: Final = 3
 _PAID: Final = 6
@@ -66,7 +73,7 @@ class AnnualCodeRule:
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
         self.codes = frozenset(ANNUAL_CODES)
-        self._groups: dict[GroupKey, Facts] = {}
+        self._groups: dict[GroupKey, Stored] = {}
         self._year_of = Years().of
 
     def feed(self, row: BillingRow) -> None:
@@ -86,7 +93,13 @@ class AnnualCodeRule:
             row.is_paid,
         )
         key = (row.patient_id, self._year_of(day), ANNUAL_CODES[code])
-        self._groups[key] = (*self._groups.get(key, ()), fact)
+        known = self._groups.get(key)
+        if known is None:
+            self._groups[key] = fact
+        elif isinstance(known, list):
+            known.append(fact)
+        else:
+            self._groups[key] = [known, fact]
 
     def finish(self) -> Iterator[Finding]:
         """One finding per group in (rows, scenario) order, then the SUMMARY.
@@ -97,16 +110,16 @@ class AnnualCodeRule:
         groups, self._groups = self._groups, {}
         if not groups:
             return
-        for key, facts in groups.items():
-            if len(facts) > 1:
-                groups[key] = tuple(sorted(facts, key=_by_date_row_claim))
-        rows_checked = sum(len(facts) for facts in groups.values())
-        codes = sorted({fact[_CODE] for facts in groups.values() for fact in facts})
+        for stored in groups.values():
+            if isinstance(stored, list):
+                stored.sort(key=_by_date_row_claim)
+        rows_checked = sum(len(_facts(stored)) for stored in groups.values())
+        codes = sorted({fact[_CODE] for stored in groups.values() for fact in _facts(stored)})
         count = len(groups)
         errors = {"E1": 0, "E2": 0, "E3": 0}
         gain = ZERO
-        for key in sorted(groups, key=lambda key: _rows_then_scenario(groups[key])):
-            facts = groups.pop(key)
+        for key in sorted(groups, key=lambda key: _rows_then_scenario(_facts(groups[key]))):
+            facts = _facts(groups.pop(key))
             scenario = _scenario(facts)
             finding = _judge(scenario, key, facts)
             if scenario != "P1":  # P1 has no impact
@@ -114,6 +127,11 @@ class AnnualCodeRule:
                 gain += finding.monetary_impact
             yield finding
         yield text.summary(rows_checked, count, codes, errors, gain)
+
+
+def _facts(stored: Stored) -> Facts:
+    """The facts of a stored group: its list, or its one fact."""
+    return stored if isinstance(stored, list) else (stored,)
 
 
 def _scenario(facts: Facts) -> str:

@@ -1,4 +1,4 @@
-"""French wording of the `annual-code` findings (rules.md §3): messages, solutions and data.
+"""French wording of the `annual-code` findings (docs/rules.md): messages, solutions and data.
 
 This module only writes: which scenario fires is decided in `annual_code`. Texts name claim
 numbers (`ID RAMQ`, or the row number when it is empty), dates, codes, counts and amounts; the
@@ -12,8 +12,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from validateur.formatting import integer
 from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
 from validateur.validation.privacy import mask_patient
+from validateur.validation.rules.wording import agree, claim, claim_number, count, enumerate_fr
 
 SLUG = "annual-code"
 ZERO = Decimal("0.00")
@@ -50,11 +52,41 @@ def codes_label(acts: Sequence[AnnualAct]) -> str:
 
 
 def label(act: AnnualAct) -> str:
-    return f"{act.id_ramq or f'ligne {act.row_number}'} du {date_fr(act.day)}"
+    """`30000000001 du 2025-01-10`, after « réclamation » or « réclamations »."""
+    return f"{claim_number(act.id_ramq, act.row_number)} du {date_fr(act.day)}"
+
+
+def named(act: AnnualAct) -> str:
+    """`réclamation 30000000001 du 2025-01-10`, `réclamation de la ligne 12 du 2025-01-10`."""
+    return f"{claim(act.id_ramq, act.row_number)} du {date_fr(act.day)}"
 
 
 def labels(acts: Sequence[AnnualAct]) -> str:
-    return ", ".join(label(act) for act in acts)
+    return enumerate_fr([label(act) for act in acts])
+
+
+def claims(acts: Sequence[AnnualAct]) -> str:
+    """`réclamation 30000000001 du 2025-01-10`, `réclamations … et …`."""
+    return f"{agree(len(acts), 'réclamation')} {labels(acts)}"
+
+
+def billed(group: Group, acts: Sequence[AnnualAct]) -> str:
+    """`Le code annuel 15815 (prise en charge) a été facturé 3 fois en 2025 pour le même
+    patient`; two codes of the same kind: `Les codes annuels 15801/15816 … ont été facturés`."""
+    n = len({a.code for a in acts})
+    what = agree(n, "Le code annuel", "Les codes annuels")
+    verb = agree(n, "a été facturé", "ont été facturés")
+    return (
+        f"{what} {codes_label(acts)} ({group.kind}) {verb} {integer(len(acts))} fois en "
+        f"{group.year} pour le même patient"
+    )
+
+
+UNPAID = ("Réclamation non payée", "Réclamations non payées")
+
+
+def the_others(n: int) -> str:
+    return agree(n, "l'autre réclamation", "les autres réclamations")
 
 
 def amount(value: Decimal | None) -> str | None:
@@ -102,18 +134,15 @@ def finding(scenario: str, group: Group, **fields: Any) -> Finding:
 
 def p1(patient: str, year: int, kind: str, fact: Fact) -> Finding:
     """P1, by far the most frequent finding: written straight from the stored fact."""
-    day, number, claim, code, claimed, paid_amount, paid = fact
+    day, number, id_ramq, code, claimed, paid_amount, paid = fact
     iso = day.isoformat()
     message = (
         f"Code annuel {code} ({kind}) facturé une seule fois en {year} pour ce "
-        f"patient (réclamation {claim or f'ligne {number}'} du {iso}) : conforme."
+        f"patient ({claim(id_ramq, number)} du {iso}) : conforme."
     )
-    billed: dict[str, list[Any]] = {"claims": [claim], "dates": [iso]}
+    one: dict[str, list[Any]] = {"claims": [id_ramq], "dates": [iso]}
     none: dict[str, list[Any]] = {"claims": [], "dates": [], "amounts": []}
-    if paid:
-        billed["amounts"] = [amount(paid_amount)]
-    else:
-        billed["amounts"] = [amount(claimed)]
+    one["amounts"] = [amount(paid_amount if paid else claimed)]
     data = {
         "code": code,
         "codes": [code],
@@ -123,70 +152,71 @@ def p1(patient: str, year: int, kind: str, fact: Fact) -> Finding:
         "totalCount": 1,
         "paidCount": 1 if paid else 0,
         "unpaidCount": 0 if paid else 1,
-        "paid": billed if paid else none,
-        "unpaid": none if paid else billed,
+        "paid": one if paid else none,
+        "unpaid": none if paid else one,
     }
-    return Finding(SLUG, "P1", Severity.INFO, message, "", (number,), (claim,), ZERO, data)
+    return Finding(SLUG, "P1", Severity.INFO, message, "", (number,), (id_ramq,), ZERO, data)
 
 
 def e1(group: Group, paid: list[AnnualAct], unpaid: list[AnnualAct]) -> Finding:
     acts = group.acts
-    codes = codes_label(acts)
-    extra = f" Réclamations non payées : {labels(unpaid)}." if unpaid else ""
+    kept = paid[0]
+    others = [a for a in acts if a is not kept]
+    extra = ""
+    if unpaid:
+        extra = f" {agree(len(unpaid), *UNPAID)} : {labels(unpaid)}."
+    paid_word = agree(len({a.code for a in acts}), "payé", "payés")
     return finding(
         "E1",
         group,
         severity=Severity.ERROR,
         message=(
-            f"Le code annuel {codes} ({group.kind}) a été facturé {len(acts)} fois en "
-            f"{group.year} pour le même patient et payé {len(paid)} fois (réclamations payées : "
-            f"{labels(paid)}).{extra} Un seul est permis par année civile."
+            f"{billed(group, acts)} et {paid_word} {integer(len(paid))} fois"
+            f" ({claims(paid)}).{extra}"
+            f" Un seul code de {group.kind} est permis par patient et par année civile."
         ),
         solution=(
-            f"Conservez la première réclamation payée ({label(paid[0])}) et annulez les "
-            f"autres ({labels([a for a in acts if a is not paid[0]])}) : la RAMQ peut "
-            "récupérer les montants payés en "
-            "trop. Facturez plutôt un code de visite non annuel pour ces dates."
+            f"Conservez la première réclamation payée ({label(kept)}) et annulez "
+            f"{the_others(len(others))} ({labels(others)}) : la RAMQ peut "
+            "récupérer les montants payés en trop. Facturez plutôt un code de visite non "
+            f"annuel {agree(len(others), 'pour cette date', 'pour ces dates')}."
         ),
     )
 
 
 def e2(group: Group, paid: list[AnnualAct], unpaid: list[AnnualAct]) -> Finding:
     acts = group.acts
-    codes = codes_label(acts)
+    n = len(unpaid)
     return finding(
         "E2",
         group,
         severity=Severity.ERROR,
         message=(
-            f"Le code annuel {codes} ({group.kind}) a été facturé {len(acts)} fois en "
-            f"{group.year} pour le même patient : seule la réclamation {label(paid[0])} a été "
-            f"payée ; {len(unpaid)} réclamation(s) non payée(s) : {labels(unpaid)}."
+            f"{billed(group, acts)} : seule la {named(paid[0])} a été payée ; "
+            f"{count(n, 'réclamation non payée', 'réclamations non payées')} : {labels(unpaid)}."
         ),
         solution=(
-            f"Gardez la réclamation payée {label(paid[0])}. Remplacez les réclamations non "
-            f"payées {labels(unpaid)} par un code de visite non annuel approprié."
+            f"Gardez la réclamation payée ({label(paid[0])}). Dans "
+            f"{agree(n, 'la réclamation non payée', 'les réclamations non payées')} "
+            f"({labels(unpaid)}), remplacez le code annuel par un code de visite non annuel "
+            "approprié."
         ),
     )
 
 
 def e3(group: Group, recoverable: Decimal) -> Finding:
     acts = group.acts
-    codes = codes_label(acts)
+    others = len(acts) - 1
     return finding(
         "E3",
         group,
         severity=Severity.ERROR,
         monetary_impact=recoverable,
-        message=(
-            f"Le code annuel {codes} ({group.kind}) a été facturé {len(acts)} fois en "
-            f"{group.year} pour le même patient et aucune réclamation n'a été payée "
-            f"({labels(acts)})."
-        ),
+        message=(f"{billed(group, acts)} et aucune réclamation n'a été payée ({claims(acts)})."),
         solution=(
             f"Une seule de ces réclamations peut être payée : refacturez la première "
-            f"({label(acts[0])}, {money_fr(recoverable)}) et remplacez les autres par un code "
-            "de visite non annuel approprié."
+            f"({label(acts[0])}, {money_fr(recoverable)}) et, dans {the_others(others)}, "
+            "remplacez le code annuel par un code de visite non annuel approprié."
         ),
     )
 
@@ -200,9 +230,11 @@ def summary(
         scenario="SUMMARY",
         severity=Severity.INFO,
         message=(
-            f"Codes annuels : {rows_checked} ligne(s) vérifiée(s) (codes {', '.join(codes)}), "
-            f"{sum(errors.values())} erreur(s) (E1 : {errors['E1']}, E2 : {errors['E2']}, "
-            f"E3 : {errors['E3']}), gain potentiel {money_fr(gain)}."
+            f"Codes annuels : {count(rows_checked, 'ligne vérifiée', 'lignes vérifiées')} "
+            f"({agree(len(codes), 'code', 'codes')} {enumerate_fr(codes)}), "
+            f"{count(sum(errors.values()), 'erreur')} (E1 : {integer(errors['E1'])}, "
+            f"E2 : {integer(errors['E2'])}, E3 : {integer(errors['E3'])}), "
+            f"gain potentiel {money_fr(gain)}."
         ),
         data={
             "rowsChecked": rows_checked,

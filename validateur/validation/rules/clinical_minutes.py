@@ -15,8 +15,11 @@ chronologically first one.
   `Montant Preliminaire`, empty or negative amounts counting 0).
 - `OVER_LIMIT_PAID` (info): every row was paid ("all paid"); impact 0.
 
-Memory: per doctor-day, the small facts of its 8857/8859 rows only (tuples: `Intervention`);
-other rows cost one comparison. Findings are built only as they are consumed.
+Memory and time: per doctor-day, the small facts of its 8857/8859 rows only (`Intervention`);
+other rows cost one lookup. A doctor-day with one intervention holds it itself; a second one
+turns it into a list, appended to from then on, so a row costs O(1) whatever the size of its
+doctor-day (the job pauses the cyclic garbage collector during the pass, so lists cost no
+collector time). Findings are built only as they are consumed.
 """
 
 from __future__ import annotations
@@ -31,8 +34,12 @@ from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
+from validateur.validation.rules import wording
+from validateur.validation.rules.wording import agree, count
 
 SLUG = "clinical-minutes"
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("OVER_LIMIT", "OVER_LIMIT_PAID")
 
 FIRST_PERIOD_CODE = "8857"
 EXTRA_PERIOD_CODE = "8859"
@@ -46,6 +53,7 @@ EXCLUDED_CONTEXT: frozenset[str] = frozenset({"ICEP", "ICSM", "ICTOX"})
 _CODES = {FIRST_PERIOD_CODE: FIRST_PERIOD_CODE, EXTRA_PERIOD_CODE: EXTRA_PERIOD_CODE}
 
 ZERO = Decimal("0.00")
+ALL_PAID = ("la réclamation a été payée", "toutes les réclamations ont été payées")
 
 DoctorDay = tuple[str, date]
 
@@ -67,8 +75,8 @@ class Intervention(NamedTuple):
         return (self.start is None, self.start or time(0), self.row_number, self.id_ramq)
 
     @property
-    def claim(self) -> str:
-        return self.id_ramq or f"ligne {self.row_number}"
+    def claim_number(self) -> str:
+        return wording.claim_number(self.id_ramq, self.row_number)
 
 
 def _minutes(code: str, units: int | None) -> int:
@@ -85,7 +93,7 @@ class ClinicalMinutesRule:
     def __init__(self, reference: ReferenceData) -> None:
         self._reference = reference
         self.codes = frozenset(_CODES)
-        self._days: dict[DoctorDay, tuple[Intervention, ...]] = {}
+        self._days: dict[DoctorDay, Intervention | list[Intervention]] = {}
         self._doctor_infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 
     def feed(self, row: BillingRow) -> None:
@@ -106,16 +114,22 @@ class ClinicalMinutesRule:
             doctor_info=self._doctor_infos.setdefault(row.doctor_info, row.doctor_info),
         )
         key = (row.doctor, day)
-        self._days[key] = (*self._days.get(key, ()), act)
+        known = self._days.get(key)
+        if known is None:
+            self._days[key] = act
+        elif isinstance(known, list):
+            known.append(act)
+        else:
+            self._days[key] = [known, act]
 
     def finish(self) -> Iterator[Finding]:
         """One finding per doctor-day over the limit, in (rows, scenario, claims) order."""
         days, self._days = self._days, {}
-        over = [
-            _pending(day, sorted(acts, key=_order))
-            for (_, day), acts in days.items()
-            if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES
-        ]
+        over: list[_Pending] = []
+        for (_, day), stored in days.items():
+            acts = stored if isinstance(stored, list) else [stored]
+            if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES:
+                over.append(_pending(day, sorted(acts, key=_order)))
         del days
         over.sort(key=_by_rows_scenario_claims)
         for *_, day, acts in over:
@@ -142,11 +156,14 @@ def _over_limit(day: date, acts: list[Intervention]) -> Finding:
     excess = total - DAILY_LIMIT_MINUTES
     unpaid = [a for a in acts if not a.paid]
     at_risk = sum((a.claimed for a in unpaid), ZERO)
+    lines = len(acts)
     message = (
-        f"Le {date_fr(day)}, {total} minutes d'interventions cliniques "
-        f"({FIRST_PERIOD_CODE}/{EXTRA_PERIOD_CODE}) ont été facturées par le même médecin "
-        f"sur {len(acts)} ligne(s), à partir de la réclamation {acts[0].claim} : la limite est "
-        f"de {DAILY_LIMIT_MINUTES} minutes par jour, soit {excess} minutes en trop."
+        f"Le {date_fr(day)}, {count(total, 'minute')} d'interventions cliniques "
+        f"({FIRST_PERIOD_CODE}/{EXTRA_PERIOD_CODE}) "
+        f"{agree(total, 'a été facturée', 'ont été facturées')} par le même médecin "
+        f"sur {count(lines, 'ligne')}, à partir de la "
+        f"{wording.claim(acts[0].id_ramq, acts[0].row_number)} : la limite est de "
+        f"{DAILY_LIMIT_MINUTES} minutes par jour, soit {count(excess, 'minute')} en trop."
     )
     data = {
         "doctor": mask_doctor(acts[0].doctor_info),
@@ -159,21 +176,24 @@ def _over_limit(day: date, acts: list[Intervention]) -> Finding:
     }
     if not unpaid:
         scenario, severity = "OVER_LIMIT_PAID", Severity.INFO
-        message += " Toutes les lignes ont été payées."
+        message += agree(lines, " La ligne a été payée.", " Toutes les lignes ont été payées.")
+        all_paid = agree(lines, *ALL_PAID)
         solution = (
-            "Aucune action immédiate : toutes les réclamations ont été payées, mais la RAMQ "
-            f"pourrait récupérer les {excess} minutes au-delà de la limite."
+            f"Aucune action immédiate : {all_paid}, mais la RAMQ pourrait récupérer le paiement "
+            f"de {count(excess, 'minute')} au-delà de la limite."
         )
     else:
         scenario, severity = "OVER_LIMIT", Severity.ERROR
+        unpaid_claims = [a.claim_number for a in unpaid]
         message += (
-            f" Réclamation(s) non payée(s) : {', '.join(a.claim for a in unpaid)} "
-            f"({money_fr(at_risk)})."
+            f" {agree(len(unpaid), 'Réclamation non payée', 'Réclamations non payées')} : "
+            f"{wording.enumerate_fr(unpaid_claims)} ({money_fr(at_risk)})."
         )
         solution = (
-            f"Réduisez les interventions cliniques du {date_fr(day)} de {excess} minutes "
-            f"(retirez ou corrigez des {EXTRA_PERIOD_CODE}/{FIRST_PERIOD_CODE} non payés) : "
-            f"au-delà de {DAILY_LIMIT_MINUTES} minutes, la RAMQ refuse le paiement."
+            f"Réduisez les interventions cliniques du {date_fr(day)} de "
+            f"{count(excess, 'minute')} (retirez ou corrigez des {EXTRA_PERIOD_CODE}/"
+            f"{FIRST_PERIOD_CODE} non payés) : au-delà de {DAILY_LIMIT_MINUTES} minutes, la RAMQ "
+            "refuse le paiement."
         )
     return Finding(
         rule=SLUG,

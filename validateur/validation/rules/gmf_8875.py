@@ -17,10 +17,12 @@ table (`MISSED`).
 - `SKIPPED` (info, once): when the GMF list is not loaded or empty, `MISSED` is skipped (never
   guessed) and the rule says so once.
 
-Memory: per patient-year, the facts of its 8875 rows and of its first GMF visit only, as plain
-tuples (`Act`: the garbage collector stops tracking tuples of atomic values, which it never
-does for a NamedTuple), and no visit once the patient-year has an 8875; other rows cost a
-code lookup. Findings are built only as they are consumed, in (row, scenario, claim) order.
+Memory and time: per patient-year, the facts of its 8875 rows and of its first GMF visit only,
+as plain tuples (`Act`), and no visit once the patient-year has an 8875; other rows cost a
+code lookup. A patient-year with one 8875 holds that act itself; a second one turns it into a
+list, appended to from then on, so a row costs O(1) whatever the size of its group (the job
+pauses the cyclic garbage collector during the pass, so lists cost no collector time).
+Findings are built only as they are consumed, in (row, scenario, claim) order.
 Texts: `gmf_8875_messages.py`.
 """
 
@@ -47,7 +49,10 @@ from validateur.validation.rules.gmf_8875_messages import (
 )
 from validateur.validation.rules.years import Years
 
-__all__ = ["GMF_FORFAIT_CODE", "GMF_FORFAIT_TARIFF", "SLUG", "Gmf8875Rule"]
+__all__ = ["GMF_FORFAIT_CODE", "GMF_FORFAIT_TARIFF", "SCENARIOS", "SLUG", "Gmf8875Rule"]
+
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("E1", "MISSED", "SKIPPED")
 
 #: Codes of a visit that makes a registered patient "seen in the GMF".
 GMF_VISIT_CODES: frozenset[str] = frozenset(
@@ -84,7 +89,7 @@ class Gmf8875Rule:
         # does not even hand them over.
         visits = GMF_VISIT_CODES if self._gmf_places else ()
         self.codes = frozenset({GMF_FORFAIT_CODE, *visits})
-        self._forfaits: dict[int, dict[str, tuple[Act, ...]]] = {}  # year → patient → 8875s
+        self._forfaits: dict[int, dict[str, Act | list[Act]]] = {}  # year → patient → 8875(s)
         self._first_visits: dict[int, dict[str, Act]] = {}  # year → patient → GMF visit
         self._year_of = Years().of
 
@@ -104,7 +109,13 @@ class Gmf8875Rule:
         if forfaits is None:
             forfaits = self._forfaits[year] = {}
         act = (day, row.row_number, row.id_ramq.strip(), GMF_FORFAIT_CODE, row.is_paid)
-        forfaits[patient] = (*forfaits.get(patient, ()), act)
+        known = forfaits.get(patient)
+        if known is None:
+            forfaits[patient] = act
+        elif isinstance(known, list):
+            known.append(act)
+        else:
+            forfaits[patient] = [known, act]
         visits = self._first_visits.get(year)
         if visits:
             visits.pop(patient, None)  # a patient-year with an 8875 is never MISSED
@@ -138,7 +149,8 @@ class Gmf8875Rule:
         pending: list[_Pending] = []
         for year, groups in forfaits.items():
             for patient, acts in groups.items():
-                pending.extend(_duplicates((patient, year), acts))
+                if isinstance(acts, list):  # a single 8875 is never a duplicate
+                    pending.extend(_duplicates((patient, year), acts))
         del forfaits
         for year, firsts in visits.items():
             pending.extend(
@@ -153,7 +165,7 @@ class Gmf8875Rule:
                 yield text.e1(key, kept, other)
 
 
-def _duplicates(key: PatientYear, acts: tuple[Act, ...]) -> list[_Pending]:
+def _duplicates(key: PatientYear, acts: list[Act]) -> list[_Pending]:
     """E1 for every 8875 of the group but its first paid one (groups without one: nothing)."""
     paid = [act for act in acts if act[PAID]]
     if not paid:

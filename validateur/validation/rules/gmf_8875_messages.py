@@ -1,4 +1,4 @@
-"""French wording of the `gmf-8875` findings (rules.md §4): messages, solutions and data.
+"""French wording of the `gmf-8875` findings (docs/rules.md): messages, solutions and data.
 
 This module only writes: which scenario fires is decided in `gmf_8875`. Texts name claim
 numbers (`ID RAMQ`, or the row number when it is empty), dates, codes and amounts; the patient
@@ -13,6 +13,7 @@ from typing import Final
 
 from validateur.validation.findings import Finding, Severity, money_fr
 from validateur.validation.privacy import mask_patient
+from validateur.validation.rules import wording
 
 SLUG = "gmf-8875"
 
@@ -34,7 +35,8 @@ PAID: Final = 4
 
 
 def claim(act: Act) -> str:
-    return act[CLAIM] or f"ligne {act[ROW]}"
+    """`réclamation 30000000001`."""
+    return wording.claim(act[CLAIM], act[ROW])
 
 
 def e1(key: PatientYear, kept: Act, other: Act) -> Finding:
@@ -42,13 +44,12 @@ def e1(key: PatientYear, kept: Act, other: Act) -> Finding:
     patient, year = key
     paid, day, kept_day = other[PAID], other[DAY].isoformat(), kept[DAY].isoformat()
     message = (
-        f"Forfait GMF {GMF_FORFAIT_CODE} facturé de nouveau ({'payé' if paid else 'non payé'}) "
-        f"le {day} (réclamation {claim(other)}) alors qu'il a déjà été payé le {kept_day} "
-        f"(réclamation {claim(kept)}) pour ce patient en {year} : un seul par patient par "
-        "année civile."
+        f"Forfait GMF {GMF_FORFAIT_CODE} en trop le {day} ({claim(other)}, "
+        f"{'payée' if paid else 'non payée'}) : le forfait de ce patient pour {year} a été payé "
+        f"le {kept_day} ({claim(kept)}), et un seul est payable par patient et par année civile."
     )
-    solution = f"Annulez la réclamation {claim(other)}" + (
-        f" : la RAMQ récupérera {_TARIFF_FR}." if paid else "."
+    solution = f"Annulez la {claim(other)}" + (
+        f" : la RAMQ peut récupérer les {_TARIFF_FR} payés." if paid else "."
     )
     data = {
         "code": GMF_FORFAIT_CODE,
@@ -71,7 +72,7 @@ def missed(key: PatientYear, visit: Act) -> Finding:
     patient, year = key
     day = visit[DAY].isoformat()
     message = (
-        f"Patient vu en GMF le {day} (réclamation {claim(visit)}, code {visit[CODE]}) sans "
+        f"Patient vu en GMF le {day} ({claim(visit)}, code {visit[CODE]}) sans "
         f"forfait {GMF_FORFAIT_CODE} facturé en {year}."
     )
     solution = (

@@ -1,4 +1,4 @@
-"""`office-fee`: RAMQ office fees (frais de cabinet) 19928 / 19929 (rules.md §2).
+"""`office-fee`: RAMQ office fees (frais de cabinet) 19928 / 19929 (docs/rules.md).
 
 Business reason: under the Entente omnipraticiens (FMOQ–RAMQ), a general practitioner
 working in a private clinic (cabinet, establishment number starting with `5`) may bill a daily
@@ -6,9 +6,9 @@ office fee when enough patients were seen that day: 19928 (32,40 $) from 6 regis
 (inscrits) or 10 walk-in (sans rendez-vous, context `G160`/`AR`) patients, 19929 (64,80 $)
 from 12 registered or 20 walk-in patients, at most 64,80 $ per doctor per day (one 19928 per
 group, or a single 19929). The codes table's tariffs for these codes are wrong: the tariffs
-below are the contract's constants.
+below are constants of this module.
 
-Decisions where the contract is silent:
+Decisions where the business rule is silent:
 - a visit row needs a patient and a non-empty code; a patient with both a registered and a
   walk-in visit the same day counts in each group; "paid" is per patient and doctor-day, from
   the patient's visit rows only (a paid 19928 row does not make its patient a paid visit);
@@ -39,10 +39,8 @@ from validateur.validation.rules.office_fee_days import (
     DoctorDay,
     paid_mark,
 )
-from validateur.validation.rules.office_fee_messages import Counts, Day, Fee
+from validateur.validation.rules.office_fee_messages import FEE_19928, FEE_19929, Counts, Day, Fee
 
-FEE_19928 = "19928"
-FEE_19929 = "19929"
 TARIFF_19928 = Decimal("32.40")
 TARIFF_19929 = Decimal("64.80")
 TARIFFS = {FEE_19928: TARIFF_19928, FEE_19929: TARIFF_19929}
@@ -69,6 +67,8 @@ CABINET_PREFIX = "5"
 SCENARIO_ORDER: tuple[str, ...] = ("ESTABLISHMENT", "E1", "E2", "E3", "E4", "E5", "E6", "E8")
 SCENARIO_ORDER += ("O1", "O2", "O3", "O4", "MISSED", "P1", "P2", "P3", "P4")
 RANK = {scenario: index for index, scenario in enumerate(SCENARIO_ORDER)}
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = (*SCENARIO_ORDER, "SUMMARY")
 
 
 class OfficeFeeRule:
@@ -84,7 +84,7 @@ class OfficeFeeRule:
     feed: Callable[[BillingRow], None]
 
     def __init__(self, reference: ReferenceData) -> None:
-        self.reference = reference  # unused: the tariffs are the contract's constants
+        self.reference = reference  # unused: the tariffs are constants of this module
         self._book = DayBook()
         self._skipped_fees = 0
         self.feed = self._feeder()
@@ -115,7 +115,7 @@ class OfficeFeeRule:
             context = row.context
             walk_in = bool(context) and not WALK_IN_TOKENS.isdisjoint(context)
             if is_fee:
-                state.fees += (_fee(row, code, walk_in),)
+                state.add_fee(_fee(row, code, walk_in))
                 return
             try:  # `row.is_paid` is the slowest part of a visit: remember it per amount
                 paid = paid_marks[row.montant_paye]
@@ -157,13 +157,13 @@ def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
 def evaluate(day: date, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
     """Every finding of one doctor-day, in scenario then row order (`masks`: a cache)."""
     counts = state.counts()
-    fees = state.fees
+    fees: Sequence[Fee] = state.fees
     if not fees:
         if counts.rp < REGISTERED_19928_MIN and counts.wp < WALK_IN_19928_MIN:
             return []  # nothing to say: skip masking the doctor
         return missed(_view(day, state, counts, masks))
     if len(fees) > 1:
-        fees = tuple(sorted(fees, key=_by_row))
+        fees = sorted(fees, key=_by_row)
     view = _view(day, state, counts, masks)
     found: list[Finding] = []
     passing: list[Fee] = []

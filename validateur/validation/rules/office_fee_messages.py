@@ -1,4 +1,4 @@
-"""French wording of the `office-fee` findings (rules.md §2): messages, solutions and data.
+"""French wording of the `office-fee` findings (docs/rules.md): messages, solutions and data.
 
 This module only writes: which scenario fires, and with which figures, is decided in
 `office_fee`. Texts name claim numbers (`ID RAMQ`), row numbers, dates, codes, counts and
@@ -13,9 +13,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from validateur.formatting import integer
 from validateur.validation.findings import Finding, Severity, date_fr, money_fr
+from validateur.validation.rules import wording
+from validateur.validation.rules.wording import agree, count, enumerate_fr
 
 SLUG = "office-fee"
+FEE_19928 = "19928"
+FEE_19929 = "19929"
 WALK_IN_HINT = " (élément de contexte G160 ou AR)"
 NO_ACTION = "Aucune action requise."
 
@@ -60,15 +65,26 @@ class Day:
 
 
 def group_name(walk_in: bool) -> str:
+    """The patients a fee is for, after « patients »: `inscrits`, `sans rendez-vous`."""
     return "sans rendez-vous" if walk_in else "inscrits"
 
 
+def fee_name(code: str, walk_in: bool) -> str:
+    """`19928 pour patients inscrits`, `19929 pour patients sans rendez-vous`."""
+    return f"{code} pour patients {group_name(walk_in)}"
+
+
+def patients(n: int, walk_in: bool, paid: str = "") -> str:
+    """`1 patient inscrit payé`, `3 patients sans rendez-vous payés` (`paid`: `payé`...)."""
+    group = "sans rendez-vous" if walk_in else agree(n, "inscrit")
+    words = f"{count(n, 'patient')} {group}"
+    return f"{words} {agree(n, paid)}" if paid else words
+
+
 def counts_phrase(counts: Counts, walk_in: bool) -> str:
-    """`3 patients inscrits payés (3 non payés)`."""
+    """`3 patients inscrits payés (3 non payés)`, `1 patient inscrit payé (0 non payé)`."""
     paid, unpaid = counts.paid(walk_in), counts.unpaid(walk_in)
-    s = "s" if paid >= 2 else ""
-    kind = "sans rendez-vous" if walk_in else f"inscrit{s}"
-    return f"{paid} patient{s} {kind} payé{s} ({unpaid} non payé{'s' if unpaid >= 2 else ''})"
+    return f"{patients(paid, walk_in, 'payé')} ({integer(unpaid)} non {agree(unpaid, 'payé')})"
 
 
 def both_counts(counts: Counts) -> str:
@@ -76,26 +92,27 @@ def both_counts(counts: Counts) -> str:
 
 
 def claim(fee: Fee) -> str:
-    return f"ID RAMQ {fee.id_ramq}, ligne {fee.row}" if fee.id_ramq else f"ligne {fee.row}"
+    """`réclamation 10000000001`."""
+    return wording.claim(fee.id_ramq, fee.row)
+
+
+def claims(fees: Sequence[Fee]) -> str:
+    """`réclamation 10000000001`, `réclamations 10000000001 et 10000000002`."""
+    return wording.claims([wording.claim_number(fee.id_ramq, fee.row) for fee in fees])
 
 
 def label(fee: Fee) -> str:
-    """`19928 inscrits (ID RAMQ 10000000001, ligne 12)`."""
-    return f"{fee.code} {group_name(fee.walk_in)} ({claim(fee)})"
+    """`19928 pour patients inscrits (réclamation 10000000001)`."""
+    return f"{fee_name(fee.code, fee.walk_in)} ({claim(fee)})"
 
 
 def labels(fees: Sequence[Fee]) -> str:
-    return ", ".join(label(fee) for fee in fees)
+    return enumerate_fr([label(fee) for fee in fees])
 
 
 def when(day: Day, article: str = "du") -> str:
     """`du 2025-03-10 (Dr. T***)`."""
     return f"{article} {date_fr(day.day)} ({day.doctor})"
-
-
-def plural(n: int, one: str, many: str = "") -> str:
-    """`0 erreur`, `1 erreur`, `2 erreurs` (French: plural from 2)."""
-    return f"{n} {(many or one + 's') if n >= 2 else one}"
 
 
 def day_data(day: Day) -> dict[str, Any]:
@@ -146,7 +163,7 @@ def establishment(day: Day, fee: Fee) -> Finding:
     place = fee.place.strip()
     kind = "un établissement hospitalier" if place.startswith("2") else "qui n'est pas un cabinet"
     message = (
-        f"Frais de cabinet {label(fee)} {when(day)} facturé au lieu de pratique {place}, {kind} :"
+        f"Frais de cabinet {label(fee)} {when(day)} facturés au lieu de pratique {place}, {kind} :"
         " les frais de cabinet ne sont payables qu'en cabinet (lieu commençant par 5)."
     )
     solution = (
@@ -160,39 +177,48 @@ def below_threshold(
     scenario: str, day: Day, fee: Fee, minimum: int, impact: Decimal, downgrade: int | None
 ) -> Finding:
     """E1–E4. `downgrade` is the 19928 threshold reached by a 19929 that can be downgraded."""
-    group = group_name(fee.walk_in)
     message = (
         f"Frais de cabinet {label(fee)} {when(day)} : {counts_phrase(day.counts, fee.walk_in)},"
-        f" sous le seuil de {minimum} patients {group} payés requis pour le {fee.code}."
+        f" sous le seuil de {patients(minimum, fee.walk_in, 'payé')} requis pour le {fee.code}."
     )
     if downgrade is not None:
         solution = (
-            f"Remplacez le {fee.code} ({claim(fee)}) par un 19928 {group} : le seuil de"
-            f" {downgrade} du 19928 est atteint ({money_fr(-impact)} à risque)."
+            f"Remplacez le {fee.code} ({claim(fee)}) par un {fee_name(FEE_19928, fee.walk_in)} :"
+            f" le seuil de {count(downgrade, 'patient')} du 19928 est atteint"
+            f" ({money_fr(-impact)} à risque)."
         )
     else:
         solution = f"Annulez le {fee.code} ({claim(fee)}) : {money_fr(-impact)} à risque."
     unpaid = day.counts.unpaid(fee.walk_in)
     if unpaid and day.counts.paid(fee.walk_in) + unpaid >= minimum:
-        solution += (
-            f" Si les {unpaid} patients {group} non payés sont payés, le seuil de {minimum}"
-            " sera atteint : faites corriger ces visites avant de soumettre."
-        )
+        solution += " " + unpaid_hint(unpaid, fee.walk_in, minimum)
     return make(
         scenario, Severity.ERROR, day, [fee], (message, solution), impact, threshold=minimum
     )
+
+
+def unpaid_hint(unpaid: int, walk_in: bool, minimum: int) -> str:
+    """What paying the unpaid visits would change, when it would reach the threshold."""
+    if unpaid == 1:
+        group = "sans rendez-vous" if walk_in else "inscrit"
+        who, fix = f"la visite du patient {group} non payé était payée", "faites-la corriger"
+    else:
+        who = f"les visites des {patients(unpaid, walk_in, 'non payé')} étaient payées"
+        fix = "faites-les corriger"
+    return f"Si {who}, le seuil de {minimum} serait atteint : {fix} avant de soumettre."
 
 
 def over_maximum(day: Day, fees: Sequence[Fee], total: Decimal, maximum: Decimal) -> Finding:
     """E5: more than the daily maximum billed."""
     excess = total - maximum
     message = (
-        f"Frais de cabinet {when(day)} : {money_fr(total)} facturés ({labels(fees)}), au-delà du"
-        f" maximum quotidien de {money_fr(maximum)} (excédent {money_fr(excess)})."
+        f"Frais de cabinet {when(day)} : {money_fr(total)} facturés, au-delà du maximum"
+        f" quotidien de {money_fr(maximum)} (excédent de {money_fr(excess)}) : {labels(fees)}."
     )
     solution = (
-        f"Gardez au plus {money_fr(maximum)} de frais de cabinet ce jour-là (un 19928 par groupe"
-        f" ou un seul 19929) et annulez le reste ({money_fr(excess)})."
+        f"Gardez au plus {money_fr(maximum)} de frais de cabinet ce jour-là (un 19928 pour les"
+        " patients inscrits et un pour les patients sans rendez-vous, ou un seul 19929) et"
+        f" annulez le reste ({money_fr(excess)})."
     )
     texts = (message, solution)
     return make(
@@ -204,12 +230,19 @@ def cancel_19928(
     scenario: str, day: Day, kept: Sequence[Fee], cancelled: Sequence[Fee], impact: Decimal
 ) -> Finding:
     """E6 / E8: a 19928 of one group billed with a 19929 of the other."""
+    n = len(cancelled)
+    cancelled_name = fee_name(FEE_19928, cancelled[0].walk_in)
+    kept_name = fee_name(FEE_19929, kept[0].walk_in)
     message = (
-        f"Frais de cabinet {when(day)} : {labels(cancelled)} facturé avec {labels(kept)} ;"
-        " le 19929 atteint déjà le maximum quotidien et exclut un 19928 le même jour."
+        f"Frais de cabinet {when(day)} : {agree(n, 'le', 'les')} {cancelled_name}"
+        f" ({claims(cancelled)}) {agree(n, 'est facturé', 'sont facturés')} avec"
+        f" {agree(len(kept), 'le', 'les')} {kept_name} ({claims(kept)}) ; le 19929 atteint déjà"
+        " le maximum quotidien et exclut tout 19928 le même jour."
     )
-    claims = ", ".join(claim(fee) for fee in cancelled)
-    solution = f"Annulez le 19928 ({claims}) : {money_fr(-impact)} non payable."
+    solution = (
+        f"Annulez {agree(n, 'le', 'les')} 19928 ({claims(cancelled)}) : {money_fr(-impact)}"
+        f" non {agree(n, 'payable')}."
+    )
     fees = sorted([*kept, *cancelled], key=lambda fee: fee.row)
     return make(scenario, Severity.ERROR, day, fees, (message, solution), impact)
 
@@ -217,7 +250,7 @@ def cancel_19928(
 def passes(scenario: str, day: Day, fee: Fee, minimum: int) -> Finding:
     """P1–P4: a fee whose threshold is reached."""
     message = (
-        f"Frais de cabinet {label(fee)} {when(day)} conforme :"
+        f"Frais de cabinet {label(fee)} {when(day)} conformes :"
         f" {counts_phrase(day.counts, fee.walk_in)}, seuil de {minimum} atteint."
     )
     return make(scenario, Severity.INFO, day, [fee], (message, NO_ACTION), threshold=minimum)
@@ -225,14 +258,14 @@ def passes(scenario: str, day: Day, fee: Fee, minimum: int) -> Finding:
 
 def upgrade(scenario: str, day: Day, fee: Fee, minimum: int, gain: Decimal) -> Finding:
     """O1 / O2: a 19928 where the 19929 of the same group is reached."""
-    group = group_name(fee.walk_in)
     hint = WALK_IN_HINT if fee.walk_in else ""
     message = (
-        f"Frais de cabinet {label(fee)} {when(day)} : {counts_phrase(day.counts, fee.walk_in)}"
-        f" atteignent le seuil de {minimum} du 19929 {group}."
+        f"Frais de cabinet {label(fee)} {when(day)} : {counts_phrase(day.counts, fee.walk_in)},"
+        f" le seuil de {minimum} du {fee_name(FEE_19929, fee.walk_in)} est atteint."
     )
     solution = (
-        f"Remplacez le 19928 ({claim(fee)}) par un 19929 {group}{hint} : gain de {money_fr(gain)}."
+        f"Remplacez le 19928 ({claim(fee)}) par un {fee_name(FEE_19929, fee.walk_in)}{hint} :"
+        f" gain de {money_fr(gain)}."
     )
     texts = (message, solution)
     return make(scenario, Severity.OPTIMIZATION, day, [fee], texts, gain, threshold=minimum)
@@ -241,13 +274,13 @@ def upgrade(scenario: str, day: Day, fee: Fee, minimum: int, gain: Decimal) -> F
 def add_other(scenario: str, day: Day, fee: Fee, minimum: int, gain: Decimal) -> Finding:
     """O3 / O4: a lone 19928 while the other group also reaches its 19928 threshold."""
     other = not fee.walk_in
-    group = group_name(other)
     message = (
         f"Frais de cabinet {when(day)} : seul le {label(fee)} est facturé alors que"
-        f" {counts_phrase(day.counts, other)} atteignent le seuil de {minimum} du 19928 {group}."
+        f" {counts_phrase(day.counts, other)} atteignent le seuil de {minimum} du"
+        f" {fee_name(FEE_19928, other)}."
     )
     hint = WALK_IN_HINT if other else " (sans élément de contexte G160 ni AR)"
-    solution = f"Ajoutez un 19928 {group}{hint} : gain de {money_fr(gain)}."
+    solution = f"Ajoutez un {fee_name(FEE_19928, other)}{hint} : gain de {money_fr(gain)}."
     texts = (message, solution)
     return make(scenario, Severity.OPTIMIZATION, day, [fee], texts, gain, threshold=minimum)
 
@@ -255,13 +288,16 @@ def add_other(scenario: str, day: Day, fee: Fee, minimum: int, gain: Decimal) ->
 def missed(day: Day, claims: Sequence[tuple[str, bool]], gain: Decimal) -> Finding:
     """MISSED: visits reaching a threshold and no fee billed; `claims` = (code, walk_in)."""
     if len(claims) == 2:
-        what = "deux 19928 (un inscrits, un sans rendez-vous avec l'élément de contexte G160 ou AR)"
+        what = (
+            "deux 19928 (un pour les patients inscrits, un pour les patients sans rendez-vous"
+            " avec l'élément de contexte G160 ou AR)"
+        )
     else:
         code, walk_in = claims[0]
-        what = f"un {code} {group_name(walk_in)}{WALK_IN_HINT if walk_in else ''}"
+        what = f"un {fee_name(code, walk_in)}{WALK_IN_HINT if walk_in else ''}"
     message = (
-        f"Aucun frais de cabinet facturé {when(day, 'le')} alors que {both_counts(day.counts)}"
-        f" ouvrent droit à {what}."
+        f"Pas de frais de cabinet facturés {when(day, 'le')} alors que {both_counts(day.counts)}"
+        f" donnent droit à {what}."
     )
     solution = f"Facturez {what} : gain de {money_fr(gain)}."
     suggested = [{"code": code, "walkIn": walk_in} for code, walk_in in claims]
@@ -295,15 +331,19 @@ def summary(fees: int, skipped: int, days: int, tally: Tally) -> Finding:
     """SUMMARY: once per run, always."""
     errors, optimizations, gain, risk = tally.errors, tally.optimizations, tally.gain, tally.risk
     message = (
-        f"Frais de cabinet (19928/19929) : {plural(fees, 'frais analysé', 'frais analysés')}"
-        f" sur {plural(days, 'journée-médecin', 'journées-médecin')} ; {plural(errors, 'erreur')},"
-        f" {plural(optimizations, 'optimisation')} ; gain potentiel total {money_fr(gain)}."
+        f"Frais de cabinet (19928/19929) : "
+        f"{count(fees, 'réclamation analysée', 'réclamations analysées')} sur"
+        f" {count(days, 'journée-médecin', 'journées-médecin')} ; {count(errors, 'erreur')},"
+        f" {count(optimizations, 'optimisation')} ; gain potentiel total {money_fr(gain)}."
     )
-    solution = NO_ACTION
+    actions = []
     if errors:
-        solution = "Corrigez les erreurs de frais de cabinet avant de soumettre."
+        which = agree(errors, "l'erreur", "les erreurs")
+        actions.append(f"Corrigez {which} de frais de cabinet avant de soumettre.")
     if optimizations:
-        solution = f"{solution if errors else ''} Appliquez les optimisations proposées.".strip()
+        which = agree(optimizations, "l'optimisation proposée", "les optimisations proposées")
+        actions.append(f"Appliquez {which}.")
+    solution = " ".join(actions) or NO_ACTION
     data = {
         "feesSeen": fees,
         "feesSkipped": skipped,

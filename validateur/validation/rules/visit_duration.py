@@ -32,8 +32,12 @@ from typing import NamedTuple
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
 from validateur.validation.rows import BillingRow
+from validateur.validation.rules import wording
+from validateur.validation.rules.wording import count
 
 SLUG = "visit-duration"
+#: Every scenario the rule can produce.
+SCENARIOS: tuple[str, ...] = ("O1", "SKIPPED")
 
 FIRST_PERIOD_CODE = "8857"
 EXTRA_PERIOD_CODE = "8859"
@@ -138,18 +142,18 @@ _TARIFFS_FR = (
 def _optimization(visit: Visit, money: Callable[[Decimal], str]) -> Finding:
     """O1; `money` is `money_fr`, remembered for the run."""
     code, minutes, value, billed = visit.code, visit.minutes, visit.value, visit.billed
-    claim = visit.id_ramq or f"ligne {visit.row_number}"
+    claim = wording.claim(visit.id_ramq, visit.row_number)
     extra_periods = visit.extra_periods
     gain = value - billed
     to_bill = _codes_to_bill(extra_periods)
     message = (
-        f"Réclamation {claim} du {date_fr(visit.day)} : visite {code} de {minutes} "
-        f"minutes facturée {money(billed)} ; en intervention clinique ({to_bill}), "
-        f"elle vaudrait {money(value)}, soit {money(gain)} de plus."
+        f"R{claim[1:]} du {date_fr(visit.day)} : visite {code} de {count(minutes, 'minute')} "
+        f"facturée {money(billed)} ; en intervention clinique ({to_bill}), elle vaudrait "
+        f"{money(value)}, soit {money(gain)} de plus."
     )
     solution = (
-        f"Si le dossier documente la durée de {minutes} minutes, remplacez le code {code} "
-        f"de la réclamation {claim} par {to_bill} ({_TARIFFS_FR})."
+        f"Si le dossier documente la durée de {count(minutes, 'minute')}, remplacez le code "
+        f"{code} de la {claim} par {to_bill} ({_TARIFFS_FR})."
     )
     data = {
         "code": code,
