@@ -1,36 +1,40 @@
-// Run page: polls the run's JSON every 1.5 s and redraws progress; reloads once it is final.
+// Run page: polls the run's JSON and redraws status, phase, rows and progress while it is
+// queued or processing; once it is final the page reloads, and the server shows the result.
+// Labels come from the page (#page-labels, from validateur.labels): the script keeps no copy.
 (function () {
   "use strict";
   const section = document.getElementById("run");
   if (!section) { return; }
   const FINAL = ["completed", "failed", "cancelled"];
-  const STATUS = { queued: "En file d'attente", processing: "En cours", completed: "Terminée",
-                   failed: "Échouée", cancelled: "Annulée" };
-  const PHASE = { queued: "en attente", parsing: "lecture et enregistrement",
-                  validating: "application des règles", saving: "enregistrement des constats",
-                  done: "terminé" };
   if (FINAL.indexOf(section.dataset.status) >= 0) { return; }
+  const labels = JSON.parse(document.getElementById("page-labels").textContent);
+  const format = window.ValidateurFormat;
   const bar = document.getElementById("run-progress");
-  const label = document.getElementById("run-progress-label");
+
+  function text(id, value) {
+    const element = document.getElementById(id);
+    if (element && element.textContent !== value) { element.textContent = value; }
+  }
 
   function redraw(run) {
     const progress = Math.max(Number(bar.value) || 0, run.progress);
     bar.value = progress;
-    label.textContent = progress + " %";
+    text("run-progress-label", format.percent(progress));
     const status = document.getElementById("run-status");
-    status.textContent = STATUS[run.status] || run.status;
+    text("run-status", labels.status[run.status] || run.status);
     status.className = "status " + run.status;
-    document.getElementById("run-phase").textContent = PHASE[run.phase] || run.phase;
-    document.getElementById("run-rows").textContent = run.totalRows || run.processedRows;
+    text("run-phase", labels.phase[run.phase] || run.phase);
+    text("run-rows", format.integer(run.totalRows || run.processedRows));
   }
 
   function poll() {
-    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" },
+                                       credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (run) {
         if (run) {
-          redraw(run);
           if (FINAL.indexOf(run.status) >= 0) { window.location.reload(); return; }
+          redraw(run);
         }
         window.setTimeout(poll, 1500);
       })

@@ -1,26 +1,46 @@
 """Findings as CSV for Excel-fr: UTF-8 with BOM, `;` delimiter, formulas neutralised.
 
-Streamed row by row so a run with many findings never builds the whole file in memory.
+People read the rule and scenario as French titles; the stable codes stay beside them, so a
+spreadsheet can still be filtered on them. Amounts stay machine-readable for Excel-fr: a
+decimal comma, two decimals, no grouping and no `$` (`-1234,56`), so Excel takes them as
+numbers.
+
+The file is streamed so a run with many findings never builds it in memory, but its first
+batch is read in the view, before the response starts: a query that fails answers a clean
+error status instead of a 200 followed by a truncated body. The rest is read while streaming
+(Flask has closed the view's session by then, so it is a second query, from the first batch
+on). A failure there (the database going away mid-export) ends the connection without the
+last chunk, which every HTTP client reports as an incomplete download, and is logged as one
+line without the SQL or its parameters.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
 from sqlalchemy import Select
+from sqlalchemy.exc import SQLAlchemyError
 
+from validateur import labels
 from validateur.extensions import db
 from validateur.models import ValidationResult, ValidationRun
+from validateur.validation.catalogue import rule_title, scenario_title
+
+log = logging.getLogger(__name__)
 
 HEADER = ["Sévérité", "Règle", "Scénario", "Message", "Solution", "Lignes", "ID RAMQ",
-          "Impact monétaire ($)"]
-SEVERITY_LABELS = {"error": "Erreur", "warning": "Avertissement",
-                   "optimization": "Optimisation", "info": "Information"}
+          "Impact monétaire ($)", "Code de règle", "Code de scénario"]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BATCH = 500
+
+
+class ExportInterrupted(Exception):
+    """The export's query failed after the first bytes were sent (no SQL in the message)."""
 
 
 def neutralise(cell: str) -> str:
@@ -28,30 +48,64 @@ def neutralise(cell: str) -> str:
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
-def finding_cells(finding: ValidationResult) -> list[str]:
-    impact = f"{finding.monetary_impact:.2f}".replace(".", ",")
+#: The columns an export reads: rows of these, not ORM objects (4x less work per finding).
+EXPORTED = (ValidationResult.severity, ValidationResult.rule, ValidationResult.scenario,
+            ValidationResult.message, ValidationResult.solution, ValidationResult.rows,
+            ValidationResult.id_ramq, ValidationResult.monetary_impact)
+
+
+def spreadsheet_amount(finding: Any) -> str:
+    """`-1234,56`: what Excel-fr reads as a number (no grouping, no currency sign)."""
+    return f"{finding.monetary_impact:.2f}".replace(".", ",")
+
+
+def finding_cells(finding: Any) -> list[str]:
+    """One CSV line of a finding (an ORM object or a row of `EXPORTED`)."""
     cells = [
-        SEVERITY_LABELS.get(finding.severity, finding.severity), finding.rule, finding.scenario,
-        finding.message, finding.solution, " ".join(str(r) for r in finding.rows or []),
-        " ".join(finding.id_ramq or []),
+        labels.label(labels.SEVERITY, finding.severity), rule_title(finding.rule),
+        scenario_title(finding.rule, finding.scenario), finding.message, finding.solution,
+        " ".join(str(r) for r in finding.rows or []), " ".join(finding.id_ramq or []),
     ]
-    return [neutralise(c) for c in cells] + [impact]
+    codes = [finding.rule, finding.scenario]
+    return [neutralise(c) for c in cells] + [spreadsheet_amount(finding)] + [
+        neutralise(c) for c in codes]
 
 
-def _lines(query: Select[Any]) -> Iterator[str]:
+def _csv_text(rows: Iterable[list[str]]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(HEADER)
-    yield "\ufeff" + buffer.getvalue()
-    for finding in db.session.scalars(query.execution_options(yield_per=500)):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(finding_cells(finding))
-        yield buffer.getvalue()
+    csv.writer(buffer, delimiter=";", lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _rest(query: Select[Any], first: list[Any]) -> Iterator[Any]:
+    if len(first) < BATCH:
+        return iter(())
+    return iter(db.session.execute(query.offset(BATCH).execution_options(yield_per=BATCH)))
+
+
+def _chunks(run_id: int, query: Select[Any], first: list[Any]) -> Iterator[str]:
+    yield "\ufeff" + _csv_text([HEADER, *(finding_cells(f) for f in first)])
+    batch: list[list[str]] = []
+    try:
+        for finding in _rest(query, first):
+            batch.append(finding_cells(finding))
+            if len(batch) == BATCH:
+                yield _csv_text(batch)
+                batch = []
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("export of run %s interrupted: %s", run_id, type(exc).__name__)
+        raise ExportInterrupted(f"export of run {run_id} interrupted") from None
+    if batch:
+        yield _csv_text(batch)
 
 
 def findings_csv_response(run: ValidationRun, query: Select[Any]) -> Response:
-    response = Response(stream_with_context(_lines(query)), mimetype="text/csv")
+    """The CSV download; raises (clean error answer) if the query fails before any byte."""
+    columns: Select[Any] = query.with_only_columns(*EXPORTED)  # type: ignore[assignment]
+    first = list(db.session.execute(columns.limit(BATCH)))
+    response = Response(stream_with_context(_chunks(run.id, columns, first)),
+                        mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="validation-{run.id}-constats.csv"'
     )

@@ -1,12 +1,29 @@
-"""JSON shapes of the API (marshmallow): field names in camelCase as interface.md fixes them."""
+"""JSON shapes of the API (marshmallow), and the query arguments the API and pages accept.
+
+Field names are camelCase as the API contract fixes them. Every query argument is checked
+here, before any query is built: a page number PostgreSQL cannot hold as an offset, a NUL
+byte or another control character never reaches the database (psycopg refuses NUL in a
+text parameter, which used to surface as a 500 or a truncated export).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from validateur.formatting import integer
+from validateur.models import RunStatus
 from validateur.validation.findings import Severity
+
+MAX_PAGE = 10_000_000
+MAX_PER_PAGE = 500
+MAX_QUERY_LENGTH = 255
+RULE_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: C0 controls (NUL included), DEL and C1 controls: never part of a file name or a code.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class RunSchema(Schema):
@@ -59,14 +76,73 @@ class LogSchema(Schema):
     metadata = fields.Dict(attribute="metadata_")
 
 
-class PageArgsSchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+def _no_control_characters(value: str) -> None:
+    if CONTROL_CHARACTERS.search(value):
+        raise ValidationError("control character")
+
+
+def _rule_code(value: str) -> None:
+    if not RULE_CODE.fullmatch(value):
+        raise ValidationError("not a rule code")
+
+
+class _Arguments(Schema):
+    """Query arguments: an empty value (`?severity=` from a form's « Toutes ») is no filter."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def _drop_empty(self, data: Mapping[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        return {key: data[key].strip(" ") for key in data
+                if isinstance(data[key], str) and data[key].strip(" ")}
+
+
+class PageArgsSchema(_Arguments):
+    page = fields.Integer(load_default=1,
+                          validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class RunListArgsSchema(PageArgsSchema):
+    status = fields.String(validate=validate.OneOf([s.value for s in RunStatus]))
+    q = fields.String(validate=[validate.Length(max=MAX_QUERY_LENGTH), _no_control_characters])
 
 
 class ResultArgsSchema(PageArgsSchema):
     severity = fields.String(validate=validate.OneOf([s.value for s in Severity]))
-    rule = fields.String(validate=validate.Length(max=64))
+    rule = fields.String(validate=_rule_code)
+
+
+#: What each argument must be, in the words of the 400 answer.
+ARGUMENT_RULES: dict[str, str] = {
+    "page": f"un nombre entier de 1 à {integer(MAX_PAGE)}",
+    "per_page": f"un nombre entier de 1 à {MAX_PER_PAGE}",
+    "status": "queued, processing, completed, failed ou cancelled",
+    "q": f"du texte sans caractère de contrôle, {MAX_QUERY_LENGTH} caractères au plus",
+    "severity": "error, warning, optimization ou info",
+    "rule": "un code de règle (lettres minuscules, chiffres et traits d'union)",
+}
+
+
+class BadArguments(Exception):
+    """A query argument out of its range; `message` is the French 400 answer."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        parts = [f"« {name} » doit être {ARGUMENT_RULES.get(name, 'valide')}" for name in names]
+        noun = "Paramètre invalide" if len(parts) == 1 else "Paramètres invalides"
+        self.message = f"{noun} : {' ; '.join(parts)}."
+        super().__init__(self.message)
+
+
+def load_args(schema: Schema, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked arguments, or `BadArguments` naming every argument that is wrong."""
+    try:
+        loaded: dict[str, Any] = schema.load(args)
+    except ValidationError as exc:
+        raise BadArguments(sorted(exc.messages_dict)) from None
+    return loaded
 
 
 run_schema = RunSchema()
@@ -74,4 +150,5 @@ runs_schema = RunSchema(many=True)
 findings_schema = FindingSchema(many=True)
 logs_schema = LogSchema(many=True)
 page_args = PageArgsSchema()
+run_list_args = RunListArgsSchema()
 result_args = ResultArgsSchema()

@@ -275,3 +275,129 @@ def test_a_multi_megabyte_upload_is_stored_byte_for_byte(app: Flask, client: Fla
     assert response.status_code == 202
     (stored,) = _files(app)
     assert stored.read_bytes() == content
+
+
+BIGINT_MAX = 2**63 - 1
+OUT_OF_RANGE_IDS = ("0", "-1", "00", "012", str(BIGINT_MAX + 1), "9" * 30, "1e3", "%D9%A3")
+RUN_ROUTES = (("GET", ""), ("GET", "/results"), ("GET", "/results.csv"), ("GET", "/logs"),
+              ("POST", "/cancel"), ("DELETE", ""))
+
+
+def test_run_ids_outside_bigint_are_404_before_the_database(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    """Ids the bigint column cannot hold never reach PostgreSQL: the route does not match."""
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    for raw in OUT_OF_RANGE_IDS:
+        for method, tail in RUN_ROUTES:
+            client.get("/api/validations", headers=editor.headers)  # user loaded, then listen
+            event.listen(engine, "before_cursor_execute", note)
+            try:
+                response = client.open(f"/api/validations/{raw}{tail}", method=method,
+                                       headers=editor.headers)
+            finally:
+                event.remove(engine, "before_cursor_execute", note)
+            assert response.status_code == 404, (raw, method, tail)
+            assert _error(response) == {"code": "not_found", "message": "Ressource introuvable."}
+            assert not [s for s in statements if "validation_runs" in s], (raw, tail)
+            statements.clear()
+    biggest = client.get(f"/api/validations/{BIGINT_MAX}", headers=editor.headers)
+    assert biggest.status_code == 404 and _error(biggest)["code"] == "not_found"
+
+
+def test_pages_out_of_range_are_400_in_french(client: FlaskClient, editor: Person) -> None:
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    for path in ("/api/validations", f"/api/validations/{run_id}/results",
+                 f"/api/validations/{run_id}/results.csv"):
+        for query in (f"page={BIGINT_MAX}", "page=0", "page=-3", "page=abc", "page=1.5",
+                      "per_page=0", "per_page=501", f"per_page={BIGINT_MAX}", "page=" + "9" * 5000):
+            response = client.get(f"{path}?{query}", headers=editor.headers)
+            assert response.status_code == 400, (path, query)
+            error = _error(response)
+            assert error["code"] == "invalid_parameters"
+            assert error["message"].startswith("Paramètre invalide : « ")
+            assert ("« page »" in error["message"]) == query.startswith("page"), error
+    last = client.get("/api/validations?page=10000000&per_page=500", headers=editor.headers)
+    assert last.status_code == 200 and last.get_json()["items"] == []
+
+
+def test_control_characters_in_filters_are_400(client: FlaskClient, editor: Person) -> None:
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    cases = [("/api/validations", "q"), ("/api/validations", "status"),
+             (f"/api/validations/{run_id}/results", "rule"),
+             (f"/api/validations/{run_id}/results", "severity"),
+             (f"/api/validations/{run_id}/results.csv", "rule"),
+             (f"/api/validations/{run_id}/results.csv", "severity")]
+    for path, name in cases:
+        for bad in ("%00", "a%00b", "error%00", "office-fee%0A", "%1B[31m", "%7F", "%C2%85"):
+            response = client.get(f"{path}?{name}={bad}", headers=editor.headers)
+            assert response.status_code == 400, (path, name, bad)
+            assert f"« {name} »" in _error(response)["message"]
+    too_long = client.get("/api/validations?q=" + "a" * 256, headers=editor.headers)
+    assert too_long.status_code == 400
+
+
+def test_list_filters_by_status_and_part_of_the_file_name(
+    app: Flask, client: FlaskClient, editor: Person, make_person: Any
+) -> None:
+    names = ["facturation-mars.csv", "Facturation-AVRIL.csv", "autre_100%.csv", "autreX100.csv"]
+    ids = {name: upload_csv(client, editor, billing_csv([act(1)]), name).get_json()["validationId"]
+           for name in names}
+    with app.app_context():
+        run = db.session.get(ValidationRun, ids["Facturation-AVRIL.csv"])
+        run.status = "failed"
+        db.session.commit()
+
+    def listed(query: str, person: Person = editor) -> list[str]:
+        response = client.get(f"/api/validations?{query}", headers=person.headers)
+        assert response.status_code == 200, response.get_json()
+        return sorted(item["fileName"] for item in response.get_json()["items"])
+
+    assert listed("q=facturation") == ["Facturation-AVRIL.csv", "facturation-mars.csv"]
+    assert listed("q=MARS") == ["facturation-mars.csv"]
+    assert listed("status=failed") == ["Facturation-AVRIL.csv"]
+    assert listed("status=queued&q=factur") == ["facturation-mars.csv"]
+    assert listed("q=100%25") == ["autre_100%.csv"]  # % and _ are letters, not wildcards
+    assert listed("q=e_1") == ["autre_100%.csv"]
+    assert listed("status=&q=") == sorted(names)
+    assert listed("status=completed") == []
+    bad = client.get("/api/validations?status=done", headers=editor.headers)
+    assert bad.status_code == 400 and "« status »" in _error(bad)["message"]
+    other = make_person("editor")
+    assert listed("q=facturation", other) == []
+    admin = make_person("admin")
+    assert listed("q=mars", admin) == ["facturation-mars.csv"]
+
+
+def test_runs_carry_their_owners_email(client: FlaskClient, editor: Person,
+                                       make_person: Any) -> None:
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    admin = make_person("admin")
+    listed = client.get("/api/validations", headers=admin.headers).get_json()["items"]
+    assert [(item["id"], item["owner"]) for item in listed] == [(run_id, editor.email)]
+    one = client.get(f"/api/validations/{run_id}", headers=admin.headers).get_json()
+    assert one["owner"] == editor.email
+
+
+def test_the_run_id_pattern_is_exactly_one_to_bigint_max() -> None:
+    import random
+    import re
+
+    from validateur.web.access import MAX_RUN_ID, RunIdConverter, at_most
+
+    pattern = re.compile(RunIdConverter.regex)
+    for number in (1, 9, 10, 99, 10**18 - 1, 10**18, MAX_RUN_ID - 1, MAX_RUN_ID):
+        assert pattern.fullmatch(str(number)), number
+    for text in ("0", "-1", "01", "", str(MAX_RUN_ID + 1), str(10**19), "1.0", "\u0663"):
+        assert not pattern.fullmatch(text), text
+    draw = random.Random(7)
+    for limit in (1, 7, 10, 250, 1000, 4096, 90_001):
+        small = re.compile(at_most(limit))
+        for number in [*range(0, 1200), *(draw.randrange(2 * limit + 2) for _ in range(3000))]:
+            assert bool(small.fullmatch(str(number))) == (1 <= number <= limit), (limit, number)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from flask import Flask
@@ -101,3 +102,291 @@ def test_session_upload_through_the_api_needs_csrf(app: Flask, editor: Person) -
         assert accepted.status_code == 202
     finally:
         app.config["WTF_CSRF_ENABLED"] = False
+
+
+# --- French, formatted, role-aware pages -------------------------------------------------
+
+NNBSP, NBSP = "\u202f", "\u00a0"
+
+
+def _text(response: Any) -> str:
+    """The page with its runs of white space as single spaces (templates wrap lines)."""
+    return re.sub(r"[ \t\r\n]+", " ", response.get_data(as_text=True))  # keeps no-break spaces
+
+
+def _queued_run(client: FlaskClient, person: Person, name: str = "facturation.csv") -> int:
+    response = upload_csv(client, person, billing_csv([act(1)]), name)
+    assert response.status_code == 202
+    return int(response.get_json()["validationId"])
+
+
+def _complete(app: Flask, run_id: int, findings: list[tuple[str, str, str, str]],
+              total_rows: int = 100_000) -> None:
+    """Write findings and complete the run through `runs` (the one writer of statuses)."""
+    from decimal import Decimal
+
+    from validateur import runs
+    from validateur.extensions import db
+    from validateur.models import ValidationResult
+
+    with app.app_context():
+        assert runs.start_attempt(run_id)
+        for rule, scenario, severity, amount in findings:
+            db.session.add(ValidationResult(
+                validation_run_id=run_id, rule=rule, scenario=scenario, severity=severity,
+                message=f"Message {scenario}", solution="Corrigez", rows=[2], id_ramq=[],
+                monetary_impact=Decimal(amount), data={}))
+        db.session.commit()
+        counts: dict[str, int] = {}
+        for _rule, _scenario, severity, _amount in findings:
+            counts[severity] = counts.get(severity, 0) + 1
+        assert runs.complete(run_id, total_rows=total_rows, counts=counts,
+                             potential_gain=Decimal("1234.56"), money_at_risk=Decimal("32.40"))
+
+
+def test_the_header_names_the_role_in_french(client: FlaskClient, editor: Person,
+                                             make_person: Any) -> None:
+    login(client, editor)
+    page = _text(client.get("/"))
+    assert "(éditeur)" in page and "(editor)" not in page
+    client.post("/logout")
+    viewer = make_person("viewer")
+    login(client, viewer)
+    page = _text(client.get("/"))
+    assert "(lecteur)" in page and "Votre rôle (lecteur)" in page and "(viewer)" not in page
+
+
+def test_a_viewer_sees_no_upload_link_or_button_anywhere(client: FlaskClient,
+                                                        make_person: Any) -> None:
+    viewer = make_person("viewer")
+    login(client, viewer)
+    for path in ("/", "/runs"):
+        page = _text(client.get(path))
+        assert "Téléverser" not in page and 'type="file"' not in page, path
+        assert "Lancer la validation" not in page
+    assert "Aucune validation pour l'instant." in _text(client.get("/runs"))
+
+
+def test_the_upload_form_is_french_and_leaves_the_empty_case_to_the_app(
+    client: FlaskClient, editor: Person
+) -> None:
+    login(client, editor)
+    page = _text(client.get("/"))
+    form = page.split('<form id="upload-form"')[1].split("</form>")[0]
+    assert "novalidate" in form and "required" not in form
+    assert 'class="visually-hidden"' in form and '<label for="file-input"' in form
+    assert "Choisir un fichier" in form and "Aucun fichier choisi." in form
+    empty = client.post("/upload", data={}, content_type="multipart/form-data")
+    assert empty.status_code == 400
+    assert "Choisissez un fichier CSV à téléverser." in _text(empty)
+
+
+def test_run_routes_with_ids_outside_bigint_are_french_404_pages(
+    client: FlaskClient, editor: Person
+) -> None:
+    login(client, editor)
+    for raw in ("0", "-1", "007", str(2**63), "9" * 25, str(2**63 - 1)):
+        for method, tail in (("GET", ""), ("GET", "/cancel"), ("POST", "/cancel"),
+                             ("GET", "/delete"), ("POST", "/delete")):
+            response = client.open(f"/runs/{raw}{tail}", method=method)
+            assert response.status_code == 404, (raw, method, tail)
+            assert "Page introuvable" in _text(response)
+
+
+def test_bad_arguments_on_pages_are_a_friendly_400(client: FlaskClient,
+                                                   editor: Person) -> None:
+    run_id = _queued_run(client, editor)
+    login(client, editor)
+    for path in ("/runs?page=9223372036854775807", "/runs?page=0", "/runs?page=x",
+                 "/runs?q=a%00b", "/runs?status=%00", "/runs?status=fini",
+                 f"/runs/{run_id}?page=-1", f"/runs/{run_id}?rule=office-fee%00",
+                 f"/runs/{run_id}?severity=error%00", f"/runs/{run_id}?severity=grave"):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        page = _text(response)
+        assert "Adresse invalide" in page and "Paramètre invalide : « " in page, path
+        assert f'href="{path.split("?")[0]}"' in page  # back to the page without them
+
+
+def test_runs_list_past_its_last_page_says_so_with_a_link_back(
+    client: FlaskClient, editor: Person
+) -> None:
+    _queued_run(client, editor)
+    login(client, editor)
+    response = client.get("/runs?page=99")
+    assert response.status_code == 404
+    page = _text(response)
+    assert "La page 99 n'existe pas : la dernière est la page 1." in page
+    assert "Aucune validation pour l'instant" not in page
+    assert 'href="/runs?page=1"' in page
+    filtered = _text(client.get("/runs?page=3&q=facturation"))
+    assert 'href="/runs?page=1&amp;q=facturation"' in filtered
+
+
+def test_runs_list_filters_and_shows_owners_to_admins(app: Flask, client: FlaskClient,
+                                                      editor: Person,
+                                                      make_person: Any) -> None:
+    from validateur import runs
+    from validateur.models import FailureCategory
+
+    march = _queued_run(client, editor, "facturation-mars.csv")
+    april = _queued_run(client, editor, "facturation-avril.csv")
+    with app.app_context():
+        runs.fail(april, "Fichier illisible.", FailureCategory.UNREADABLE_FILE)
+    login(client, editor)
+    assert "facturation-mars.csv" in _text(client.get("/runs?q=MARS"))
+    assert "facturation-avril.csv" not in _text(client.get("/runs?q=MARS"))
+    failed = _text(client.get("/runs?status=failed"))
+    assert "facturation-avril.csv" in failed and "facturation-mars.csv" not in failed
+    assert '<option value="failed" selected>Échouée</option>' in failed
+    nothing = _text(client.get("/runs?status=completed"))
+    assert "Aucune validation ne correspond à ces filtres." in nothing
+    assert "Propriétaire" not in _text(client.get("/runs"))
+    client.post("/logout")
+    admin = make_person("admin")
+    login(client, admin)
+    page = _text(client.get("/runs"))
+    assert "Propriétaire" in page and page.count(editor.email) == 2
+    assert f'data-run-id="{march}"' in page
+
+
+def test_a_completed_run_page_is_french_and_formatted(app: Flask, client: FlaskClient,
+                                                     editor: Person) -> None:
+    run_id = _queued_run(client, editor)
+    _complete(app, run_id, [("office-fee", "MISSED", "optimization", "64.80"),
+                            ("office-fee", "SUMMARY", "info", "0"),
+                            ("structure", "invalid-date", "error", "0"),
+                            ("structure", "invalid-date", "error", "-1234.50")])
+    login(client, editor)
+    page = _text(client.get(f"/runs/{run_id}"))
+    assert f"<dd id=\"run-rows\">100{NNBSP}000</dd>" in page
+    assert f"1{NNBSP}234,56{NBSP}$" in page and f"-1{NNBSP}234,50{NBSP}$" in page
+    assert "Erreurs : 2" in page and "Optimisations : 1" in page
+    assert "Frais de cabinet non facturés" in page and "Sommaire des frais de cabinet" in page
+    assert ">Frais de cabinet (19928 et 19929)</a>" in page
+    assert '<code class="code">office-fee</code>' in page
+    assert ">office-fee<" not in page.replace('<code class="code">office-fee</code>', "")
+    assert ">MISSED<" not in page and ">SUMMARY<" not in page
+    assert "4 constats" in page and "Terminée" in page
+    assert 'id="run-phase"' not in page  # no phase once it is over
+    one = _text(client.get(f"/runs/{run_id}?severity=optimization"))
+    assert "1 constat" in one and "1 constats" not in one
+
+
+def test_findings_past_their_last_page_say_so(app: Flask, client: FlaskClient,
+                                              editor: Person) -> None:
+    run_id = _queued_run(client, editor)
+    _complete(app, run_id, [("structure", "invalid-date", "error", "0")])
+    login(client, editor)
+    response = client.get(f"/runs/{run_id}?page=5&severity=error")
+    assert response.status_code == 404
+    page = _text(response)
+    assert "La page 5 n'existe pas : il y a 1 page de constats." in page
+    assert f'href="/runs/{run_id}?page=1&amp;severity=error"' in page
+
+
+def test_a_failed_run_shows_its_category_message_log_and_a_way_to_retry(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    from validateur import runlog, runs
+    from validateur.models import FailureCategory, Phase
+
+    run_id = _queued_run(client, editor)
+    with app.app_context():
+        assert runs.start_attempt(run_id)
+        assert runs.record_progress(run_id, Phase.PARSING, 49, 120)
+        runlog.record(run_id, "error", "job", "Colonnes manquantes : Patient")
+        assert runs.fail(run_id, "Le fichier n'a pas les colonnes attendues : Patient.",
+                         FailureCategory.MISSING_COLUMNS)
+    login(client, editor)
+    page = _text(client.get(f"/runs/{run_id}"))
+    assert "Échec : Colonnes manquantes" in page
+    assert "Le fichier n&#39;a pas les colonnes attendues : Patient." in page
+    assert "Journal de la validation" in page and "Colonnes manquantes : Patient" in page
+    assert "Fichier reçu et mis en file d&#39;attente" in page
+    assert ">Téléverser à nouveau</a>" in page
+    assert f"49{NBSP}%" not in page and "49 %" not in page
+    assert "lecture et enregistrement" not in page and "<progress" not in page
+
+
+def test_a_cancelled_run_says_annulee_with_no_stale_phase_or_progress(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    from validateur import runs
+    from validateur.models import Phase
+
+    run_id = _queued_run(client, editor)
+    with app.app_context():
+        assert runs.start_attempt(run_id)
+        assert runs.record_progress(run_id, Phase.PARSING, 49, 120)
+    login(client, editor)
+    assert "lecture et enregistrement" in _text(client.get(f"/runs/{run_id}"))
+    confirm = client.get(f"/runs/{run_id}/cancel")
+    assert confirm.status_code == 200
+    assert f"Annuler la validation {run_id} ?" in _text(confirm)
+    done = client.post(f"/runs/{run_id}/cancel")
+    assert done.status_code == 302 and done.headers["Location"] == f"/runs/{run_id}"
+    page = _text(client.get(f"/runs/{run_id}"))
+    assert f"Validation {run_id} annulée." in page
+    assert 'class="status cancelled">Annulée<' in page
+    assert "lecture et enregistrement" not in page and f"49{NBSP}%" not in page
+    assert "49 %" not in page
+    assert "<progress" not in page and "Annuler la validation" not in page
+    again = client.post(f"/runs/{run_id}/cancel", follow_redirects=True)
+    assert "déjà terminée" in _text(again)
+
+
+def test_delete_asks_first_then_says_it_is_done(app: Flask, client: FlaskClient,
+                                               editor: Person, make_person: Any) -> None:
+    from validateur.extensions import db
+    from validateur.models import ValidationRun
+
+    run_id = _queued_run(client, editor)
+    viewer = make_person("viewer")
+    login(client, viewer)
+    assert client.get(f"/runs/{run_id}/delete").status_code == 403
+    assert client.post(f"/runs/{run_id}/delete").status_code == 403
+    client.post("/logout")
+    login(client, editor)
+    assert "Supprimer la validation" in _text(client.get(f"/runs/{run_id}"))
+    confirm = _text(client.get(f"/runs/{run_id}/delete"))
+    assert f"Supprimer la validation {run_id} ?" in confirm and "irréversible" in confirm
+    with app.app_context():
+        assert db.session.get(ValidationRun, run_id) is not None  # asking deleted nothing
+    done = client.post(f"/runs/{run_id}/delete")
+    assert done.status_code == 302 and done.headers["Location"] == "/runs"
+    assert f"Validation {run_id} supprimée." in _text(client.get("/runs"))
+    with app.app_context():
+        assert db.session.get(ValidationRun, run_id) is None
+    assert client.get(f"/runs/{run_id}").status_code == 404
+
+
+def test_scripts_get_their_labels_from_the_page(app: Flask, client: FlaskClient,
+                                               editor: Person) -> None:
+    import json
+    from pathlib import Path
+
+    from validateur import labels
+
+    run_id = _queued_run(client, editor)
+    login(client, editor)
+    for path in (f"/runs/{run_id}", "/runs"):
+        page = _text(client.get(path))
+        block = page.split('<script type="application/json" id="page-labels">')[1]
+        handed = json.loads(block.split("</script>")[0])
+        assert handed == {"status": labels.STATUS, "phase": labels.PHASE}
+    static = Path(__file__).resolve().parents[2] / "static"
+    for script in static.glob("*.js"):
+        source = script.read_text(encoding="utf-8")
+        for label in (*labels.STATUS.values(), *labels.PHASE.values()):
+            assert f'"{label}"' not in source, (script.name, label)
+
+
+def test_the_admin_page_speaks_french(client: FlaskClient, make_person: Any) -> None:
+    admin = make_person("admin")
+    make_person("viewer")
+    login(client, admin)
+    page = _text(client.get("/admin/"))
+    assert "administrateur" in page and "lecteur" in page
+    assert ">viewer<" not in page and ">admin<" not in page
+    assert "en service" in page and "2 utilisateurs" in page

@@ -88,3 +88,124 @@ def test_run_page_groups_findings_with_dollar_totals(app: Flask, client: FlaskCl
     assert "TEST****0001" in page
     filtered = client.get(f"/runs/{run_id}?severity=optimization").get_data(as_text=True)
     assert "Frais de cabinet non facturé" in filtered and "date invalide" not in filtered
+
+
+def test_results_csv_with_a_bad_filter_is_400_json_and_no_csv(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    run_id = _run_with_findings(app, client, editor)
+    for query in ("rule=office-fee%00", "severity=error%00", "rule=%00", "page=0",
+                  f"page={2**63 - 1}", "severity=grave"):
+        response = client.get(f"/api/validations/{run_id}/results.csv?{query}",
+                              headers=editor.headers)
+        assert response.status_code == 400, query
+        assert response.mimetype == "application/json"
+        assert response.get_json()["error"]["code"] == "invalid_parameters"
+
+
+def test_results_csv_whose_query_fails_never_answers_200(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    """The export's query runs before the first byte: its failure is a clean 503, no CSV."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    run_id = _run_with_findings(app, client, editor)
+
+    def fail_findings(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM validation_results" in statement:
+            raise OperationalError(statement[:20], None, ConnectionError("coupure"))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", fail_findings)
+    try:
+        response = client.get(f"/api/validations/{run_id}/results.csv", headers=editor.headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_findings)
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
+    assert b"\xef\xbb\xbf" not in response.get_data()
+
+
+def test_results_csv_amounts_stay_numbers_for_excel_fr_and_titles_are_french(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    run_id = _run_with_findings(app, client, editor)
+    with app.app_context():
+        db.session.add(ValidationResult(
+            validation_run_id=run_id, rule="office-fee", scenario="O1", severity="optimization",
+            message="gros gain", solution="Facturez", rows=[3], id_ramq=[],
+            monetary_impact=Decimal("1234567.89"), data={}))
+        db.session.commit()
+    raw = client.get(f"/api/validations/{run_id}/results.csv", headers=editor.headers).get_data()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    header = rows[0]
+    assert header[7] == "Impact monétaire ($)" and header[-2:] == ["Code de règle",
+                                                                    "Code de scénario"]
+    amounts = {row[7] for row in rows[1:]}
+    assert amounts == {"-32,40", "64,80", "0,00", "1234567,89"}  # no grouping, no $, comma
+    for amount in amounts:
+        assert Decimal(amount.replace(",", ".")) is not None
+    by_code = {(row[-2], row[-1]): row for row in rows[1:]}
+    missed = by_code[("office-fee", "MISSED")]
+    assert missed[0] == "Optimisation"
+    assert missed[1] == "Frais de cabinet (19928 et 19929)"
+    assert missed[2] == "Frais de cabinet non facturés"
+    assert by_code[("structure", "invalid-date")][1:3] == ["Structure du fichier",
+                                                           "Date invalide"]
+
+
+def test_results_csv_streams_past_its_first_batch(app: Flask, client: FlaskClient,
+                                                  editor: Person) -> None:
+    from validateur import exports
+
+    run_id: int = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    count = exports.BATCH * 2 + 7
+    with app.app_context():
+        db.session.add_all(ValidationResult(
+            validation_run_id=run_id, rule="structure", scenario="invalid-date",
+            severity="error", message=f"Ligne {n}", solution="", rows=[n], id_ramq=[],
+            monetary_impact=Decimal("0"), data={}) for n in range(count))
+        db.session.commit()
+    raw = client.get(f"/api/validations/{run_id}/results.csv", headers=editor.headers).get_data()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert len(rows) == count + 1
+    assert sorted(int(row[5]) for row in rows[1:]) == list(range(count))
+
+
+def test_results_csv_failing_mid_stream_breaks_the_download_without_sql(
+    app: Flask, client: FlaskClient, editor: Person
+) -> None:
+    """After the first batch the status is sent; a failure then must not end the body as if
+    it were complete (the client sees a broken transfer) and names no SQL."""
+    import pytest
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from validateur import exports
+
+    run_id: int = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    with app.app_context():
+        db.session.add_all(ValidationResult(
+            validation_run_id=run_id, rule="structure", scenario="invalid-date",
+            severity="error", message="x", solution="", rows=[n], id_ramq=[],
+            monetary_impact=Decimal("0"), data={}) for n in range(exports.BATCH + 1))
+        db.session.commit()
+
+    def fail_second_batch(_conn: object, _cursor: object, statement: str, *_a: object) -> None:
+        if "FROM validation_results" in statement and "OFFSET" in statement:
+            raise OperationalError("SELECT secret", {"p": 1}, ConnectionError("coupure"))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", fail_second_batch)
+    try:
+        response = client.get(f"/api/validations/{run_id}/results.csv", headers=editor.headers)
+        assert response.status_code == 200
+        with pytest.raises(exports.ExportInterrupted) as caught:
+            response.get_data()
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_second_batch)
+    assert "SELECT" not in str(caught.value) and caught.value.__cause__ is None
+    assert caught.value.__suppress_context__

@@ -6,26 +6,27 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
 
 from validateur import exports, health, lifecycle
 from validateur.auth import is_token_request, require_upload_right
-from validateur.extensions import csrf
+from validateur.extensions import csrf, db
+from validateur.models import User, ValidationRun
 from validateur.schemas import (
     findings_schema,
+    load_args,
     logs_schema,
-    page_args,
     result_args,
+    run_list_args,
     run_schema,
-    runs_schema,
 )
 from validateur.security import limiter, upload_limit
 from validateur.uploads import UploadRejected, accept_stream
 from validateur.web import queries
-from validateur.web.access import get_run_or_404, visible_runs
+from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.errors import error_response
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+bp.record_once(register_converters)
 csrf.exempt(bp)
 
 
@@ -41,21 +42,16 @@ def _csrf_for_cookie_sessions() -> None:
         csrf.protect()
 
 
-def _load_args(schema: Any) -> dict[str, Any]:
-    try:
-        args: dict[str, Any] = schema.load(request.args, unknown="exclude")
-    except ValidationError as exc:
-        raise _BadArgs(", ".join(sorted(exc.messages))) from None
-    return args
+def _run_json(run: ValidationRun, owner: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = run_schema.dump(run)
+    body["owner"] = owner
+    return body
 
 
-class _BadArgs(Exception):
-    pass
-
-
-@bp.errorhandler(_BadArgs)
-def _bad_args(exc: _BadArgs) -> Any:
-    return error_response(400, "invalid_parameters", f"Paramètres invalides : {exc}.")
+def _run_answer(run: ValidationRun) -> dict[str, Any]:
+    """One run with its owner's e-mail (a primary-key lookup, usually the caller itself)."""
+    owner = db.session.get(User, run.user_id) if run.user_id is not None else None
+    return _run_json(run, owner.email if owner else None)
 
 
 @bp.post("/validations")
@@ -78,46 +74,49 @@ def create_validation() -> Any:
 @bp.get("/validations")
 @login_required
 def list_validations() -> Any:
-    args = _load_args(page_args)
-    items, total = queries.paginate(visible_runs(), args["page"], args["per_page"])
-    return jsonify({"items": runs_schema.dump(items), "page": args["page"],
-                    "perPage": args["per_page"], "total": total})
+    """The caller's runs, filtered by `status` and by part of the file name (`q`)."""
+    args = load_args(run_list_args, request.args)
+    query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"))
+    items, total = queries.paginate(query, args["page"], args["per_page"])
+    owners = queries.owner_emails(items)
+    return jsonify({"items": [_run_json(run, owners.get(run.user_id)) for run in items],
+                    "page": args["page"], "perPage": args["per_page"], "total": total})
 
 
-@bp.get("/validations/<int:run_id>")
+@bp.get("/validations/<run_id:run_id>")
 @login_required
 def get_validation(run_id: int) -> Any:
-    return jsonify(run_schema.dump(get_run_or_404(run_id)))
+    return jsonify(_run_answer(get_run_or_404(run_id)))
 
 
-@bp.get("/validations/<int:run_id>/results")
+@bp.get("/validations/<run_id:run_id>/results")
 @login_required
 def get_results(run_id: int) -> Any:
     run = get_run_or_404(run_id)
-    args = _load_args(result_args)
+    args = load_args(result_args, request.args)
     query = queries.findings_query(run.id, args.get("severity"), args.get("rule"))
     items, total = queries.paginate(query, args["page"], args["per_page"])
     return jsonify({"items": findings_schema.dump(items), "page": args["page"],
                     "perPage": args["per_page"], "total": total})
 
 
-@bp.get("/validations/<int:run_id>/results.csv")
+@bp.get("/validations/<run_id:run_id>/results.csv")
 @login_required
 def get_results_csv(run_id: int) -> Response:
     run = get_run_or_404(run_id)
-    args = _load_args(result_args)
+    args = load_args(result_args, request.args)
     query = queries.findings_query(run.id, args.get("severity"), args.get("rule"))
     return exports.findings_csv_response(run, query)
 
 
-@bp.get("/validations/<int:run_id>/logs")
+@bp.get("/validations/<run_id:run_id>/logs")
 @login_required
 def get_logs(run_id: int) -> Any:
     run = get_run_or_404(run_id)
     return jsonify({"items": logs_schema.dump(queries.logs_of(run.id))})
 
 
-@bp.post("/validations/<int:run_id>/cancel")
+@bp.post("/validations/<run_id:run_id>/cancel")
 @require_upload_right
 def cancel_validation(run_id: int) -> Any:
     run = get_run_or_404(run_id)
@@ -126,10 +125,10 @@ def cancel_validation(run_id: int) -> Any:
             409, "not_cancellable",
             "Cette validation est déjà terminée ; elle ne peut plus être annulée.",
         )
-    return jsonify(run_schema.dump(get_run_or_404(run_id)))
+    return jsonify(_run_answer(get_run_or_404(run_id)))
 
 
-@bp.delete("/validations/<int:run_id>")
+@bp.delete("/validations/<run_id:run_id>")
 @require_upload_right
 def delete_validation(run_id: int) -> Any:
     lifecycle.delete_run(get_run_or_404(run_id))

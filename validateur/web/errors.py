@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from validateur.extensions import db
+from validateur.schemas import BadArguments
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,36 @@ MESSAGES = {
 }
 
 
+#: The heading of the French error page a person sees.
+TITLES = {
+    400: "Adresse invalide",
+    401: "Connexion requise",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Action non permise",
+    413: "Fichier trop volumineux",
+    429: "Trop de requêtes",
+    500: "Erreur interne",
+    503: "Service indisponible",
+}
+
+
 def error_response(status: int, code: str | None = None, message: str | None = None) -> Any:
+    """JSON under /api; elsewhere a French page (standalone: it renders even with no database)."""
     default_code, default_message = MESSAGES.get(status, ("error", "Erreur."))
     code, message = code or default_code, message or default_message
     if request.path.startswith("/api/"):
         response = jsonify({"error": {"code": code, "message": message}})
         response.status_code = status
         return response
-    return render_template("errors/error.html", status=status, message=message), status
+    # A 400 comes from the address's arguments: the same page without them is the way back.
+    back = request.path if status == 400 and request.method == "GET" else "/"
+    return render_template("errors/error.html", status=status, message=message,
+                           title=TITLES.get(status, "Erreur"), back=back), status
+
+
+def _bad_arguments(exc: BadArguments) -> Any:
+    return error_response(400, "invalid_parameters", exc.message)
 
 
 def _http_error(exc: HTTPException) -> Any:
@@ -66,6 +89,7 @@ def _unexpected(exc: Exception) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    app.register_error_handler(BadArguments, _bad_arguments)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_down)
     app.register_error_handler(SQLAlchemyError, _unexpected)

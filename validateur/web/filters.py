@@ -1,4 +1,9 @@
-"""Jinja filters for the French pages: money, dates, statuses, masked people."""
+"""Jinja filters: every number, amount, date and code a page shows, written for a Québec clerk.
+
+Numbers go through `validateur.formatting`, the service's codes through `validateur.labels`,
+rule and scenario codes through the rules' catalogue, so a page never shows `office-fee`,
+`MISSED` or `viewer` where a person reads, nor `100000` or `1234.5 $`.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,56 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from validateur.validation.findings import money_fr
+from validateur import formatting, labels
+from validateur.validation.catalogue import rule_title, scenario_title
 
 MONTREAL = ZoneInfo("America/Montreal")
-STATUS_FR = {"queued": "En file d'attente", "processing": "En cours", "completed": "Terminée",
-             "failed": "Échouée", "cancelled": "Annulée"}
-PHASE_FR = {"queued": "en attente", "parsing": "lecture et enregistrement",
-            "validating": "application des règles", "saving": "enregistrement des constats",
-            "done": "terminé"}
 PERSON_KEYS = ("patient", "patientMasked", "maskedPatient", "doctor", "doctorMasked")
+KIB = 1024
+
+
+def integer(value: int | None) -> str:
+    """`100000` → `100 000`."""
+    return formatting.integer(int(value or 0))
 
 
 def money(value: Decimal | int | None) -> str:
-    return money_fr(Decimal(value or 0))
+    """`1234.5` → `1 234,50 $`."""
+    return formatting.money(Decimal(value or 0))
 
 
-def when(value: datetime | None) -> str:
-    return value.astimezone(MONTREAL).strftime("%Y-%m-%d %H:%M") if value else ""
+def percent(value: int | None) -> str:
+    """`49` → `49 %`."""
+    return formatting.percent(int(value or 0))
+
+
+def iso_date(value: Any) -> str:
+    return formatting.iso_date(value)
+
+
+def when(value: datetime | None, seconds: bool = False) -> str:
+    """A moment as a Montréal clerk's clock shows it: `2025-03-10 14:05` (`14:05:09`)."""
+    if value is None:
+        return ""
+    return value.astimezone(MONTREAL).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+
+
+def plural(count: int | None, one: str, many: str | None = None) -> str:
+    """`1 constat`, `2 constats`, `100 000 lignes` (French: the plural starts at 2)."""
+    number = int(count or 0)
+    word = one if number < 2 else (many or one + "s")
+    return f"{formatting.integer(number)} {word}"
+
+
+def file_size(size: int | None) -> str:
+    """`245 Ko`, `1,2 Mo` (the browser's picker shows the same size, see upload.js)."""
+    value = int(size or 0)
+    if value < KIB:
+        return plural(value, "octet")
+    if value < KIB * KIB:  # rounded half up, in integers (the script does the same)
+        return f"{formatting.integer((value + KIB // 2) // KIB)} Ko"
+    tenths = (value * 10 + KIB * KIB // 2) // (KIB * KIB)
+    return f"{formatting.integer(tenths // 10)},{tenths % 10} Mo"
 
 
 def masked_person(data: dict[str, Any] | None) -> str:
@@ -36,9 +74,20 @@ def masked_person(data: dict[str, Any] | None) -> str:
     return " · ".join(dict.fromkeys(shown))
 
 
+def _labelled(catalogue: dict[str, str]) -> Any:
+    return lambda code: labels.label(catalogue, code)
+
+
 def init_app(app: Flask) -> None:
-    app.add_template_filter(money, "money")
-    app.add_template_filter(when, "when")
-    app.add_template_filter(lambda s: STATUS_FR.get(s, s), "status_fr")
-    app.add_template_filter(lambda s: PHASE_FR.get(s, s), "phase_fr")
-    app.add_template_filter(masked_person, "masked_person")
+    for name, function in {
+        "integer": integer, "money": money, "percent": percent, "iso_date": iso_date,
+        "when": when, "plural": plural, "file_size": file_size,
+        "masked_person": masked_person,
+        "rule_title": rule_title, "scenario_title": scenario_title,
+        "status_label": _labelled(labels.STATUS), "phase_label": _labelled(labels.PHASE),
+        "role_label": _labelled(labels.ROLE), "severity_label": _labelled(labels.SEVERITY),
+        "severities_label": _labelled(labels.SEVERITY_PLURAL),
+        "category_label": _labelled(labels.CATEGORY),
+    }.items():
+        app.add_template_filter(function, name)
+    app.jinja_env.globals["labels"] = labels

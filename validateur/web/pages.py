@@ -1,4 +1,9 @@
-"""French server-rendered pages: login, upload, runs list, run page."""
+"""French server-rendered pages: login, upload, runs list, run page, cancel and delete.
+
+Cancel and delete ask first on a page of their own (a GET showing what will happen, then a
+POST with the CSRF token), so they work without JavaScript and never on a stray click; the
+run page's script only enhances what the HTML already does.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,21 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from validateur import auth, lifecycle
+from validateur import auth, labels, lifecycle, runs
 from validateur.auth import require_upload_right
-from validateur.schemas import run_schema
+from validateur.models import ValidationRun
+from validateur.schemas import load_args, result_args, run_list_args
 from validateur.security import limiter, login_key, login_limit, upload_limit
 from validateur.uploads import UploadRejected, accept_stream
-from validateur.validation.findings import Severity
 from validateur.web import queries
-from validateur.web.access import get_run_or_404, visible_runs
+from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.forms import ActionForm, LoginForm, UploadForm
 
 bp = Blueprint("pages", __name__)
+bp.record_once(register_converters)
 RUNS_PER_PAGE = 25
 FINDINGS_PER_PAGE = 50
-SEVERITY_LABELS = {"error": "Erreurs", "warning": "Avertissements",
-                   "optimization": "Optimisations", "info": "Informations"}
+NOTHING_CHOSEN = "Choisissez un fichier CSV à téléverser."
 
 
 def _safe_next(target: str | None) -> str:
@@ -51,10 +56,16 @@ def logout() -> Any:
     return redirect(url_for("pages.login"))
 
 
+def _script_labels() -> dict[str, dict[str, str]]:
+    """The labels the pages' scripts show, handed over by the page (scripts keep no copy)."""
+    return {"status": labels.STATUS, "phase": labels.PHASE}
+
+
 @bp.get("/")
 @login_required
 def upload() -> Any:
-    return render_template("pages/upload.html", form=UploadForm())
+    return render_template("pages/upload.html", form=UploadForm(),
+                           nothing_chosen=NOTHING_CHOSEN)
 
 
 @bp.post("/upload")
@@ -64,51 +75,98 @@ def upload_form() -> Any:
     """Fallback without JavaScript: a plain form post, then the run page."""
     form = UploadForm()
     if not form.validate_on_submit():
-        flash("Choisissez un fichier CSV à téléverser.", "error")
-        return render_template("pages/upload.html", form=form), 400
+        flash(NOTHING_CHOSEN, "error")
+        return render_template("pages/upload.html", form=form,
+                               nothing_chosen=NOTHING_CHOSEN), 400
     file = form.file.data
     try:
         run = accept_stream(file.stream, file.filename, current_user.id)
     except UploadRejected as exc:
         flash(exc.message, "error")
-        return render_template("pages/upload.html", form=UploadForm()), exc.status
+        return render_template("pages/upload.html", form=UploadForm(),
+                               nothing_chosen=NOTHING_CHOSEN), exc.status
     return redirect(url_for("pages.run_page", run_id=run.id))
 
 
 @bp.get("/runs")
 @login_required
 def runs_page() -> Any:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    items, total = queries.paginate(visible_runs(), page, RUNS_PER_PAGE)
-    return render_template("pages/runs.html", runs=items, page=page, total=total,
-                           per_page=RUNS_PER_PAGE)
+    """The runs list, filtered by status and part of the file name; 404 past the last page."""
+    args = load_args(run_list_args, request.args)
+    status, name_part, page = args.get("status"), args.get("q"), args["page"]
+    query = queries.filter_runs(visible_runs(), status, name_part)
+    items, total = queries.paginate(query, page, RUNS_PER_PAGE)
+    last = queries.last_page(total, RUNS_PER_PAGE)
+    owners = queries.owner_emails(items) if current_user.is_admin else {}
+    html = render_template(
+        "pages/runs.html", runs=items, page=page, last=last, total=total, status=status,
+        q=name_part, owners=owners, beyond=page > last, script_labels=_script_labels(),
+        per_page=RUNS_PER_PAGE,
+    )
+    return html, 404 if page > last else 200
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<run_id:run_id>")
 @login_required
 def run_page(run_id: int) -> Any:
     run = get_run_or_404(run_id)
-    severity = request.args.get("severity") or None
-    if severity and severity not in {s.value for s in Severity}:
-        abort(400)
-    rule = request.args.get("rule") or None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    findings, total = queries.paginate(queries.findings_query(run.id, severity, rule), page,
-                                       FINDINGS_PER_PAGE)
-    return render_template(
-        "pages/run.html", run=run, run_json=run_schema.dump(run), findings=findings,
-        total=total, page=page, per_page=FINDINGS_PER_PAGE, severity=severity, rule=rule,
-        groups=queries.finding_groups(run.id), severity_labels=SEVERITY_LABELS,
-        action_form=ActionForm(),
+    args = load_args(result_args, request.args)
+    severity, rule, page = args.get("severity"), args.get("rule"), args["page"]
+    findings: list[Any] = []
+    total = 0
+    if run.status == "completed":
+        findings, total = queries.paginate(queries.findings_query(run.id, severity, rule),
+                                           page, FINDINGS_PER_PAGE)
+    last = queries.last_page(total, FINDINGS_PER_PAGE)
+    final_without_results = run.status in ("failed", "cancelled")
+    html = render_template(
+        "pages/run.html", run=run, findings=findings, total=total, page=page, last=last,
+        per_page=FINDINGS_PER_PAGE, severity=severity, rule=rule, beyond=page > last,
+        groups=queries.finding_groups(run.id) if run.status == "completed" else [],
+        logs=queries.logs_of(run.id) if final_without_results else [],
+        owner=_owner_email(run), script_labels=_script_labels(),
     )
+    return html, 404 if page > last else 200
 
 
-@bp.post("/runs/<int:run_id>/cancel")
+def _owner_email(run: ValidationRun) -> str | None:
+    """Admins see whose run it is; others only ever see their own."""
+    if not current_user.is_admin:
+        return None
+    return queries.owner_emails([run]).get(run.user_id) if run.user_id else None
+
+
+@bp.route("/runs/<run_id:run_id>/cancel", methods=["GET", "POST"])
 @require_upload_right
 def cancel_page(run_id: int) -> Any:
+    """GET asks « Annuler la validation 12 ? »; POST cancels and says so."""
+    run = get_run_or_404(run_id)
+    if not runs.is_open(run):
+        flash(f"La validation {run.id} est déjà terminée ; elle ne peut plus être annulée.",
+              "error")
+        return redirect(url_for("pages.run_page", run_id=run.id))
     form = ActionForm()
+    if request.method == "GET":
+        return render_template("pages/confirm.html", run=run, form=form, action="cancel")
     if not form.validate_on_submit():
         abort(400)
-    if not lifecycle.cancel_run(get_run_or_404(run_id)):
-        flash("Cette validation est déjà terminée.", "error")
+    if lifecycle.cancel_run(run):
+        flash(f"Validation {run_id} annulée.", "success")
+    else:
+        flash(f"La validation {run_id} s'est terminée avant l'annulation.", "error")
     return redirect(url_for("pages.run_page", run_id=run_id))
+
+
+@bp.route("/runs/<run_id:run_id>/delete", methods=["GET", "POST"])
+@require_upload_right
+def delete_page(run_id: int) -> Any:
+    """GET asks « Supprimer la validation 12 ? »; POST deletes, then the runs list says so."""
+    run = get_run_or_404(run_id)
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("pages/confirm.html", run=run, form=form, action="delete")
+    if not form.validate_on_submit():
+        abort(400)
+    lifecycle.delete_run(run)
+    flash(f"Validation {run_id} supprimée.", "success")
+    return redirect(url_for("pages.runs_page"))

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 
 from validateur.extensions import db
-from validateur.models import ValidationLog, ValidationResult
+from validateur.models import User, ValidationLog, ValidationResult, ValidationRun
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "optimization": 2, "info": 3}
 MAX_LOG_LINES = 500
@@ -20,6 +20,31 @@ def paginate(query: Select[Any], page: int, per_page: int) -> tuple[list[Any], i
     ).scalar_one()
     items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return list(items), int(total)
+
+
+def last_page(total: int, per_page: int) -> int:
+    """The number of the last page (1 when there is nothing: an empty first page)."""
+    return max((total + per_page - 1) // per_page, 1)
+
+
+def filter_runs(query: Select[Any], status: str | None = None,
+                name_part: str | None = None) -> Select[Any]:
+    """Runs of one status and/or whose file name contains `name_part` (any case)."""
+    if status:
+        query = query.where(ValidationRun.status == status)
+    if name_part:
+        escaped = name_part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(ValidationRun.file_name.ilike(f"%{escaped}%", escape="\\"))
+    return query
+
+
+def owner_emails(runs: list[ValidationRun]) -> dict[int, str]:
+    """The e-mail of each run's owner, by user id, in one query."""
+    ids = {run.user_id for run in runs if run.user_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.email).where(User.id.in_(ids))).all()
+    return {user_id: email for user_id, email in rows}
 
 
 def _severity_rank() -> Any:
