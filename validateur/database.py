@@ -12,9 +12,10 @@ it would wait for ever, holding a gunicorn thread. Every connection of the app i
   next interval, so long statements are never cut. A server that does not answer within
   `PROBE_SECONDS` is hung: the connection is closed and an `OperationalError` raised, which
   the app answers with a 503;
-- once a request found the server hung, its next connection attempts fail at once (SQLAlchemy's
-  pre-ping would otherwise reconnect and wait again); new connections of web requests use
-  `connect_timeout` (libpq's minimum is 2 s).
+- once a request found the server hung or unreachable, its next connection attempts fail at
+  once (SQLAlchemy's pre-ping would otherwise reconnect and wait again, and the error page
+  would ask again for the user); new connections of web requests use `connect_timeout`
+  (libpq's minimum is 2 s).
 
 Workers and commands run outside web requests: their waits are psycopg's own, unbounded (a job
 rolls its transaction back if the server dies; RQ retries it). `/api/health` asks for a
@@ -127,14 +128,30 @@ class BoundedConnection(psycopg.Connection[TupleRow]):
                 self._abandon(budget)
 
     def _abandon(self, budget: WaitBudget) -> None:
-        if has_app_context():
-            setattr(g, _UNRESPONSIVE, True)
+        _mark_unresponsive()
         with contextlib.suppress(Exception):
             self.pgconn.finish()
         log.error("database did not answer within %.1f s: connection closed", budget.seconds)
         raise psycopg.OperationalError(
             f"the database server did not answer within {budget.seconds:.1f} s"
         )
+
+
+def _mark_unresponsive() -> None:
+    """The rest of this request does not wait on the database again.
+
+    New connections fail at once (`_connect`), and the request's user, if not loaded yet, is
+    anonymous: Flask-Login runs its loaders again each time `current_user` is read while no
+    user is cached, so the 503 page (its layout reads `current_user`) would otherwise ask the
+    database again and fail into a 500.
+    """
+    if not has_app_context():
+        return
+    setattr(g, _UNRESPONSIVE, True)
+    if "_login_user" not in g:
+        from validateur.extensions import login_manager
+
+        g._login_user = login_manager.anonymous_user()
 
 
 def _start_request() -> None:
@@ -148,6 +165,11 @@ def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -
         if g.get(_UNRESPONSIVE):
             raise psycopg.OperationalError("the database server was found not answering")
         cparams.setdefault("connect_timeout", max(2, math.ceil(budget.seconds)))
+        try:
+            return BoundedConnection.connect(*cargs, **cparams)
+        except psycopg.OperationalError:
+            _mark_unresponsive()  # refused or timed out: once per request is enough
+            raise
     return BoundedConnection.connect(*cargs, **cparams)
 
 

@@ -183,16 +183,18 @@ def test_a_hung_postgresql_answers_503_in_seconds_and_leaves_nothing_behind(
     assert web.call("/api/health")[0] == 200  # the pool holds a live connection
     runs_before, files_before = _run_count(hang_app), web.files()
     with paused(cluster.processes()):
+        status, seconds, refused = web.upload()  # on the pooled connection: wait, probe
+        assert status == 503 and seconds < UPLOAD_LIMIT_SECONDS, (status, seconds, refused)
+        assert isinstance(refused, dict)
+        assert refused["error"]["code"] == "database_unavailable"  # type: ignore[index]
         status, seconds, health = web.call("/api/health")
         assert status == 503 and seconds < HEALTH_LIMIT_SECONDS, (status, seconds)
         assert isinstance(health, dict)
         assert (health["database"], health["redis"]) == ("down", "ok")
-        status, seconds, refused = web.upload()
-        assert status == 503 and seconds < UPLOAD_LIMIT_SECONDS, (status, seconds, refused)
-        assert isinstance(refused, dict)
-        assert refused["error"]["code"] == "database_unavailable"  # type: ignore[index]
-        status, seconds, _ = web.call("/api/validations")
-        assert status == 503 and seconds < UPLOAD_LIMIT_SECONDS, (status, seconds)
+        for page in ("/api/validations", "/runs"):
+            status, seconds, body = web.call(page)
+            assert status == 503 and seconds < UPLOAD_LIMIT_SECONDS, (page, status, seconds)
+            assert "base de données" in str(body)
         assert web.files() == files_before
     assert _run_count(hang_app) == runs_before
     _recovers(web)
