@@ -11,6 +11,8 @@ bounded warm shutdown.
   `VALIDATEUR_SHUTDOWN_GRACE_SECONDS` to finish; then its horse is killed and the job goes
   back to the front of the queue at once (no retry spent: a deploy is not the job's fault),
   to complete on another worker. Its transaction dies with the horse, so nothing partial stays.
+  A second SIGTERM or SIGINT ends the grace at once (`validateur dev` sends one at the
+  second Ctrl+C): the job is handed back the same way, where RQ would have failed it.
 
 Plain `rq worker --url "$REDIS_URL" --with-scheduler validation` works too, without the
 thread (run `validateur cleanup` on a schedule then) and with RQ's unbounded warm shutdown.
@@ -135,10 +137,25 @@ class ValidateurWorker(Worker):
         self._stop_event.set()
         if self.horse_pid and self._grace_timer is None:
             grace = self.app.config["VALIDATEUR_SHUTDOWN_GRACE_SECONDS"]
-            self._grace_timer = threading.Timer(grace, self._hand_back_current_job)
+            self._grace_timer = threading.Timer(grace, self._hand_back_current_job,
+                                                args=("shutdown grace over",))
             self._grace_timer.daemon = True
             self._grace_timer.start()
         super().request_stop(signum, frame)  # may raise StopRequested when idle
+
+    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
+        """A second SIGTERM or SIGINT: hand the running job back to the queue now.
+
+        RQ's own cold shutdown kills the horse and the job fails (a retry spent, or the run
+        failed); here the job goes back to the front of the queue, as when the grace is over.
+        Without a running job, RQ's cold shutdown (exit at once).
+        """
+        if self._running_job is not None and self.horse_pid:
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+            self._hand_back_current_job("second stop signal")
+            return
+        super().request_force_stop(signum, frame)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self._running_job = job.id
@@ -147,11 +164,11 @@ class ValidateurWorker(Worker):
         finally:
             self._running_job = None
 
-    def _hand_back_current_job(self) -> None:
+    def _hand_back_current_job(self, reason: str) -> None:
         job_id = self._running_job
-        if job_id is None or not self.horse_pid:
+        if job_id is None or not self.horse_pid or self._handed_back_job == job_id:
             return
-        log.warning("shutdown grace over: handing job %s back to the queue", job_id)
+        log.warning("%s: handing job %s back to the queue", reason, job_id)
         self._handed_back_job = job_id
         self.kill_horse(signal.SIGKILL)
 

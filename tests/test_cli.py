@@ -6,6 +6,7 @@ import csv
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,39 @@ from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 
 from tests.csvfiles import act, billing_csv
-from tests.workers import start_rq_worker, stop
-from validateur.cli import main
+from tests.workers import VENV_BIN, start_rq_worker, stop
+from validateur.cli import main, summary
 from validateur.extensions import db
 from validateur.models import ApiToken, GmfEstablishment, RamqCode, User, ValidationRun
 
 SHARED_CODES = Path(__file__).resolve().parents[2] / "shared" / "data" / "ramq_codes.csv"
 
 
-def invoke(app: Flask, *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+def invoke(app: Flask, *args: str, env: dict[str, str] | None = None,
+           stdin: str | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app),
+                              env=env, input=stdin)
+
+
+def run_cli(*args: str, env: dict[str, str], tmp_path: Path
+            ) -> subprocess.CompletedProcess[str]:
+    """`validateur …` as a shell runs it, with only `env` (and no dev stack to fall back on)."""
+    clean = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+             "VALIDATEUR_INSTANCE_DIR": str(tmp_path / "no-dev-stack"), **env}
+    return subprocess.run([str(VENV_BIN / "validateur"), *args], env=clean, capture_output=True,
+                          text=True, timeout=60)
+
+
+def assert_one_french_error(done: subprocess.CompletedProcess[str] | Result, *words: str
+                            ) -> None:
+    stderr = done.stderr
+    code = done.returncode if isinstance(done, subprocess.CompletedProcess) else done.exit_code
+    assert code != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Erreur : "), stderr
+    assert "Traceback" not in stderr
+    for word in words:
+        assert word in lines[0], lines[0]
 
 
 def test_users_create_prints_a_generated_password(app: Flask) -> None:
@@ -38,14 +62,67 @@ def test_users_create_prints_a_generated_password(app: Flask) -> None:
         password = result.output.split("Mot de passe : ")[1].strip()
         assert user.password_hash != password
     again = invoke(app, "users", "create", "agent@exemple.test", "--role", "viewer")
-    assert again.exit_code != 0 and "existe déjà" in again.output
+    assert_one_french_error(again, "existe déjà")
+
+
+def test_users_create_refuses_a_bad_email_and_a_short_password(app: Flask) -> None:
+    bad_email = invoke(app, "users", "create", "pasunmail", "--role", "editor")
+    assert_one_french_error(bad_email, "adresse courriel invalide", "pasunmail")
+    short = invoke(app, "users", "create", "agent@exemple.test", "--role", "editor",
+                   "--password", "court123")
+    assert_one_french_error(short, "au moins 12 caractères", "il en a 8")
+    bad_role = invoke(app, "users", "create", "agent@exemple.test", "--role", "chef")
+    assert_one_french_error(bad_role, "--role", "viewer, editor, admin")
+    assert bad_role.exit_code == 2
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 0
+
+
+def bare(*args: str, env: dict[str, str | None], tmp_path: Path) -> Result:
+    """`validateur …` in-process, its app built from the environment as a shell's would be
+    (`env` sets or, with None, unsets variables; no dev stack to fall back on)."""
+    return CliRunner().invoke(main, list(args), env={
+        "VALIDATEUR_INSTANCE_DIR": str(tmp_path / "no-dev-stack"), "SECRET_KEY": "k", **env},
+        prog_name="validateur")
+
+
+def test_a_command_without_configuration_says_so_in_one_line(tmp_path: Path) -> None:
+    """Nothing exported and no dev stack: one French line, no traceback (was two)."""
+    nothing = run_cli("users", "create", "agent@exemple.test", "--role", "admin", env={},
+                      tmp_path=tmp_path)
+    assert_one_french_error(nothing, "configuration", "SECRET_KEY")
+    no_database = bare("users", "create", "agent@exemple.test", "--role", "admin",
+                       env={"DATABASE_URL": None, "REDIS_URL": None}, tmp_path=tmp_path)
+    assert_one_french_error(no_database, "configuration", "DATABASE_URL")
+    unreachable = bare("users", "create", "agent@exemple.test", "--role", "admin",
+                       env={"DATABASE_URL": "postgresql://u:s3cret@127.0.0.1:1/x"},
+                       tmp_path=tmp_path)
+    assert_one_french_error(unreachable, "PostgreSQL est injoignable", "u:***@")
+    assert "s3cret" not in unreachable.stderr
+    unknown = bare("nope", env={"DATABASE_URL": None}, tmp_path=tmp_path)
+    assert_one_french_error(unknown, "commande inconnue : nope")
+    missing_file = bare("validate", str(tmp_path / "absent.csv"), env={}, tmp_path=tmp_path)
+    assert_one_french_error(missing_file, "fichier introuvable")
+
+
+def test_help_texts_are_french(tmp_path: Path) -> None:
+    for args in ([], ["users", "create"], ["tokens", "revoke"], ["validate"], ["dev"],
+                 ["check-redis"], ["import-codes"]):
+        shown = bare(*args, "--help", env={"DATABASE_URL": None}, tmp_path=tmp_path)
+        assert shown.exit_code == 0, shown.output
+        assert "Utilisation : validateur" in shown.stdout
+        assert "Afficher cette aide et quitter." in shown.stdout
+        assert "Show this message" not in shown.stdout and "Usage:" not in shown.stdout
+    dev_help = bare("dev", "--help", env={}, tmp_path=tmp_path).stdout
+    assert "--port" in dev_help and "par défaut : 5000" in dev_help
 
 
 def test_tokens_create_stores_only_the_hash(app: Flask, client: Any) -> None:
-    invoke(app, "users", "create", "agent@exemple.test", "--role", "viewer", "--password", "pw")
+    invoke(app, "users", "create", "agent@exemple.test", "--role", "viewer")
     result = invoke(app, "tokens", "create", "agent@exemple.test")
-    token = result.output.strip()
+    token = result.stdout.strip()
     assert result.exit_code == 0 and token.startswith("vld_")
+    assert f"préfixe {token[:12]}" in result.stderr  # how to revoke it later, on stderr
     with app.app_context():
         stored = db.session.execute(select(ApiToken)).scalar_one()
         assert token not in (stored.token_hash, stored.prefix)
@@ -53,22 +130,98 @@ def test_tokens_create_stores_only_the_hash(app: Flask, client: Any) -> None:
     assert response.status_code == 200
 
 
-def test_check_redis_reports_version(app: Flask) -> None:
-    result = invoke(app, "check-redis")
+def test_tokens_are_revoked_without_the_secret_on_the_command_line(
+    app: Flask, client: Any
+) -> None:
+    invoke(app, "users", "create", "agent@exemple.test", "--role", "viewer")
+    by_prefix, by_number, by_stdin, kept = (
+        invoke(app, "tokens", "create", "agent@exemple.test").stdout.strip() for _ in range(4))
+    listed = invoke(app, "tokens", "list")
+    assert listed.exit_code == 0 and by_prefix[:12] in listed.output
+    assert by_prefix not in listed.output  # never the token itself
+    with app.app_context():
+        number = db.session.execute(select(ApiToken.id).where(
+            ApiToken.prefix == by_number[:12])).scalar_one()
+    assert invoke(app, "tokens", "revoke", by_prefix[:12]).exit_code == 0
+    assert invoke(app, "tokens", "revoke", str(number)).exit_code == 0
+    assert invoke(app, "tokens", "revoke", "-", stdin=by_stdin + "\n").exit_code == 0
+    for token, status in ((by_prefix, 401), (by_number, 401), (by_stdin, 401), (kept, 200)):
+        response = client.get("/api/validations", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == status
+    again = invoke(app, "tokens", "revoke", by_prefix[:12])
+    assert_one_french_error(again, "aucun jeton actif")
+    everything = invoke(app, "tokens", "revoke", "--user", "agent@exemple.test")
+    assert everything.exit_code == 0 and "1 jeton révoqué." in everything.output
+    assert "révoqué le" in invoke(app, "tokens", "list").output
+
+
+def test_check_redis_reports_version(app: Flask, service_env: dict[str, str]) -> None:
+    result = invoke(app, "check-redis", env={"REDIS_URL": service_env["REDIS_URL"]})
     assert result.exit_code == 0, result.output
     assert "PONG" in result.output and "Version du serveur" in result.output
 
 
+def test_check_redis_needs_only_redis_url(service_env: dict[str, str], tmp_path: Path) -> None:
+    checked = run_cli("check-redis", env={"REDIS_URL": service_env["REDIS_URL"]},
+                      tmp_path=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "PONG" in checked.stdout
+    assert_one_french_error(run_cli("check-redis", env={}, tmp_path=tmp_path), "REDIS_URL")
+
+
 def test_check_redis_explains_an_outage_and_masks_the_password(app: Flask) -> None:
-    original = app.config["REDIS_URL"]
-    app.config["REDIS_URL"] = "redis://:s3cret@127.0.0.1:1/0"
-    try:
-        result = invoke(app, "check-redis")
-    finally:
-        app.config["REDIS_URL"] = original
+    result = invoke(app, "check-redis", env={"REDIS_URL": "redis://:s3cret@127.0.0.1:1/0"})
     assert result.exit_code == 1
     assert "injoignable" in result.output
     assert "s3cret" not in result.output and ":***@" in result.output
+
+
+def test_validate_without_redis_is_a_configuration_error(app: Flask, tmp_path: Path) -> None:
+    csv_file = tmp_path / "facturation.csv"
+    csv_file.write_bytes(billing_csv([act(1)]))
+    original = app.config["REDIS_URL"]
+    app.config["REDIS_URL"] = ""
+    try:
+        result = invoke(app, "validate", str(csv_file))
+    finally:
+        app.config["REDIS_URL"] = original
+    assert_one_french_error(result, "configuration", "REDIS_URL")
+    assert "réessayez" not in result.stderr
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(ValidationRun)
+                                  ).scalar_one() == 0
+    assert not any(Path(app.config["VALIDATEUR_UPLOAD_DIR"]).iterdir())
+
+
+def test_the_summary_writes_numbers_money_and_plurals_the_quebec_way() -> None:
+    run = ValidationRun(id=12, status="completed", total_rows=100_000, error_count=1,
+                        warning_count=0, optimization_count=2,
+                        potential_gain=Decimal("675420.90"))
+    assert summary(run) == (
+        "Validation 12 terminée : 100\u202f000 lignes, 1 erreur, 0 avertissement, "
+        "2 optimisations, gain potentiel 675\u202f420,90\u00a0$"
+    )
+    failed = ValidationRun(id=13, status="failed", error_message="Colonnes obligatoires absentes")
+    assert summary(failed) == "Validation 13 — échouée : Colonnes obligatoires absentes"
+
+
+def test_import_codes_reads_a_windows_1252_file(app: Flask, tmp_path: Path) -> None:
+    table = tmp_path / "codes.csv"
+    table.write_bytes(
+        "billing_code,place,tariff_value,top_level,description\r\n"
+        "9099,cabinet,206.55,A - PRÉAMBULE GÉNÉRAL,Déplacement d'urgence\r\n"
+        "9099,établissement,208.60,A - PRÉAMBULE GÉNÉRAL,Déplacement d'urgence\r\n"
+        .encode("cp1252"))
+    result = invoke(app, "import-codes", str(table))
+    assert result.exit_code == 0, result.output
+    assert "2 codes (code, lieu) chargés." in result.output
+    with app.app_context():
+        rows = db.session.execute(select(RamqCode.place, RamqCode.top_level)).all()
+    assert sorted(rows) == [("cabinet", "A - PRÉAMBULE GÉNÉRAL"),
+                            ("établissement", "A - PRÉAMBULE GÉNÉRAL")]
+    wrong = tmp_path / "autre.csv"
+    wrong.write_text("code;lieu\n9099;cabinet\n")
+    assert_one_french_error(invoke(app, "import-codes", str(wrong)), "colonnes absentes")
 
 
 @pytest.mark.skipif(not SHARED_CODES.exists(), reason="shared/data is beside the clone")
@@ -103,7 +256,7 @@ def test_import_gmf_reads_lines_or_a_csv_column(app: Flask, tmp_path: Path) -> N
 def test_validate_enqueues_and_a_burst_worker_completes_it(
     app: Flask, service_env: dict[str, str], tmp_path: Path
 ) -> None:
-    invoke(app, "users", "create", "agent@exemple.test", "--role", "editor", "--password", "pw")
+    invoke(app, "users", "create", "agent@exemple.test", "--role", "editor")
     csv_file = tmp_path / "facturation.csv"
     csv_file.write_bytes(billing_csv([act(n) for n in range(1, 21)], encoding="cp1252",
                                      delimiter=";"))

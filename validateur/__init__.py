@@ -35,10 +35,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from validateur import auth, queue, security, storage
+    from validateur import auth, database, queue, security, storage
     from validateur.extensions import csrf, db, migrate
 
     db.init_app(app)
+    database.init_app(app)  # first: bounded waits for every later hook that reads PostgreSQL
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     auth.init_app(app)

@@ -34,9 +34,18 @@ DEFAULT_STALL_SECONDS = 60
 DEFAULT_SWEEP_SECONDS = 15
 #: After SIGTERM, how long a worker lets its current job run before handing it back.
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 30
-#: Redis connect timeout and socket timeout, short so an outage answers 503 quickly.
+#: Redis connect timeout and socket timeout of the web's general client (rq-dashboard, cancel,
+#: maintenance); it retries, so a Redis restart is absorbed.
 DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
 DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+#: The whole enqueue of an upload (connect and every command), so a hung Redis answers 503
+#: in seconds instead of socket timeout × retries × commands.
+DEFAULT_ENQUEUE_TIMEOUT_SECONDS = 2.0
+#: `/api/health` gives each dependency this long, once, no retry (it must answer within 3 s).
+HEALTH_TIMEOUT_SECONDS = 1.0
+#: A web request's database wait that hears nothing for this long checks that the server is
+#: alive; a hung server then answers 503, a busy one is left to finish (see validateur.database).
+DEFAULT_DB_TIMEOUT_SECONDS = 2.0
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +60,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} doit être un entier") from exc
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise ConfigError(f"{name} doit être un nombre de secondes positif")
+    return value
 
 
 def database_uri(url: str) -> str:
@@ -120,6 +142,12 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VALIDATEUR_SWEEP_SECONDS": _int(env, "VALIDATEUR_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS),
         "VALIDATEUR_SHUTDOWN_GRACE_SECONDS": _int(
             env, "VALIDATEUR_SHUTDOWN_GRACE_SECONDS", DEFAULT_SHUTDOWN_GRACE_SECONDS
+        ),
+        "VALIDATEUR_DB_TIMEOUT_SECONDS": _seconds(
+            env, "VALIDATEUR_DB_TIMEOUT_SECONDS", DEFAULT_DB_TIMEOUT_SECONDS
+        ),
+        "VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS": _seconds(
+            env, "VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS", DEFAULT_ENQUEUE_TIMEOUT_SECONDS
         ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,21 +1,33 @@
 """Redis connection manager and enqueueing of validation jobs.
 
 The web only ever puts a run id in Redis: the job is referenced by its dotted name (the web
-never imports `jobs`), with every RQ option explicit. The client uses short connect and
-socket timeouts so an outage answers 503 at once, and retries with exponential backoff so a
-Redis restart is absorbed without a process restart.
+never imports `jobs`), with every RQ option explicit. Three clients, for three budgets:
+
+- the general client (rq-dashboard, cancel, maintenance): short connect and socket timeouts,
+  and retries with exponential backoff so a Redis restart is absorbed without a restart;
+- the health client: one try, `HEALTH_TIMEOUT_SECONDS` per connect and per answer;
+- the enqueue client: the whole enqueue (connect, handshake, RQ's nine answers) shares one
+  deadline, `VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS`, so a hung Redis (it accepts connections but
+  answers nothing) costs an upload that long, not timeout × retries × commands. It retries
+  only a dropped connection (a Redis restart), within the same deadline.
+
+Workers keep their own connections (`jobs.worker`): they reconnect by themselves.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import logging
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, current_app
-from redis import Redis
-from redis.backoff import ExponentialBackoff
+from redis import Connection, Redis
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -24,10 +36,12 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 
 from validateur.config import (
+    DEFAULT_ENQUEUE_TIMEOUT_SECONDS,
     DEFAULT_FAILURE_TTL_SECONDS,
     DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_REDIS_SOCKET_TIMEOUT_SECONDS,
     DEFAULT_RESULT_TTL_SECONDS,
+    HEALTH_TIMEOUT_SECONDS,
 )
 
 log = logging.getLogger(__name__)
@@ -36,11 +50,65 @@ EXTENSION_KEY = "validateur.redis"
 VALIDATE_JOB = "jobs.validation.validate_run"
 ON_FAILURE = "jobs.callbacks.on_validation_failure"
 
+#: `validateur check-redis` waits this long per answer, once.
+CHECK_TIMEOUT_SECONDS = 3.0
+
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z+]+://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
 
 
 class QueueUnavailable(RuntimeError):
     """Redis cannot be reached: the caller answers 503 and leaves nothing behind."""
+
+
+class QueueNotConfigured(QueueUnavailable):
+    """REDIS_URL is not set: a configuration error, not an outage to wait out."""
+
+
+#: The monotonic time by which the current enqueue must be done (None: no deadline).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "validateur_redis_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every Redis answer read by a `DeadlineConnection` in the block shares `seconds`."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _remaining() -> float | None:
+    end = _DEADLINE.get()
+    if end is None:
+        return None
+    remaining = end - time.monotonic()
+    if remaining <= 0:
+        raise RedisTimeoutError("Redis deadline expired")
+    return remaining
+
+
+class DeadlineConnection(Connection):
+    """A redis-py connection whose connect and reads stop at the block's `deadline`."""
+
+    def _connect(self) -> Any:
+        remaining = _remaining()
+        if remaining is None:
+            return super()._connect()
+        configured = self.socket_connect_timeout
+        self.socket_connect_timeout = min(configured or remaining, remaining)
+        try:
+            return super()._connect()
+        finally:
+            self.socket_connect_timeout = configured
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        remaining = _remaining()
+        if remaining is not None and "timeout" not in kwargs:
+            kwargs["timeout"] = min(self.socket_timeout or remaining, remaining)
+        return super().read_response(*args, **kwargs)
 
 
 def mask_url(url: str) -> str:
@@ -53,17 +121,24 @@ def job_id_for(run_id: int) -> str:
 
 
 class RedisManager:
-    """Owns the app's Redis client: lazy connect, timeouts, backoff, health check, close."""
+    """Owns the app's Redis clients (general, health, enqueue): lazy connect, close."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, enqueue_timeout: float = DEFAULT_ENQUEUE_TIMEOUT_SECONDS
+                 ) -> None:
         self.url = url
+        self.enqueue_timeout = enqueue_timeout
         self._client: Redis | None = None
+        self._health_client: Redis | None = None
+        self._enqueue_client: Redis | None = None
+
+    def _check_url(self) -> None:
+        if not self.url:
+            raise QueueNotConfigured("REDIS_URL is not set")
 
     @property
     def client(self) -> Redis:
         if self._client is None:
-            if not self.url:
-                raise QueueUnavailable("REDIS_URL n'est pas configurée")
+            self._check_url()
             self._client = Redis.from_url(
                 self.url,
                 socket_connect_timeout=DEFAULT_REDIS_CONNECT_TIMEOUT_SECONDS,
@@ -75,9 +150,38 @@ class RedisManager:
             log.info("redis client for %s", mask_url(self.url))
         return self._client
 
+    @property
+    def health_client(self) -> Redis:
+        """One try, `HEALTH_TIMEOUT_SECONDS` to connect and to answer."""
+        if self._health_client is None:
+            self._check_url()
+            self._health_client = Redis.from_url(
+                self.url,
+                socket_connect_timeout=HEALTH_TIMEOUT_SECONDS,
+                socket_timeout=HEALTH_TIMEOUT_SECONDS,
+                retry=RedisRetry(NoBackoff(), 0),
+            )
+        return self._health_client
+
+    @property
+    def enqueue_client(self) -> Redis:
+        """Reads bounded by `deadline`; a dropped connection is retried once, in it."""
+        if self._enqueue_client is None:
+            self._check_url()
+            self._enqueue_client = Redis.from_url(
+                self.url,
+                connection_class=DeadlineConnection,
+                socket_connect_timeout=self.enqueue_timeout,
+                socket_timeout=self.enqueue_timeout,
+                retry=RedisRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                health_check_interval=30,
+            )
+        return self._enqueue_client
+
     def ping(self) -> bool:
+        """Health: one PING on the health client (at most `HEALTH_TIMEOUT_SECONDS` or so)."""
         try:
-            return bool(self.client.ping())
+            return bool(self.health_client.ping())
         except (RedisError, QueueUnavailable, OSError):
             return False
 
@@ -86,13 +190,16 @@ class RedisManager:
         return info
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        for client in (self._client, self._health_client, self._enqueue_client):
+            if client is not None:
+                client.close()
+        self._client = self._health_client = self._enqueue_client = None
 
 
 def init_app(app: Flask) -> None:
-    manager = RedisManager(app.config["REDIS_URL"])
+    manager = RedisManager(app.config["REDIS_URL"],
+                           app.config.get("VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS",
+                                          DEFAULT_ENQUEUE_TIMEOUT_SECONDS))
     app.extensions[EXTENSION_KEY] = manager
     atexit.register(manager.close)  # close the pool's sockets when the process shuts down
 
@@ -102,28 +209,34 @@ def redis_manager() -> RedisManager:
     return manager
 
 
-def get_queue() -> Queue:
-    return Queue(current_app.config["VALIDATEUR_QUEUE"], connection=redis_manager().client)
+def get_queue(connection: Redis | None = None) -> Queue:
+    return Queue(current_app.config["VALIDATEUR_QUEUE"],
+                 connection=connection or redis_manager().client)
 
 
 def enqueue_validation(run_id: int) -> Job:
-    """Enqueue `validation-<run id>` with the run id as its only argument.
+    """Enqueue `validation-<run id>` with the run id as its only argument, within the
+    enqueue deadline.
 
-    Raises `QueueUnavailable` when Redis cannot take the job.
+    Raises `QueueNotConfigured` without REDIS_URL, `QueueUnavailable` when Redis cannot take
+    the job in time. (A job whose answer was lost to the deadline may still be in Redis; its
+    run is then deleted by the caller, and a job without its run does nothing.)
     """
+    manager = redis_manager()
     intervals = current_app.config["VALIDATEUR_RETRY_SECONDS"]
     try:
-        return get_queue().enqueue_call(
-            VALIDATE_JOB,
-            args=(run_id,),
-            job_id=job_id_for(run_id),
-            description=f"validation run {run_id}",
-            timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
-            result_ttl=DEFAULT_RESULT_TTL_SECONDS,
-            failure_ttl=DEFAULT_FAILURE_TTL_SECONDS,
-            retry=Retry(max=len(intervals), interval=intervals),
-            on_failure=Callback(ON_FAILURE),
-        )
+        with deadline(manager.enqueue_timeout):
+            return get_queue(manager.enqueue_client).enqueue_call(
+                VALIDATE_JOB,
+                args=(run_id,),
+                job_id=job_id_for(run_id),
+                description=f"validation run {run_id}",
+                timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
+                result_ttl=DEFAULT_RESULT_TTL_SECONDS,
+                failure_ttl=DEFAULT_FAILURE_TTL_SECONDS,
+                retry=Retry(max=len(intervals), interval=intervals),
+                on_failure=Callback(ON_FAILURE),
+            )
     except (RedisError, OSError) as exc:
         log.warning("enqueue of run %s failed: %s", run_id, type(exc).__name__)
         raise QueueUnavailable("file d'attente indisponible") from None
@@ -134,20 +247,22 @@ def check_redis(url: str) -> tuple[bool, list[str]]:
     if not url:
         return False, ["REDIS_URL n'est pas définie."]
     lines = [f"Redis : {mask_url(url)}"]
-    manager = RedisManager(url)
+    # One try with a few seconds per answer: a hung server is reported, not waited out.
+    client = Redis.from_url(url, socket_connect_timeout=CHECK_TIMEOUT_SECONDS,
+                            socket_timeout=CHECK_TIMEOUT_SECONDS, retry=RedisRetry(NoBackoff(), 0))
     try:
-        client = manager.client
         lines.append(f"PING : {'PONG' if client.ping() else 'sans réponse'}")
         key = "validateur:check-redis"
         client.set(key, "ok", ex=10)
         round_trip = client.get(key) == b"ok"
         client.delete(key)
         lines.append(f"SET/GET : {'réussi' if round_trip else 'ÉCHEC'}")
-        lines.append(f"Version du serveur : {manager.server_info().get('redis_version', '?')}")
+        version = client.info("server").get("redis_version", "?")
+        lines.append(f"Version du serveur : {version}")
         return round_trip, lines
     except (RedisError, OSError) as exc:
         lines.append(f"Redis injoignable ({type(exc).__name__}) : vérifiez REDIS_URL, que le "
                      "serveur tourne et que le mot de passe est correct.")
         return False, lines
     finally:
-        manager.close()
+        client.close()

@@ -7,6 +7,7 @@ empty table means "not loaded" (`None`), and the rules that need it say once the
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -48,17 +49,40 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
+class ReferenceFileError(ValueError):
+    """A reference file cannot be read; the message is French and names the file."""
+
+
+def read_text(path: Path) -> str:
+    """A reference file's text: UTF-8 (with or without BOM), else Windows-1252, as Excel on
+    a French Windows saves CSV files."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ReferenceFileError(
+            f"{path.name} n'est ni en UTF-8 ni en Windows-1252 : enregistrez-le en UTF-8."
+        ) from None
+
+
 def read_codes(path: Path) -> Iterator[dict[str, object]]:
-    """Rows of the public codes table (UTF-8, CRLF), one per code and place."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for raw in csv.DictReader(handle):
-            if not (raw.get("billing_code") or "").strip():
-                continue
-            row: dict[str, object] = {key: (raw.get(key) or "").strip() for key in _CODE_FIELDS}
-            row["tariff_value"] = _decimal(str(row["tariff_value"]))
-            row["extra_unit_value"] = _decimal(str(row["extra_unit_value"]))
-            row["unit_require"] = str(row["unit_require"]).upper() == "TRUE"
-            yield row
+    """Rows of the public codes table (UTF-8 or Windows-1252, CRLF), one per code and place."""
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    missing = [name for name in ("billing_code", "place") if name not in (reader.fieldnames or [])]
+    if missing:
+        raise ReferenceFileError(f"{path.name} : colonnes absentes : {', '.join(missing)}.")
+    for raw in reader:
+        if not (raw.get("billing_code") or "").strip():
+            continue
+        row: dict[str, object] = {key: (raw.get(key) or "").strip() for key in _CODE_FIELDS}
+        row["tariff_value"] = _decimal(str(row["tariff_value"]))
+        row["extra_unit_value"] = _decimal(str(row["extra_unit_value"]))
+        row["unit_require"] = str(row["unit_require"]).upper() == "TRUE"
+        yield row
 
 
 def import_codes(path: Path) -> int:
@@ -80,13 +104,12 @@ def import_codes(path: Path) -> int:
 def read_gmf_numbers(path: Path) -> Iterable[str]:
     """Establishment numbers: one per line, or the first 5-digit column of a CSV."""
     numbers: set[str] = set()
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        for line in handle:
-            for cell in line.replace(";", ",").split(","):
-                value = cell.strip().strip('"')
-                if value.isdigit() and len(value) == 5:
-                    numbers.add(value)
-                    break
+    for line in read_text(path).splitlines():
+        for cell in line.replace(";", ",").split(","):
+            value = cell.strip().strip('"')
+            if value.isdigit() and len(value) == 5:
+                numbers.add(value)
+                break
     return sorted(numbers)
 
 

@@ -75,12 +75,23 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
         raise  # the app's error handlers answer (503 when the database is unreachable)
     try:
         queue.enqueue_validation(run.id)
-    except queue.QueueUnavailable:
+    except queue.QueueUnavailable as exc:
         runs.delete_run(run.id)
         storage.delete(stored_name)
-        raise UploadRejected(
-            503, "queue_unavailable",
-            "Le service de file d'attente est indisponible ; réessayez dans quelques minutes.",
-        ) from None
+        raise _queue_refusal(exc) from None
     runlog.echo(run.id, "info", "web", RECEIVED)
     return run
+
+
+def _queue_refusal(exc: queue.QueueUnavailable) -> UploadRejected:
+    """A missing REDIS_URL is a configuration error (waiting will not help); else an outage."""
+    if isinstance(exc, queue.QueueNotConfigured):
+        return UploadRejected(
+            503, "queue_not_configured",
+            "La file d'attente n'est pas configurée (REDIS_URL) : erreur de configuration du "
+            "service, à signaler à l'administrateur.",
+        )
+    return UploadRejected(
+        503, "queue_unavailable",
+        "Le service de file d'attente est indisponible ; réessayez dans quelques minutes.",
+    )

@@ -48,7 +48,7 @@ def test_a_password_protected_redis_works_and_the_password_stays_hidden(
     editor: Person = make_person("editor")  # type: ignore[operator]
     admin: Person = make_person("admin")  # type: ignore[operator]
     client = locked_app.test_client()
-    check = invoke(locked_app, "check-redis")
+    check = invoke(locked_app, "check-redis", env={"REDIS_URL": locked_env["REDIS_URL"]})
     assert check.exit_code == 0 and "PONG" in check.output and PASSWORD not in check.output
     assert ":***@" in check.output
 
@@ -76,11 +76,7 @@ def test_a_password_protected_redis_works_and_the_password_stays_hidden(
 
 
 def test_a_wrong_password_is_a_clear_error(locked_app: Flask, locked_redis: EmbeddedRedis) -> None:
-    original = locked_app.config["REDIS_URL"]
-    locked_app.config["REDIS_URL"] = f"redis://:wrong@127.0.0.1:{locked_redis.port}/0"
-    try:
-        result = invoke(locked_app, "check-redis")
-    finally:
-        locked_app.config["REDIS_URL"] = original
+    result = invoke(locked_app, "check-redis",
+                    env={"REDIS_URL": f"redis://:wrong@127.0.0.1:{locked_redis.port}/0"})
     assert result.exit_code == 1
     assert "mot de passe" in result.output and "wrong" not in result.output
