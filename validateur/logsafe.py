@@ -86,8 +86,28 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
+def _wsgi_to_text(value: Any) -> Any:
+    """A WSGI string (UTF-8 bytes read as latin-1) as the text it spells, when it does."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
 class GunicornLogger(_GunicornBaseLogger):  # type: ignore[misc]
-    """gunicorn's logger whose error and access handlers format through `SafeFormatter`."""
+    """gunicorn's logger whose error and access handlers format through `SafeFormatter`.
+
+    The path and query are logged as the text they spell (so a bidirectional override in a
+    path shows as `\\u202e`, not as three latin-1 characters), then escaped like any line.
+    """
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("U", "q", "r"):
+            atoms[key] = _wsgi_to_text(atoms.get(key))
+        return atoms
 
     def setup(self, cfg: Any) -> None:
         super().setup(cfg)
