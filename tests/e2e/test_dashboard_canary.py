@@ -8,6 +8,7 @@ value of each job, and what the dashboard serves about it, are searched for the 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import zlib
 from typing import Any
@@ -33,10 +34,8 @@ def _rows(count: int) -> list[dict[str, str]]:
 
 def _texts(blob: bytes) -> list[bytes]:
     texts = [blob]
-    try:
+    with contextlib.suppress(zlib.error):
         texts.append(zlib.decompress(blob))  # RQ stores job data compressed
-    except zlib.error:
-        pass
     return texts
 
 
