@@ -5,7 +5,6 @@ The WSGI entry point is `validateur:create_app()`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +12,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from validateur import config as config_module
+from validateur import logsafe
 from validateur.config import PROJECT_ROOT
 
 
@@ -27,8 +27,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config_module.load())
     if test_config:
         app.config.update(test_config)
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if proxies := app.config["VALIDATEUR_TRUSTED_PROXIES"]:  # the client is `proxies` hops back
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    logsafe.configure()
     _init_extensions(app)
     _register_blueprints(app)
     return app

@@ -1,8 +1,11 @@
 """People: users, roles, passwords and API tokens.
 
-Browsers authenticate with a Flask-Login session; API clients with `Authorization: Bearer`.
-Tokens are shown once and stored as SHA-256 hashes (they are long random strings, so a
-fast hash is enough); passwords are hashed with scrypt by Werkzeug.
+Browsers authenticate with a Flask-Login session (checked on every request by `sessions`);
+API clients with `Authorization: Bearer`. Tokens are shown once and stored as SHA-256
+hashes (they are long random strings, so a fast hash is enough); they expire
+`VALIDATEUR_TOKEN_LIFETIME_DAYS` after creation and record their last use at most every
+`TOKEN_TOUCH_SECONDS`. Passwords are hashed with scrypt by Werkzeug; an unknown e-mail is
+checked against a dummy hash so that it answers in the same time as a known one.
 """
 
 from __future__ import annotations
@@ -10,19 +13,24 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from functools import wraps
+from datetime import timedelta
+from functools import cache, wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Request, abort, g, request
+from flask import Flask, Request, abort, current_app, flash, g, request
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from validateur import sessions
 from validateur.extensions import db, login_manager
-from validateur.models import ApiToken, Role, User
+from validateur.models import ApiToken, Role, User, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_PREFIX = "vld_"
+#: A token's `last_used_at` is written at most this often (not once per API request).
+TOKEN_TOUCH_SECONDS = 300
+SESSION_ENDED = "Votre session a pris fin ; veuillez vous reconnecter."
 
 
 def hash_token(token: str) -> str:
@@ -47,6 +55,21 @@ def find_user(email: str) -> User | None:
 
 def check_password(user: User, password: str) -> bool:
     return check_password_hash(user.password_hash, password)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash made like real ones, to spend the same time on an unknown e-mail."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with that e-mail and password; the same work whether it exists or not."""
+    user = find_user(email)
+    if user is None or not user.is_active:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password(user, password) else None
 
 
 def create_token(user: User) -> str:
@@ -82,18 +105,43 @@ def revoke_user_tokens(user: User) -> int:
 
 
 def user_for_token(token: str) -> User | None:
-    """The active user owning a live token, in one query (every API request asks)."""
-    user = db.session.execute(
-        select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    ).scalar_one_or_none()
-    return user if user is not None and user.is_active else None
+    """The active user owning a live, unexpired token, in one query (every API request asks)."""
+    now = utcnow()
+    lifetime = timedelta(days=current_app.config["VALIDATEUR_TOKEN_LIFETIME_DAYS"])
+    row = db.session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+               ApiToken.created_at > now - lifetime)
+    ).one_or_none()
+    if row is None or not row[0].is_active:
+        return None
+    user, token_id, last_used = row
+    if last_used is None or now - last_used > timedelta(seconds=TOKEN_TOUCH_SECONDS):
+        _touch_token(token_id, now)
+    return user
+
+
+def _touch_token(token_id: int, now: Any) -> None:
+    """Record a use; the condition keeps concurrent requests from writing it twice."""
+    db.session.execute(
+        update(ApiToken).where(ApiToken.id == token_id, or_(
+            ApiToken.last_used_at.is_(None),
+            ApiToken.last_used_at < now - timedelta(seconds=TOKEN_TOUCH_SECONDS)))
+        .values(last_used_at=now))
+    db.session.commit()
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
+    """The session's user while the session is current; otherwise the session is dropped."""
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    if user is not None and user.is_active and sessions.is_current(user):
+        return user
+    sessions.drop()
+    if not request.path.startswith("/api/"):
+        flash(SESSION_ENDED, "info")
+    return None
 
 
 @login_manager.request_loader
@@ -149,3 +197,5 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.unauthorized_handler(_unauthorized)
     login_manager.session_protection = "strong"
+    # Flask-Login's default reads the client-written first X-Forwarded-For entry.
+    login_manager._session_identifier_generator = sessions.client_identifier

@@ -109,6 +109,8 @@ def _rules(env: Mapping[str, str]) -> list[str] | None:
 
 def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
+    from validateur import security
+
     env = os.environ if env is None else env
     testing = env.get("VALIDATEUR_TESTING") == "1"
     dev = env.get("VALIDATEUR_DEV") == "1"
@@ -154,4 +156,5 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": not (testing or dev),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
+        **security.settings(env),
     }

@@ -1,24 +1,58 @@
 """User-initiated run operations (cancel, delete) that span the database, Redis and disk.
 
 The status change goes first, through `runs` (so a racing worker sees it at its next
-cooperative check and rolls its transaction back); Redis is then told, best effort: a queued
-job is removed, a running one gets RQ's stop-job command. Redis being down never blocks a
-cancel: the worker's own check and the maintenance sweeper finish the work.
+cooperative check and rolls its transaction back); Redis is then told, best effort. Redis
+being down never blocks a cancel: the worker's own check and the maintenance sweeper
+finish the work.
+
+In RQ a cancelled job is not a failure: it ends in RQ's `CanceledJobRegistry` with status
+`canceled`, as rq-dashboard shows it, and the failed registry does not count it. RQ only
+cancels jobs that are not running (`Job.cancel`); a running one is first left to end at its
+next cooperative check (it then finishes normally), else stopped with RQ's stop-job command
+(which RQ files as a `stopped` failure); once it has ended either way it is moved to the
+cancelled registry. Cancelled job records expire like failed ones.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
+from redis import Redis
 from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import CanceledJobRegistry
 
 from validateur import queue, runlog, runs, storage
+from validateur.config import DEFAULT_FAILURE_TTL_SECONDS
 from validateur.models import ValidationRun
 
 log = logging.getLogger(__name__)
+#: How long a running job gets to notice the cancel by itself before it is stopped.
+COOPERATIVE_SECONDS = 3.0
+#: How long RQ gets to stop a job before the sweeper is left to finish.
+STOP_SECONDS = 5.0
+ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED)
+
+
+def _wait_until_ended(job: Job, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if job.get_status(refresh=True) in ENDED:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _file_as_cancelled(job: Job, connection: Redis) -> None:
+    """Move an ended or waiting job to RQ's cancelled registry; it expires like a failure."""
+    job.cancel()  # leaves the queue or the registry of its status, joins CanceledJobRegistry
+    connection.expire(job.key, DEFAULT_FAILURE_TTL_SECONDS)
+    registry = CanceledJobRegistry(job.origin, connection=connection)
+    # RQ never trims this registry: drop what is older than a cancelled job's record.
+    connection.zremrangebyscore(registry.key, 0, time.time() - DEFAULT_FAILURE_TTL_SECONDS)
 
 
 def _stop_job(job_id: str | None) -> None:
@@ -27,11 +61,13 @@ def _stop_job(job_id: str | None) -> None:
     try:
         connection = queue.redis_manager().client
         job = Job.fetch(job_id, connection=connection)
-        if job.get_status() == JobStatus.STARTED:
+        if job.get_status() == JobStatus.STARTED and not _wait_until_ended(
+                job, COOPERATIVE_SECONDS):
             send_stop_job_command(connection, job_id)
-        else:
-            job.cancel()
-            job.delete()
+            if not _wait_until_ended(job, STOP_SECONDS):
+                log.warning("job %s did not stop in time; the sweeper will finish", job_id)
+                return
+        _file_as_cancelled(job, connection)
     except (NoSuchJobError, InvalidJobOperation):
         pass
     except (RedisError, OSError, queue.QueueUnavailable) as exc:

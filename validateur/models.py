@@ -24,9 +24,11 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    event,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from validateur.extensions import db
 
@@ -86,7 +88,14 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default=Role.VIEWER.value)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Browser sessions carry the version they were opened under; bumping it ends them all
+    #: (logout, password change, disable: see `_end_sessions_on_change`).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def end_sessions(self) -> None:
+        """Every browser session of this user stops at its next request."""
+        self.session_version = (self.session_version or 0) + 1
 
     @property
     def is_active(self) -> bool:
@@ -99,6 +108,18 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     @property
     def can_upload(self) -> bool:
         return self.role in (Role.EDITOR.value, Role.ADMIN.value)
+
+
+@event.listens_for(User.password_hash, "set")
+@event.listens_for(User.active, "set")
+def _end_sessions_on_change(target: User, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    """A new password or a disabled account ends the user's sessions, whoever changes it.
+
+    Hooked on the attributes so every path (CLI, admin page, tests) keeps the promise
+    without having to remember a second call.
+    """
+    if value != oldvalue and oldvalue not in (NO_VALUE, NEVER_SET):
+        target.end_sessions()
 
 
 class ApiToken(db.Model):  # type: ignore[name-defined,misc]

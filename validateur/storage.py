@@ -2,11 +2,15 @@
 
 Uploads are streamed by Werkzeug straight into a `.part` file in the upload directory (never
 read whole into memory, never written twice), then renamed to a random name once accepted.
+Only a request the security gate admitted (an authenticated editor or admin within the
+upload limit, on an upload route) may write there: any other request's file parts stay in
+memory, bounded by that request's small body limit.
 No path ever comes from user input: the user's file name is only a label in the database.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
@@ -18,7 +22,10 @@ from typing import IO, Any
 
 from flask import Flask, current_app, g
 from flask import Request as FlaskRequest
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.sansio.multipart import File
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,28 @@ def path_of(stored_name: str) -> Path:
     return upload_dir() / stored_name
 
 
+class TooManyParts(RequestEntityTooLarge):
+    """More multipart parts than `MAX_FORM_PARTS`: said as such, not as a size problem."""
+
+
+class _CountingMultiPartParser(MultiPartParser):
+    """Counts the parts it has finished or started, to tell why Werkzeug refused a body.
+
+    Werkzeug raises the same 413 for a body too large, a field too large and too many
+    parts; only the last leaves the count at the limit.
+    """
+
+    parts_seen = 0
+
+    def get_part_charset(self, headers: Headers) -> str:
+        self.parts_seen += 1  # called once per completed form field
+        return super().get_part_charset(headers)
+
+    def start_file_streaming(self, event: File, total_content_length: int | None) -> IO[bytes]:
+        self.parts_seen += 1
+        return super().start_file_streaming(event, total_content_length)
+
+
 class LargeReadsFormParser(FormDataParser):
     """Multipart parsing in 256 KiB reads instead of Werkzeug's 64 KiB.
 
@@ -51,7 +80,7 @@ class LargeReadsFormParser(FormDataParser):
 
     def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None,
                          options: dict[str, str]) -> Any:
-        parser = MultiPartParser(
+        parser = _CountingMultiPartParser(
             stream_factory=self.stream_factory,
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
@@ -61,7 +90,12 @@ class LargeReadsFormParser(FormDataParser):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
-        form, files = parser.parse(stream, boundary, content_length)
+        try:
+            form, files = parser.parse(stream, boundary, content_length)
+        except RequestEntityTooLarge:
+            if self.max_form_parts is not None and parser.parts_seen >= self.max_form_parts:
+                raise TooManyParts() from None
+            raise
         return stream, form, files
 
 
@@ -77,6 +111,8 @@ class StreamingUploadRequest(FlaskRequest):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
+        if not g.get("stream_uploads"):
+            return io.BytesIO()  # not admitted to disk; the small body limit bounds it
         directory = upload_dir()
         directory.mkdir(parents=True, exist_ok=True)
         part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by accept_part/teardown

@@ -9,6 +9,7 @@ file and no run behind.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from pathlib import Path
 from typing import IO
 
@@ -34,9 +35,20 @@ class UploadRejected(Exception):
 
 
 def display_name(name: str | None) -> str:
-    """The user's file name as a label only (no directories, bounded length)."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    """The user's file name as a label only (no directories, bounded length).
+
+    Control and format characters are removed: NUL, line breaks, and the bidirectional
+    overrides and isolates (U+202E RIGHT-TO-LEFT OVERRIDE makes `facture<RLO>vsc.exe`
+    display as `factureexe.csv`), so the label shows what the name really is.
+    """
+    visible = "".join(c for c in (name or "") if unicodedata.category(c) not in _HIDDEN)
+    base = visible.replace("\\", "/").rsplit("/", 1)[-1].strip()
     return base[:200] or "fichier.csv"
+
+
+#: Unicode categories never kept in a label: controls, formats (bidi, zero-width),
+#: surrogates, private use, unassigned, line and paragraph separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def accept_stream(stream: IO[bytes], file_name: str | None, user_id: int | None) -> ValidationRun:

@@ -42,7 +42,7 @@ MATRIX: list[tuple[str, str, dict[str, int]]] = [
     ("GET", "/admin/", _expect(302, 403, 403, 403, 200)),
     ("GET", "/admin/rq/", _expect(302, 403, 403, 403, 200)),
     ("POST", "/admin/rq/job/validation-{run}/delete", _expect(302, 403, 403, 403, 403)),
-    ("GET", "/login", _expect(200, 200, 200, 200, 200)),
+    ("GET", "/login", _expect(200, 302, 302, 302, 302)),  # logged in: the upload page
 ]
 
 
@@ -100,6 +100,42 @@ def test_pages_and_api_carry_the_security_headers(client: FlaskClient, editor: P
         assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_every_page_and_answer_but_static_files_is_no_store(app: Flask, editor: Person) -> None:
+    admin_client, client = app.test_client(), app.test_client()
+    run_id = upload_csv(client, editor, billing_csv([act(1)])).get_json()["validationId"]
+    client.post("/login", data={"email": editor.email, "password": editor.password})
+    for path in ("/", "/runs", f"/runs/{run_id}", "/login", "/api/health",
+                 f"/api/validations/{run_id}/results.csv", "/no-such-page"):
+        response = client.get(path)
+        response.get_data()
+        assert response.headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/app.css").headers.get("Cache-Control", "")
+    assert admin_client.get("/admin/").headers["Cache-Control"] == "no-store"
+
+
+def test_hsts_only_when_the_request_came_over_https(client: FlaskClient) -> None:
+    secure = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+
+
+def test_redirects_never_reflect_the_host_header(client: FlaskClient) -> None:
+    for headers in ({"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"}):
+        location = client.get("/runs", headers=headers).headers["Location"]
+        assert location.startswith("/login") and "evil" not in location
+
+
+def test_untrusted_hosts_are_refused_when_trusted_hosts_are_set(
+        service_env: dict[str, str]) -> None:
+    strict = create_app({"TRUSTED_HOSTS": ["validateur.example"]})
+    client = strict.test_client()
+    assert client.get("/login", headers={"Host": "validateur.example"}).status_code == 200
+    assert client.get("/login", headers={"Host": "evil.example"}).status_code == 400
+    assert load({"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "x",
+                 "VALIDATEUR_TRUSTED_HOSTS": "a.example, b.example"}
+                )["TRUSTED_HOSTS"] == ["a.example", "b.example"]
+
+
 def test_templates_have_no_inline_script_or_style(app: Flask) -> None:
     from pathlib import Path
 
@@ -141,9 +177,29 @@ def test_uploads_are_rate_limited_per_user(app: Flask, client: FlaskClient,
         assert statuses == [202, 202, 429]
         limited = upload_csv(client, busy, billing_csv([act(1)]))
         assert "Trop de requêtes" in limited.get_json()["error"]["message"]
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
         assert upload_csv(client, calm, billing_csv([act(1)])).status_code == 202
     finally:
         app.config["VALIDATEUR_UPLOAD_RATE_LIMIT"] = "30/minute"
+
+
+def test_the_page_and_the_api_share_one_upload_counter(app: Flask, editor: Person) -> None:
+    """Two routes, one limit: 3/minute is 3 uploads in all, not 3 on each."""
+    app.config["VALIDATEUR_UPLOAD_RATE_LIMIT"] = "3/minute"
+    try:
+        browser, api = app.test_client(), app.test_client()
+        browser.post("/login", data={"email": editor.email, "password": editor.password})
+        statuses = []
+        for n in range(4):
+            data = {"file": (io.BytesIO(billing_csv([act(1)])), "f.csv")}
+            if n % 2:
+                statuses.append(browser.post("/upload", data=data,
+                                             content_type="multipart/form-data").status_code)
+            else:
+                statuses.append(upload_csv(api, editor, billing_csv([act(1)])).status_code)
+    finally:
+        app.config["VALIDATEUR_UPLOAD_RATE_LIMIT"] = "30/minute"
+    assert statuses == [202, 302, 202, 429]
 
 
 def test_logins_are_throttled(app: Flask, client: FlaskClient, editor: Person) -> None:
@@ -153,7 +209,7 @@ def test_logins_are_throttled(app: Flask, client: FlaskClient, editor: Person) -
                              ).status_code for _ in range(4)]
     finally:
         app.config["VALIDATEUR_LOGIN_RATE_LIMIT"] = "10/minute"
-    assert codes == [200, 200, 200, 429]
+    assert codes == [401, 401, 401, 429]
 
 
 def test_revoked_token_is_refused(app: Flask, client: FlaskClient, editor: Person) -> None:

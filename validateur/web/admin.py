@@ -1,26 +1,62 @@
 """Admin pages: users and queue health; rq-dashboard mounted at /admin/rq for admins only.
 
-rq-dashboard renders job descriptions unescaped, so jobs only ever carry run ids; its
-state-changing actions (delete, requeue, empty) are refused here: ops act through our own
-commands, which keep the run rows consistent with the queue.
+rq-dashboard 0.9 prints parts of its URL into an inline script without escaping (its
+`.js` templates are not autoescaped) and renders job fields into HTML unescaped, so:
+
+- only an allow-list of its own URL shapes reaches it, built from known queue names,
+  registry names, page numbers and job-id-shaped segments; anything else is 404 before
+  the dashboard runs;
+- jobs only ever carry run ids and numbers (see `queue.py`), never a file name or a cell;
+- it is read-only: its state-changing actions (delete, requeue, empty, compact) are
+  refused here, as ops act through our own commands, which keep the run rows consistent;
+- its pages get their own Content-Security-Policy: its templates need `'unsafe-eval'`
+  (underscore's templates compile with `new Function`), one inline script per page (allowed
+  by its SHA-256 hash, computed on the page actually sent, and only when the page holds
+  exactly that one) and a few fixed `style` attributes (allowed by hash); no
+  `'unsafe-inline'` anywhere, so injected markup runs no handler and no `javascript:` link.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
+import re
+from pathlib import Path
 from typing import Any
 
 import rq_dashboard
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask_login import current_user
+from rq import Queue
 from sqlalchemy import select
 
-from validateur import health
+from validateur import health, queue
 from validateur.auth import require_admin
 from validateur.extensions import csrf, db
 from validateur.models import User
 
+log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 RQ_DASHBOARD_PREFIX = "/admin/rq"
+
+REGISTRIES = frozenset({"queued", "scheduled", "deferred", "started", "finished", "failed",
+                        "canceled"})
+#: A queue name safe to print anywhere (our names are `validation`, `validation-priority`).
+QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_SEG = {"queue": r"(?P<queue>[^/]+)", "registry": r"(?P<registry>[a-z]+)",
+        "page": r"[1-9][0-9]{0,3}", "order": r"(?:asc|dsc)", "job": r"[A-Za-z0-9_-]{1,80}"}
+#: Every URL of rq-dashboard 0.9 an admin's browser needs, relative to the mount point.
+DASHBOARD_ROUTES = [re.compile(pattern.format(**_SEG)) for pattern in (
+    r"/?", r"/0/", r"/0/view(?:/queues|/workers|/jobs)?",
+    r"/0/view/jobs/{queue}/{registry}/{page}/{order}/{page}", r"/0/view/job/{job}",
+    r"/0/data/(?:queues|workers)\.json",
+    r"/0/data/jobs/{queue}/{registry}/{page}/{order}/{page}\.json", r"/0/data/job/{job}\.json",
+    r"/static/(?:css|js)/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(?:css|js)", r"/favicon\.ico",
+)]
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)(?![^>]*text/template)[^>]*>(.*?)</script>",
+                            re.DOTALL)
+_STYLE_ATTRIBUTE = re.compile(r'style="([^"{}]*)"')
 
 
 @bp.get("/")
@@ -30,9 +66,34 @@ def index() -> Any:
     return render_template("admin/index.html", users=users, health=health.check())
 
 
+def known_queues() -> set[str]:
+    """Our configured queues and those RQ registered, whose names are safe to print."""
+    configured = current_app.config["VALIDATEUR_QUEUE"]
+    names = {configured, f"{configured}-priority", "default"}
+    try:
+        names |= {q.name for q in Queue.all(connection=queue.redis_manager().client)}
+    except Exception:  # Redis down: the dashboard itself will say so
+        log.warning("could not list RQ queues for the dashboard allow-list")
+    return {name for name in names if QUEUE_NAME.fullmatch(name)}
+
+
+def dashboard_path_allowed(path: str) -> bool:
+    """Whether a path under the mount point is one of the dashboard's own, with known parts."""
+    for route in DASHBOARD_ROUTES:
+        match = route.fullmatch(path)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        if "registry" in parts and parts["registry"] not in REGISTRIES:
+            return False
+        return "queue" not in parts or parts["queue"] in known_queues()
+    return False
+
+
 def _guard_dashboard() -> Any:
-    """Admins only; read-only (GET) so nothing in RQ changes behind the runs' backs."""
-    if not request.path.startswith(RQ_DASHBOARD_PREFIX + "/"):
+    """Admins only; read-only (GET); only the allow-listed URLs reach the dashboard."""
+    if request.path != RQ_DASHBOARD_PREFIX and not request.path.startswith(
+            RQ_DASHBOARD_PREFIX + "/"):
         return None
     if not current_user.is_authenticated:
         from validateur.extensions import login_manager
@@ -40,9 +101,45 @@ def _guard_dashboard() -> Any:
         return login_manager.unauthorized()
     if not current_user.is_admin:
         abort(403)
-    if request.method != "GET" or "/requeue/" in request.path:
+    if request.method not in ("GET", "HEAD"):
         abort(403)
+    if not dashboard_path_allowed(request.path[len(RQ_DASHBOARD_PREFIX):]):
+        abort(404)
     return None
+
+
+def _sha256(data: bytes) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode() + "'"
+
+
+def _template_style_hashes() -> list[str]:
+    """Hashes of the fixed `style` attributes in rq-dashboard's own templates."""
+    folder = Path(rq_dashboard.blueprint.root_path) / "templates"
+    values = {value for template in folder.rglob("*.html")
+              for value in _STYLE_ATTRIBUTE.findall(template.read_text())}
+    return sorted(_sha256(value.encode()) for value in values)
+
+
+def dashboard_policy(inline_scripts: list[bytes], style_hashes: list[str]) -> str:
+    scripts = " ".join(_sha256(body) for body in inline_scripts)
+    return (
+        f"default-src 'self'; script-src 'self' 'unsafe-eval' {scripts}; "
+        f"style-src 'self' 'unsafe-hashes' {' '.join(style_hashes)}; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ).replace("  ", " ")
+
+
+def _dashboard_headers(response: Response) -> Response:
+    scripts: list[bytes] = []
+    if response.mimetype == "text/html" and not response.is_streamed:
+        scripts = _INLINE_SCRIPT.findall(response.get_data())
+        if len(scripts) != 1:  # rq-dashboard's pages hold exactly one: anything else is not its
+            log.warning("dashboard page with %s inline scripts: none allowed", len(scripts))
+            scripts = []
+    styles: list[str] = current_app.extensions["validateur.dashboard_styles"]
+    response.headers["Content-Security-Policy"] = dashboard_policy(scripts, styles)
+    return response
 
 
 def mount_rq_dashboard(app: Flask) -> None:
@@ -51,6 +148,9 @@ def mount_rq_dashboard(app: Flask) -> None:
     app.config["RQ_DASHBOARD_REDIS_URL"] = app.config["REDIS_URL"]
     app.config["RQ_DASHBOARD_DISABLE_DELETE"] = True
     rq_dashboard.web.setup_rq_connection(app)
+    app.extensions["validateur.dashboard_styles"] = _template_style_hashes()
     app.before_request(_guard_dashboard)
     csrf.exempt(rq_dashboard.blueprint)
+    if _dashboard_headers not in rq_dashboard.blueprint.after_request_funcs.get(None, []):
+        rq_dashboard.blueprint.after_request(_dashboard_headers)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=RQ_DASHBOARD_PREFIX)

@@ -7,13 +7,18 @@ the same worker starts clean. Database outages answer 503.
 from __future__ import annotations
 
 import logging
+import math
+import time
+from datetime import datetime
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from validateur.extensions import db
+from validateur.formatting import integer
+from validateur.logsafe import exception_outline
 from validateur.schemas import BadArguments
 
 log = logging.getLogger(__name__)
@@ -63,13 +68,48 @@ def _bad_arguments(exc: BadArguments) -> Any:
     return error_response(400, "invalid_parameters", exc.message)
 
 
+def _too_large(exc: HTTPException) -> Any:
+    """Say what is too large: the parts, the file of an upload, or any other request."""
+    from flask import current_app
+
+    from validateur.security import is_upload_request
+    from validateur.storage import TooManyParts
+
+    if isinstance(exc, TooManyParts):
+        parts = integer(current_app.config["MAX_FORM_PARTS"])
+        return error_response(413, "too_many_parts",
+                              f"Le formulaire contient trop de parties (plus de {parts}) ; "
+                              "envoyez le fichier dans un seul champ « file ».")
+    if is_upload_request():
+        limit = current_app.config["VALIDATEUR_MAX_UPLOAD_MB"]
+        return error_response(413, message=f"Le fichier dépasse la taille maximale de {limit} Mo.")
+    return error_response(413, "request_too_large",
+                          "La requête est trop volumineuse pour cette adresse.")
+
+
+def _retry_after_seconds(exc: HTTPException) -> int:
+    wait = getattr(exc, "retry_after", None)
+    if isinstance(wait, datetime):
+        return max(1, math.ceil(wait.timestamp() - time.time()))
+    if isinstance(wait, int):
+        return wait
+    limit = getattr(getattr(exc, "limit", None), "limit", None)  # Flask-Limiter's own 429
+    return int(limit.get_expiry()) if limit is not None else 60
+
+
+def _rate_limited(exc: HTTPException) -> Any:
+    """429 with `Retry-After`: from our limiter, or the window of a Flask-Limiter limit."""
+    response = make_response(error_response(429))
+    response.headers["Retry-After"] = str(_retry_after_seconds(exc))
+    return response
+
+
 def _http_error(exc: HTTPException) -> Any:
     status = exc.code or 500
     if status == 413:
-        from flask import current_app
-
-        limit = current_app.config["VALIDATEUR_MAX_UPLOAD_MB"]
-        return error_response(413, message=f"Le fichier dépasse la taille maximale de {limit} Mo.")
+        return _too_large(exc)
+    if status == 429:
+        return _rate_limited(exc)
     if status == 400 and exc.description and "CSRF" in exc.description:
         return error_response(400, "csrf", "Jeton de sécurité (CSRF) manquant ou expiré.")
     return error_response(status)
@@ -83,8 +123,10 @@ def _database_down(exc: Exception) -> Any:
 
 
 def _unexpected(exc: Exception) -> Any:
+    """Log the class and the frames only: the text or locals may quote a cell."""
     db.session.rollback()
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.path)
+    log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, request.path,
+              exception_outline((type(exc), exc, exc.__traceback__)))
     return error_response(500)
 
 

@@ -7,16 +7,18 @@ run page's script only enhances what the HTML already does.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
-from validateur import auth, labels, lifecycle, runs
+from validateur import auth, labels, lifecycle, runs, sessions
 from validateur.auth import require_upload_right
 from validateur.models import ValidationRun
 from validateur.schemas import load_args, result_args, run_list_args
-from validateur.security import limiter, login_key, login_limit, upload_limit
+from validateur.security import check_login_account, limiter, upload_limit
 from validateur.uploads import UploadRejected, accept_stream
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
@@ -30,29 +32,55 @@ NOTHING_CHOSEN = "Choisissez un fichier CSV à téléverser."
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.upload")
+    """Only a same-site path is followed after login, judged as a browser would read it.
+
+    Browsers drop tabs and line breaks inside a URL and read a backslash as a slash, so a
+    tab or a backslash between two slashes would lead off-site (Werkzeug also strips them
+    after this check): any control or separator character other than a plain space, and
+    any backslash, is refused outright; then the URL must have no scheme and no host and
+    start with a single slash.
+    """
+    fallback: str = url_for("pages.upload")
+    if not target or "\\" in target or any(unicodedata.category(c)[0] in "CZ" and c != " "
+                                             for c in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") \
+            or parts.path.startswith("//"):
+        return fallback
+    return target
+
+
+LOGIN_EMPTY = "Saisissez votre courriel et votre mot de passe."
+LOGIN_INVALID = "Courriel ou mot de passe invalide."
+LOGGED_OUT = "Vous êtes déconnecté."
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_limit, methods=["POST"], key_func=login_key)
 def login() -> Any:
+    """The address limit ran in the gate before the body; the account limit runs here."""
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.upload"))
     form = LoginForm()
-    if form.validate_on_submit():
-        user = auth.find_user(form.email.data)
-        if user is not None and user.is_active and auth.check_password(user, form.password.data):
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        flash("Courriel ou mot de passe invalide.", "error")
-    return render_template("auth/login.html", form=form)
+    if request.method == "GET":
+        return render_template("auth/login.html", form=form)
+    if not form.validate():
+        flash(LOGIN_EMPTY, "error")
+        return render_template("auth/login.html", form=form), 400
+    check_login_account(form.email.data)
+    user = auth.authenticate(form.email.data, form.password.data)
+    if user is None:
+        flash(LOGIN_INVALID, "error")
+        return render_template("auth/login.html", form=form), 401
+    sessions.start(user)
+    return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    logout_user()
+    sessions.end_all(current_user)
+    flash(LOGGED_OUT, "info")
     return redirect(url_for("pages.login"))
 
 
