@@ -4,7 +4,7 @@ Browser sessions carry the version they were opened under; logout, a new passwor
 disabled account bumps it, so every session opened before stops at its next request.
 
 Revision ID: c4e8a1d5f920
-Revises: a1c9e4f2b7d0
+Revises: c4e8a2d6f1b3
 Create Date: 2026-12-10 10:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'c4e8a1d5f920'
-down_revision = 'a1c9e4f2b7d0'
+down_revision = 'c4e8a2d6f1b3'
 branch_labels = None
 depends_on = None
 
