@@ -154,7 +154,8 @@ def _mark_unresponsive() -> None:
         g._login_user = login_manager.anonymous_user()
 
 
-def _start_request() -> None:
+def _start_request(_endpoint: str | None = None, _values: dict[str, Any] | None = None) -> None:
+    """A URL value preprocessor: Flask runs those before every `before_request` hook."""
     seconds: float = current_app.config["VALIDATEUR_DB_TIMEOUT_SECONDS"]
     setattr(g, _BUDGET, WaitBudget(seconds))
 
@@ -176,11 +177,11 @@ def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -
 def init_app(app: Flask) -> None:
     """Every engine connection is a `BoundedConnection`; web requests get their budget.
 
-    Registered right after the database extension, so this `before_request` runs before any
-    other (Flask-Limiter's key and Flask-Login's loaders read the database).
+    The budget is set by a URL value preprocessor, which Flask runs before every
+    `before_request` hook (the request gate and Flask-Login's loaders read the database).
     """
     from validateur.extensions import db
 
     with app.app_context():
         event.listen(db.engine, "do_connect", _connect)
-    app.before_request(_start_request)
+    app.url_value_preprocessor(_start_request)

@@ -41,10 +41,14 @@ class Site:
     web_log: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(app: object, service_env: dict[str, str],
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """gunicorn on a free port and one plain `rq worker`, on the session's services."""
+    """gunicorn on a free port and one plain `rq worker`, on the session's services.
+
+    Package-scoped: its worker listens to the session's queue, so it must be gone before the
+    tests of other packages enqueue jobs they expect their own workers to take.
+    """
     port = free_port()
     logs = tmp_path_factory.mktemp("site")
     web = subprocess.Popen(
@@ -63,7 +67,7 @@ def site(app: object, service_env: dict[str, str],
         stop(web)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")

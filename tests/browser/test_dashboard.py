@@ -5,50 +5,22 @@ Starts the real web server (gunicorn with gunicorn.conf.py) and a real `rq worke
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from flask import Flask
 
+from tests.browser.conftest import CHROMIUM, SCREENSHOTS, Site
 from tests.conftest import Person, upload_csv
 from tests.csvfiles import act, billing_csv
-from tests.workers import start_rq_worker, stop, wait_final
-from validateur.dev import free_port, wait_for_port
+from tests.workers import wait_final
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
 ]
-SCREENSHOTS = Path(os.environ.get("VALIDATEUR_SCREENSHOTS", "/tmp/validateur-screenshots"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def live_server(app: Flask, service_env: dict[str, str],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    logs = tmp_path_factory.mktemp("dashboard")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "validateur:create_app()"],
-        env={**os.environ, **service_env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=(logs / "web.log").open("wb"), stderr=subprocess.STDOUT)
-    worker = start_rq_worker(service_env, logs / "worker.log")
-    try:
-        wait_for_port(port, 30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(worker)
-        stop(web)
 
 
 class Watch:
@@ -73,21 +45,22 @@ class Watch:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
 
 
-def _admin_page(pw: Any, live_server: str, admin: Person, width: int = 1280) -> tuple[Any, Any]:
-    browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-    page = browser.new_page(viewport={"width": width, "height": 900})
+def _admin_page(chromium: Any, live_server: str, admin: Person,
+                width: int = 1280) -> tuple[Any, Any]:
+    """A browser context of its own at `width`, logged in as `admin`; close the context."""
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
     page.goto(f"{live_server}/login")
     page.fill("input[name=email]", admin.email)
     page.fill("input[name=password]", admin.password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
-    return browser, page
+    return context, page
 
 
-def test_a_crafted_dashboard_link_runs_nothing(app: Flask, live_server: str,
+def test_a_crafted_dashboard_link_runs_nothing(app: Flask, site: Site, chromium: Any,
                                                make_person: Any) -> None:
-    from playwright.sync_api import sync_playwright
-
+    live_server = site.url
     admin, owner = make_person("admin"), make_person("editor")
     client = app.test_client()
     run_id = upload_csv(client, owner, billing_csv([act(1)])).get_json()["validationId"]
@@ -98,8 +71,8 @@ def test_a_crafted_dashboard_link_runs_nothing(app: Flask, live_server: str,
     links = [f"/admin/rq/0/view/jobs/{quote(script, safe='')}/queued/8/asc/1",
              f"/admin/rq/0/view/jobs/{queue}/{quote(script, safe='')}/8/asc/1",
              f"/admin/rq/0/view/job/{quote(script, safe='')}"]
-    with sync_playwright() as pw:
-        browser, page = _admin_page(pw, live_server, admin)
+    context, page = _admin_page(chromium, live_server, admin)
+    try:
         watch = Watch(page)
         for link in links:
             response = page.goto(live_server + link)
@@ -107,25 +80,27 @@ def test_a_crafted_dashboard_link_runs_nothing(app: Flask, live_server: str,
             assert response is not None and response.status == 404
             page.wait_for_timeout(3000)  # longer than the dashboard's 2.5 s poll
             assert "Ressource introuvable" in page.content()
-        browser.close()
+    finally:
+        context.close()
     assert watch.dialogs == [] and watch.api_requests == [] and watch.errors == []
     assert watch.failed == []
     assert client.get(f"/api/validations/{run_id}", headers=owner.headers).status_code == 200
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_dashboard_lists_workers_and_queues(app: Flask, live_server: str,
+def test_the_dashboard_lists_workers_and_queues(app: Flask, site: Site, chromium: Any,
                                                 make_person: Any, width: int) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
+    live_server = site.url
     admin, owner = make_person("admin"), make_person("editor")
     queue = app.config["VALIDATEUR_QUEUE"]
     run_id = upload_csv(app.test_client(), owner, billing_csv([act(1)])).get_json()[
         "validationId"]
     assert wait_final(app, run_id).status == "completed"  # the queue has seen a job
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser, page = _admin_page(pw, live_server, admin, width)
+    context, page = _admin_page(chromium, live_server, admin, width)
+    try:
         watch = Watch(page)
         page.goto(f"{live_server}/admin/rq/0/view/workers")
         rows = page.locator("table#workers tbody tr")
@@ -137,5 +112,6 @@ def test_the_dashboard_lists_workers_and_queues(app: Flask, live_server: str,
         expect(page.locator("table#queues")).not_to_contain_text("Loading...")
         page.screenshot(path=str(SCREENSHOTS / f"rq-queues-{width}.png"), full_page=True)
         time.sleep(0.5)
-        browser.close()
+    finally:
+        context.close()
     assert watch.failed == [] and watch.errors == [] and watch.dialogs == []

@@ -6,17 +6,14 @@ Starts the real web server (gunicorn) and a real `rq worker` on the session's se
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.browser.conftest import Site
 from tests.conftest import Person
 from tests.csvfiles import act, billing_csv
-from tests.workers import start_rq_worker, stop
-from validateur.dev import free_port, wait_for_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -26,30 +23,11 @@ pytestmark = [
 SCREENSHOTS = Path(os.environ.get("VALIDATEUR_SCREENSHOTS", "/tmp/validateur-screenshots"))
 
 
-@pytest.fixture(scope="module")
-def live_server(app: object, service_env: dict[str, str],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    logs = tmp_path_factory.mktemp("live")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-         f"127.0.0.1:{port}", "validateur:create_app()"],
-        env={**os.environ, **service_env}, cwd=Path(__file__).resolve().parents[2],
-        stdout=(logs / "web.log").open("wb"), stderr=subprocess.STDOUT,
-    )
-    worker = start_rq_worker(service_env, logs / "worker.log")
-    try:
-        wait_for_port(port, 30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(worker)
-        stop(web)
-
-
-def test_login_upload_and_watch_the_run_complete(live_server: str, editor: Person,
+def test_login_upload_and_watch_the_run_complete(site: Site, chromium: Any, editor: Person,
                                                 tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
+    live_server = site.url
     rows = [act(n, **{"Élement de contexte": "G160" if n % 2 else ""}) for n in range(1, 301)]
     rows.append(act(301, Code="19928", **{"Montant Preliminaire": "32,40"}))
     rows.append(act(302, **{"Date de Service": "2025-13-45"}))
@@ -57,13 +35,9 @@ def test_login_upload_and_watch_the_run_complete(live_server: str, editor: Perso
     sample.write_bytes(billing_csv(rows, encoding="cp1252", delimiter=";"))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        page = browser.new_page()
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
         errors: list[str] = []
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(f"{live_server}/login")
@@ -78,11 +52,12 @@ def test_login_upload_and_watch_the_run_complete(live_server: str, editor: Perso
         page.wait_for_url("**/runs/*", timeout=15_000)
         expect(page.locator("#run-status")).to_have_text("Terminée", timeout=60_000)
         expect(page.locator("table.findings")).to_contain_text("invalid-date")
-        expect(page.locator(".totals")).to_contain_text("Gain potentiel")
+        expect(page.locator(".amounts")).to_contain_text("Gain potentiel")
         assert page.locator("#run-progress").get_attribute("value") == "100"
         page.screenshot(path=str(SCREENSHOTS / "run.png"), full_page=True)
         page.select_option("select[name=severity]", "error")
         page.click("form.filters button[type=submit]")
         expect(page.locator("table.findings tbody tr").first).to_contain_text("Erreur")
-        browser.close()
+    finally:
+        context.close()
     assert errors == []

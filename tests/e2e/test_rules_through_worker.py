@@ -122,4 +122,4 @@ def test_findings_csv_export_of_a_real_run(
                           headers=editor.headers).get_data().decode("utf-8-sig")
     lines = csv_text.strip().split("\r\n")
     assert len(lines) == len(items) + 1
-    assert any(";E1;" in line and "-32,40" in line for line in lines)
+    assert any(line.endswith(";office-fee;E1") and ";-32,40;" in line for line in lines)

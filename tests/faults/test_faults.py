@@ -198,7 +198,7 @@ def test_redis_outage_answers_503_reads_work_and_workers_reconnect(
     _assert_completed_once(fault_app, after, 10)
 
 
-def test_cancelling_a_queued_run_removes_its_job_and_file(
+def test_cancelling_a_queued_run_cancels_its_job_and_removes_its_file(
     fault_app: Flask, client: FlaskClient, editor: Person
 ) -> None:
     run_id = _upload(client, editor, billing_csv([act(1)]))
@@ -206,13 +206,13 @@ def test_cancelling_a_queued_run_removes_its_job_and_file(
     assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
     assert _uploads_empty(fault_app)
     with fault_app.app_context():
-        from rq.exceptions import NoSuchJobError
-
         from validateur.queue import get_queue, redis_manager
 
-        assert f"validation-{run_id}" not in get_queue().job_ids
-        with pytest.raises(NoSuchJobError):
-            Job.fetch(f"validation-{run_id}", connection=redis_manager().client)
+        queue = get_queue()
+        assert f"validation-{run_id}" not in queue.job_ids
+        job = Job.fetch(f"validation-{run_id}", connection=redis_manager().client)
+        assert job.get_status() == "canceled"
+        assert job.id in queue.canceled_job_registry.get_job_ids()
     again = client.post(f"/api/validations/{run_id}/cancel", headers=editor.headers)
     assert again.status_code == 409
 
@@ -224,10 +224,11 @@ def test_cancelling_a_running_run_stops_it_and_removes_its_rows(
     response = client.post(f"/api/validations/{run_id}/cancel", headers=editor.headers)
     assert response.get_json()["status"] == "cancelled"
     with fault_app.app_context():
-        from validateur.queue import redis_manager
+        from validateur.queue import get_queue, redis_manager
 
         job = Job.fetch(f"validation-{run_id}", connection=redis_manager().client)
-        wait_for(lambda: job.get_status(refresh=True) in ("stopped", "finished", "failed"), 30)
+        wait_for(lambda: job.get_status(refresh=True) == "canceled", 30)
+        assert job.id not in get_queue().failed_job_registry.get_job_ids()
     assert _run(fault_app, run_id).status == "cancelled"
     assert _row_count(fault_app, run_id) == 0
     assert _uploads_empty(fault_app)

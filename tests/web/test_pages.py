@@ -96,8 +96,12 @@ def test_session_upload_through_the_api_needs_csrf(app: Flask, editor: Person) -
         refused = client.post("/api/validations", data=data, content_type="multipart/form-data")
         assert refused.status_code == 400
         assert refused.get_json()["error"]["code"] == "csrf"
+        # Login rotated the session's CSRF token: the page after login carries the new one.
+        page = client.get("/").get_data(as_text=True)
+        fresh = page.split('name="csrf-token" content="')[1].split('"')[0]
+        assert fresh != token
         data = {"file": (io.BytesIO(billing_csv([act(1)])), "f.csv")}
-        accepted = client.post("/api/validations", data=data, headers={"X-CSRFToken": token},
+        accepted = client.post("/api/validations", data=data, headers={"X-CSRFToken": fresh},
                                content_type="multipart/form-data")
         assert accepted.status_code == 202
     finally:
