@@ -23,8 +23,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from limits import parse as parse_limit
 from limits.errors import StorageError
@@ -49,17 +47,6 @@ LIMIT_PREFIX = "validateur"
 LIMITS_KEY = "validateur.limits"
 LOGIN_UNAVAILABLE = ("La connexion est momentanément impossible (service de limitation "
                      "des tentatives injoignable) ; réessayez dans quelques minutes.")
-
-def _user_or_address() -> str:
-    """Key of Flask-Limiter's own decorators (still on the upload views): the user."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return f"addr:{get_remote_address()}"
-
-
-limiter = Limiter(key_func=_user_or_address, strategy="fixed-window", swallow_errors=True,
-                  key_prefix=LIMIT_PREFIX)
-
 
 class LimiterUnavailable(HTTPException):
     """The limiter's storage cannot be reached while a login must be counted: 503."""
@@ -200,9 +187,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1,
                                                         "socket_timeout": 1})
-    limiter.init_app(app)
-    # Our own counters (the gate's and the login's), per app: Flask-Limiter keeps one storage
-    # for all apps, and these must say when their storage is down instead of swallowing it.
+    # The counters (the gate's and the login's), per app, with `limits` directly: they must
+    # say when their storage is down instead of swallowing it, and count once per request.
     app.extensions[LIMITS_KEY] = FixedWindowRateLimiter(storage_from_string(
         app.config["RATELIMIT_STORAGE_URI"], **app.config["RATELIMIT_STORAGE_OPTIONS"]))
     app.register_error_handler(LimiterUnavailable, _limiter_unavailable)

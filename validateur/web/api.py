@@ -19,7 +19,6 @@ from validateur.schemas import (
     run_list_args,
     run_schema,
 )
-from validateur.security import limiter, upload_limit
 from validateur.uploads import UploadRejected, accept_stream
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
@@ -56,7 +55,6 @@ def _run_answer(run: ValidationRun) -> dict[str, Any]:
 
 @bp.post("/validations")
 @require_upload_right
-@limiter.limit(upload_limit)
 def create_validation() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -93,12 +93,11 @@ def _retry_after_seconds(exc: HTTPException) -> int:
         return max(1, math.ceil(wait.timestamp() - time.time()))
     if isinstance(wait, int):
         return wait
-    limit = getattr(getattr(exc, "limit", None), "limit", None)  # Flask-Limiter's own 429
-    return int(limit.get_expiry()) if limit is not None else 60
+    return 60
 
 
 def _rate_limited(exc: HTTPException) -> Any:
-    """429 with `Retry-After`: from our limiter, or the window of a Flask-Limiter limit."""
+    """429 with `Retry-After`: as our limiter computed it."""
     response = make_response(error_response(429))
     response.headers["Retry-After"] = str(_retry_after_seconds(exc))
     return response

@@ -18,7 +18,7 @@ from validateur import auth, labels, lifecycle, runs, sessions
 from validateur.auth import require_upload_right
 from validateur.models import ValidationRun
 from validateur.schemas import load_args, result_args, run_list_args
-from validateur.security import check_login_account, limiter, upload_limit
+from validateur.security import check_login_account
 from validateur.uploads import UploadRejected, accept_stream
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
@@ -98,7 +98,6 @@ def upload() -> Any:
 
 @bp.post("/upload")
 @require_upload_right
-@limiter.limit(upload_limit)
 def upload_form() -> Any:
     """Fallback without JavaScript: a plain form post, then the run page."""
     form = UploadForm()
