@@ -19,6 +19,15 @@ TABLES = ("billing_records", "validation_results", "validation_logs", "validatio
           "api_tokens", "users", "ramq_codes", "gmf_establishments")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n N --dist loadgroup`: a module's tests stay on one xdist worker (its
+    module fixtures start once), and the browser package's on one (it shares a live site)."""
+    for item in items:
+        parts = item.path.parts
+        group = "browser" if "browser" in parts else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServices]:
     found = TestServices(tmp_path_factory.mktemp("services"))
