@@ -55,6 +55,7 @@ def assert_one_french_error(done: subprocess.CompletedProcess[str] | Result, *wo
 def test_users_create_prints_a_generated_password(app: Flask) -> None:
     result = invoke(app, "users", "create", "agent@exemple.test", "--role", "editor")
     assert result.exit_code == 0, result.output
+    assert "Utilisateur créé : agent@exemple.test (éditeur)" in result.output
     assert "Mot de passe" in result.output
     with app.app_context():
         user = db.session.execute(select(User)).scalar_one()

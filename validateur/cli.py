@@ -25,7 +25,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
-from validateur import create_app
+from validateur import create_app, labels
 from validateur.models import Role, RunStatus, ValidationRun
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
@@ -334,7 +334,7 @@ def users_create(email: str, role: str, password: str | None) -> None:
     if auth.find_user(email):
         raise CommandError(f"l'utilisateur {email} existe déjà.")
     user, secret = auth.create_user(email, Role(role), password)
-    click.echo(f"Utilisateur créé : {user.email} ({user.role})")
+    click.echo(f"Utilisateur créé : {user.email} ({labels.label(labels.ROLE, user.role)})")
     if password is None:
         click.echo(f"Mot de passe : {secret}")
 
