@@ -70,12 +70,8 @@ def _validate(run_id: int) -> None:
     db.session.refresh(run)
     runlog.record(run_id, "info", "worker", "Traitement démarré", jobId=run.job_id,
                   attempt=run.attempts)
-    started = time.monotonic()
     try:
-        completed = _process(run_id, run.stored_name, ProgressReporter(run_id, get_current_job()))
-        if not runs.finish(run_id, completed, source="worker", line="Traitement terminé",
-                           durationMs=int((time.monotonic() - started) * 1000)):
-            raise RunCancelled(run_id)  # final meanwhile: its canceller removed our rows
+        _process(run_id, run.stored_name, ProgressReporter(run_id, get_current_job()))
     except RunCancelled:
         _note_interrupted(run_id)
     except UnusableFile as exc:
@@ -112,9 +108,13 @@ def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
                       attempt=attempt)
 
 
-def _process(run_id: int, stored_name: str | None,
-             progress: ProgressReporter) -> runs.Completed:
-    """One attempt: rows and findings committed at once; what the run completes with."""
+def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> None:
+    """One attempt: rows and findings committed at once, then the run completed.
+
+    Raises `RunCancelled` when the run left `processing` meanwhile (its canceller removed
+    what this attempt committed).
+    """
+    started = time.monotonic()
     if not stored_name or not storage.path_of(stored_name).exists():
         raise UnusableFile(FILE_GONE_MESSAGE, category=FILE_MISSING)
     path = storage.path_of(stored_name)
@@ -132,9 +132,12 @@ def _process(run_id: int, stored_name: str | None,
                   findings=totals.total, errors=totals.counts["error"],
                   warnings=totals.counts["warning"])
     storage.delete(stored_name)  # rows are committed: the file is no longer needed
-    return runs.Completed(total_rows=rows, counts=totals.counts,
-                          potential_gain=totals.potential_gain,
-                          money_at_risk=totals.money_at_risk)
+    completed = runs.Completed(total_rows=rows, counts=totals.counts,
+                               potential_gain=totals.potential_gain,
+                               money_at_risk=totals.money_at_risk)
+    if not runs.finish(run_id, completed, source="worker", line="Traitement terminé",
+                       durationMs=int((time.monotonic() - started) * 1000)):
+        raise RunCancelled(run_id)  # final meanwhile: its canceller removed our rows
 
 
 @contextlib.contextmanager
