@@ -141,6 +141,7 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     db.session.add(run)
     db.session.flush()
     run.job_id = job_id_for(run.id)
+    db.session.flush()
     runlog.add(run.id, "info", source, line, jobId=run.job_id, bytes=file_size,
                encoding=encoding)
     db.session.flush()
