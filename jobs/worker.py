@@ -194,10 +194,10 @@ class ValidateurWorker(Worker):
         Whatever RQ did with it (failed it, scheduled its retry, or queued the retry at once),
         the job ends up once in the queue, at its front.
         """
-        with contextlib.suppress(Exception):
-            queue.scheduled_job_registry.remove(job)
-            queue.failed_job_registry.remove(job)
-            queue.remove(job)
+        for undo in (queue.scheduled_job_registry.remove, queue.failed_job_registry.remove,
+                     queue.remove):
+            with contextlib.suppress(Exception):  # each one independently: it may not be there
+                undo(job)
         queue.enqueue_job(job, at_front=True)
 
 
