@@ -1,4 +1,5 @@
-"""The worker's Flask app, built from the factory on first use (never at import time).
+"""The worker's Flask app, built from the factory on first use (never at import time), and
+`job_context()`, the one way job code enters it.
 
 A forking worker may build the app in the parent (`validateur worker` preloads it); each
 work-horse then disposes of the inherited connection pool before touching the database,
@@ -7,7 +8,9 @@ because a PostgreSQL connection shared across fork corrupts both processes' sess
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from flask import Flask
 
@@ -30,6 +33,23 @@ def worker_app() -> Flask:
             db.engine.dispose(close=False)
         _app_pid = os.getpid()
     return _app
+
+
+@contextlib.contextmanager
+def job_context() -> Iterator[Flask]:
+    """The app's context for a job, a callback or a sweep; its session is removed after.
+
+    Removing the session returns its connection to the pool whatever happened, so a failed
+    job never leaves an open transaction (and its locks) to the next job of the process.
+    """
+    from validateur.extensions import db
+
+    app = worker_app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
 
 
 def preload(app: Flask) -> None:

@@ -3,10 +3,12 @@
 One pass over the file: the reader streams typed rows, each row goes to COPY and to the rule
 engine, so memory holds one batch of the reader plus the rules' per-group state, whatever
 the file's size. Every attempt starts by clearing what an earlier attempt stored (inside the
-same transaction as the new copy), and the file is deleted in `finally` once the run is in
-a final state. Input errors fail the run at once with a French message and their category,
-never retried: `UnusableFile` from the reader, and as a last guard a value PostgreSQL refuses
-(`DataError`: the reader removes NULs and refuses huge amounts, so this should not happen).
+same transaction as the new copy). Every end goes through `runs.finish`, which commits the
+final status with the run's last log line (« Traitement terminé » only for a completed
+run) and then deletes the file. Input errors fail the run at once with a French message and
+their category, never retried: `UnusableFile` from the reader, and as a last guard a value
+PostgreSQL refuses (`DataError`: the reader removes NULs and refuses huge amounts, so this
+should not happen).
 Anything else is re-raised without its text (it may quote a cell) so RQ can retry transient
 failures.
 
@@ -29,7 +31,7 @@ import sqlalchemy.exc
 from flask import current_app
 from rq import get_current_job
 
-from jobs.context import worker_app
+from jobs.context import job_context
 from jobs.progress import SAVING_BAND, VALIDATING_BAND, ProgressReporter, RunCancelled
 from validateur import records, reference, runlog, runs, storage
 from validateur.errors import JobFailed
@@ -56,12 +58,8 @@ _REFUSED_VALUE = (psycopg.DataError, sqlalchemy.exc.DataError)
 
 def validate_run(run_id: int) -> None:
     """RQ entry point: the run id is the job's only argument."""
-    app = worker_app()
-    with app.app_context():
-        try:
-            _validate(run_id)
-        finally:
-            db.session.remove()
+    with job_context():
+        _validate(run_id)
 
 
 def _validate(run_id: int) -> None:
@@ -70,37 +68,36 @@ def _validate(run_id: int) -> None:
         log.info("run %s is gone or final; nothing to do", run_id)
         return
     db.session.refresh(run)
-    stored_name = run.stored_name
-    job = get_current_job()
     runlog.record(run_id, "info", "worker", "Traitement démarré", jobId=run.job_id,
                   attempt=run.attempts)
-    started = time.monotonic()
-    final = False
     try:
-        final = _process(run_id, stored_name, ProgressReporter(run_id, job))
+        _process(run_id, run.stored_name, ProgressReporter(run_id, get_current_job()))
     except RunCancelled:
-        final = True
-        runlog.record(run_id, "info", "worker", "Traitement interrompu : validation annulée")
+        _note_interrupted(run_id)
     except UnusableFile as exc:
-        storage.delete(stored_name)  # before the final status: a final run owns no file
-        final = runs.fail(run_id, str(exc), FailureCategory(exc.category))
-        runlog.record(run_id, "error", "reader", "Fichier inutilisable")
+        runs.finish(run_id, runs.Failed(str(exc), FailureCategory(exc.category)),
+                    source="reader", line="Fichier inutilisable")
     except _REFUSED_VALUE as exc:
         db.session.rollback()
-        storage.delete(stored_name)
-        final = runs.fail(run_id, REFUSED_VALUE_MESSAGE, FailureCategory.UNREADABLE_FILE)
         log.error("run %s: a value was refused by the database (%s)", run_id,
                   type(exc).__name__)
-        runlog.record(run_id, "error", "worker", "Valeur refusée par la base de données",
-                      exception=type(exc).__name__)
+        runs.finish(run_id, runs.Failed(REFUSED_VALUE_MESSAGE, FailureCategory.UNREADABLE_FILE),
+                    source="worker", line="Valeur refusée par la base de données",
+                    exception=type(exc).__name__)
     except Exception as exc:
         _note_failed_attempt(run_id, type(exc).__name__, run.attempts)
         raise JobFailed(run_id, type(exc).__name__) from None
-    finally:
-        if final:
-            storage.delete(stored_name)
-    runlog.record(run_id, "info", "worker", "Traitement terminé",
-                  durationMs=int((time.monotonic() - started) * 1000))
+
+
+def _note_interrupted(run_id: int) -> None:
+    """The run left `processing` under the job: say so only when a cancel is why.
+
+    A run failed by the sweeper or put back to queued for another attempt already has its
+    line, and a deleted run can have none: the last line always tells how the run ended.
+    """
+    db.session.rollback()
+    if runs.status_of(run_id) == RunStatus.CANCELLED.value:
+        runlog.record(run_id, "info", "worker", "Traitement interrompu : validation annulée")
 
 
 def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
@@ -111,8 +108,13 @@ def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
                       attempt=attempt)
 
 
-def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> bool:
-    """One attempt; the file is deleted before the run is marked final (then it owns none)."""
+def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -> None:
+    """One attempt: rows and findings committed at once, then the run completed.
+
+    Raises `RunCancelled` when the run left `processing` meanwhile (its canceller removed
+    what this attempt committed).
+    """
+    started = time.monotonic()
     if not stored_name or not storage.path_of(stored_name).exists():
         raise UnusableFile(FILE_GONE_MESSAGE, category=FILE_MISSING)
     path = storage.path_of(stored_name)
@@ -130,12 +132,12 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
                   findings=totals.total, errors=totals.counts["error"],
                   warnings=totals.counts["warning"])
     storage.delete(stored_name)  # rows are committed: the file is no longer needed
-    if runs.complete(run_id, total_rows=rows, counts=totals.counts,
-                     potential_gain=totals.potential_gain, money_at_risk=totals.money_at_risk):
-        return True
-    if runs.status_of(run_id) == RunStatus.CANCELLED.value:
-        runs.delete_run_data(run_id)  # cancelled between our commit and completion
-    raise RunCancelled(run_id)
+    completed = runs.Completed(total_rows=rows, counts=totals.counts,
+                               potential_gain=totals.potential_gain,
+                               money_at_risk=totals.money_at_risk)
+    if not runs.finish(run_id, completed, source="worker", line="Traitement terminé",
+                       durationMs=int((time.monotonic() - started) * 1000)):
+        raise RunCancelled(run_id)  # final meanwhile: its canceller removed our rows
 
 
 @contextlib.contextmanager

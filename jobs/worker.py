@@ -13,6 +13,12 @@ bounded warm shutdown.
   to complete on another worker. Its transaction dies with the horse, so nothing partial stays.
   A second SIGTERM or SIGINT ends the grace at once (`validateur dev` sends one at the
   second Ctrl+C): the job is handed back the same way, where RQ would have failed it.
+  The hand-back is the same for every job type; what it means for the job's domain (a
+  validation's run goes back to queued) is said by the function named in the job's meta
+  (`queue.HANDED_BACK_META`, set at enqueue), called here with the job. RQ's `on_stopped`
+  does not fit: RQ calls it for a stop-job command, which is how a cancel ends a job.
+- The job modules (`JOB_MODULES`) are imported once in the parent, so a horse does not pay
+  for them; a hand-back callback is only looked up among them.
 
 Plain `rq worker --url "$REDIS_URL" --with-scheduler validation` works too, without the
 thread (run `validateur cleanup` on a schedule then) and with RQ's unbounded warm shutdown.
@@ -36,9 +42,11 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from jobs import context
-from validateur.queue import ON_FAILURE, VALIDATE_JOB, mask_url
+from validateur.queue import HANDED_BACK_META, mask_url
 
 log = logging.getLogger(__name__)
+#: Modules holding job functions and their callbacks, imported once by the worker's parent.
+JOB_MODULES = ("jobs.validation", "jobs.callbacks", "jobs.probe")
 #: RQ heartbeat cadence while a job runs; keeps abandoned-job detection by RQ near 70 s.
 JOB_MONITORING_SECONDS = 10
 
@@ -90,18 +98,15 @@ class ValidateurWorker(Worker):
         thread.start()
 
     def _maintain(self, interval: float) -> None:
-        from validateur.extensions import db
         from validateur.maintenance import run_maintenance
 
         while not self._stop_event.wait(interval):
-            with self.fork_lock, self.app.app_context():
+            with self.fork_lock, context.job_context():
                 try:
                     self._ensure_scheduler()
                     run_maintenance()
                 except Exception as exc:  # the next sweep tries again
                     log.warning("maintenance failed: %s", type(exc).__name__)
-                finally:
-                    db.session.remove()
 
     def _ensure_scheduler(self) -> None:
         """Take over scheduling (retries wait there) when the scheduler's holder died.
@@ -174,32 +179,53 @@ class ValidateurWorker(Worker):
 
     def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: Any = None,
                            exc_string: str = "", execution: Any = None) -> None:
+        handed_back = job.id == self._handed_back_job
+        retries_left = job.retries_left
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
-        if job.id == self._handed_back_job:
+        if handed_back:
             self._handed_back_job = None
+            job.retries_left = retries_left  # RQ counted a retry: a deploy is not one
             self._requeue_at_front(job, queue)
+            _tell_job_module(job)
 
     def _requeue_at_front(self, job: Job, queue: Queue) -> None:
-        """Undo RQ's failure bookkeeping for a job we interrupted, and queue it first."""
-        with contextlib.suppress(Exception):
-            queue.scheduled_job_registry.remove(job)
-            queue.failed_job_registry.remove(job)
-        job.retries_left = (job.retries_left or 0) + 1
-        queue.enqueue_job(job, at_front=True)
-        with self.app.app_context():
-            from validateur import runlog, runs
+        """Undo RQ's failure bookkeeping for a job we interrupted, and queue it first.
 
-            run_id = int(job.args[0])
-            runs.mark_requeued(run_id, "Worker arrêté (déploiement) ; reprise sur un autre worker.")
-            runlog.record(run_id, "warning", "worker", "Worker arrêté : tâche remise en file",
-                          jobId=job.id)
+        Whatever RQ did with it (failed it, scheduled its retry, or queued the retry at once),
+        the job ends up once in the queue, at its front.
+        """
+        for undo in (queue.scheduled_job_registry.remove, queue.failed_job_registry.remove,
+                     queue.remove):
+            with contextlib.suppress(Exception):  # each one independently: it may not be there
+                undo(job)
+        queue.enqueue_job(job, at_front=True)
+
+
+def _tell_job_module(job: Job) -> None:
+    """Call the job's hand-back callback (`queue.HANDED_BACK_META`), if it names one.
+
+    Only a function of `JOB_MODULES` is called (the name comes from Redis). A failing
+    callback is logged: the job is queued anyway, and its next attempt starts from there.
+    """
+    name = job.meta.get(HANDED_BACK_META)
+    if not isinstance(name, str):
+        return
+    module_name, _, function_name = name.rpartition(".")
+    if module_name not in JOB_MODULES:
+        log.warning("job %s: hand-back callback outside the job modules ignored", job.id)
+        return
+    try:
+        callback = getattr(importlib.import_module(module_name), function_name)
+        callback(job)
+    except Exception as exc:
+        log.warning("job %s: hand-back callback failed (%s)", job.id, type(exc).__name__)
 
 
 def run_worker(app: Flask, *, burst: bool = False) -> bool:
     context.preload(app)
     # Imported once here rather than by every work-horse when RQ resolves the job's name.
-    importlib.import_module(VALIDATE_JOB.rpartition(".")[0])
-    importlib.import_module(ON_FAILURE.rpartition(".")[0])
+    for module_name in JOB_MODULES:
+        importlib.import_module(module_name)
     url = app.config["REDIS_URL"]
     connection = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
     queue = Queue(app.config["VALIDATEUR_QUEUE"], connection=connection)

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from tests.csvfiles import act, billing_csv
+from tests.support.runs import make_run
 from tests.workers import wait_for
 from validateur import records, runs
 from validateur.extensions import db
@@ -86,7 +87,7 @@ def test_dates_and_amounts_are_typed_and_unreadable_ones_are_null(app: Flask,
 
 def _write_findings(app: Flask, findings: list[Finding]) -> tuple[Any, list[Any]]:
     with app.app_context():
-        run_id = runs.create_run(None, "export.csv", "stored", 1, "utf-8", ",").id
+        run_id = make_run(stored_name="stored")
         with records.run_transaction(run_id) as writer:
             totals = writer.write_findings(iter(findings))
         stored = db.session.execute(text(
@@ -192,10 +193,10 @@ def test_totals_and_impacts_far_beyond_any_file_fit_their_columns(app: Flask) ->
     totals, stored = _write_findings(app, [finding])
     assert stored[0][7] == -huge and totals.money_at_risk == huge
     with app.app_context():
-        run_id = runs.create_run(None, "export.csv", "stored", 1, "utf-8", ",").id
-        runs.start_attempt(run_id)
-        assert runs.complete(run_id, total_rows=1, counts={"error": 1}, potential_gain=huge,
-                             money_at_risk=huge)
+        run_id = make_run("processing", stored_name="stored")
+        completed = runs.Completed(total_rows=1, counts={"error": 1}, potential_gain=huge,
+                                   money_at_risk=huge)
+        assert runs.finish(run_id, completed, source="worker", line="Traitement terminé")
         assert db.session.execute(text(
             "SELECT potential_gain, money_at_risk FROM validation_runs WHERE id = :id"),
             {"id": run_id}).one() == (huge, huge)
@@ -206,8 +207,7 @@ def test_totals_and_impacts_far_beyond_any_file_fit_their_columns(app: Flask) ->
 
 def _processing_run(app: Flask) -> int:
     with app.app_context():
-        run_id: int = runs.create_run(None, "export.csv", "stored", 1, "utf-8", ";").id
-        assert runs.start_attempt(run_id)
+        run_id = make_run("processing", stored_name="stored", delimiter=";")
     return run_id
 
 
@@ -249,8 +249,7 @@ def _stored(app: Flask, run_id: int) -> tuple[int, int]:
 
 def _cancel_and_clear(run_id: int) -> None:
     """What `lifecycle.cancel_run` does in the database."""
-    assert runs.cancel(run_id)
-    runs.delete_run_data(run_id)
+    assert runs.finish(run_id, runs.Cancelled(), source="web", line="Validation annulée")
 
 
 @pytest.mark.parametrize("action", [runs.delete_run, _cancel_and_clear])

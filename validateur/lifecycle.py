@@ -1,6 +1,6 @@
 """User-initiated run operations (cancel, delete) that span the database, Redis and disk.
 
-The status change goes first, through `runs` (so a racing worker sees it at its next
+The status change goes first, through `runs.finish` (so a racing worker sees it at its next
 cooperative check and rolls its transaction back); Redis is then told, best effort. Redis
 being down never blocks a cancel: the worker's own check and the maintenance sweeper
 finish the work.
@@ -25,7 +25,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry
 
-from validateur import queue, runlog, runs, storage
+from validateur import queue, runs, storage
 from validateur.config import DEFAULT_FAILURE_TTL_SECONDS
 from validateur.models import ValidationRun
 
@@ -75,14 +75,17 @@ def _stop_job(job_id: str | None) -> None:
 
 
 def cancel_run(run: ValidationRun) -> bool:
-    """Cancel a queued or running run; False when it is already final."""
-    run_id, stored_name, job_id = run.id, run.stored_name, run.job_id
-    if not runs.cancel(run_id):
+    """Cancel a queued or running run; False when it is already final.
+
+    `runs.finish` commits the status, the removal of the run's rows and findings and the log
+    line together, then deletes the file (a job still reading it keeps its open handle until
+    its next check sees the status); the job is stopped afterwards, best effort.
+    """
+    run_id, job_id = run.id, run.job_id
+    if not runs.finish(run_id, runs.Cancelled(), source="web", line="Validation annulée",
+                       jobId=job_id):
         return False
     _stop_job(job_id)
-    storage.delete(stored_name)
-    runs.delete_run_data(run_id)
-    runlog.record(run_id, "info", "web", "Validation annulée", jobId=job_id)
     return True
 
 

@@ -19,7 +19,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from validateur import queue, runlog, runs, storage
+from validateur import queue, runs, storage
 from validateur.models import FailureCategory, ValidationRun
 
 log = logging.getLogger(__name__)
@@ -59,17 +59,16 @@ def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
     if job is not None:
         job.delete()
     if run.attempts >= 1 + len(current_app.config["VALIDATEUR_RETRY_SECONDS"]):
-        storage.delete(run.stored_name)  # a failed run owns no file
-        if runs.fail(run.id, GAVE_UP_MESSAGE, FailureCategory.INTERRUPTED):
-            runs.delete_run_data(run.id)
-            runlog.record(run.id, "error", "maintenance", "Abandon après plusieurs interruptions",
-                          attempt=run.attempts)
+        # A lost horse may have committed its rows before dying: the failed run drops them.
+        gave_up = runs.Failed(GAVE_UP_MESSAGE, FailureCategory.INTERRUPTED, discards_rows=True)
+        if runs.finish(run.id, gave_up, source="maintenance",
+                       line="Abandon après plusieurs interruptions", attempt=run.attempts):
             report.failed.append(run.id)
         return
-    if runs.mark_requeued(run.id, RESUMED_MESSAGE):
-        queue.enqueue_validation(run.id)
-        runlog.record(run.id, "warning", "maintenance", "Tâche perdue : remise en file",
-                      attempt=run.attempts, jobId=run.job_id)
+    if runs.requeue(run.id, RESUMED_MESSAGE, source="maintenance",
+                    line="Tâche perdue : remise en file", attempt=run.attempts,
+                    jobId=run.job_id):
+        queue.enqueue_validation(run.id)  # if Redis fails here, the next sweep tries again
         report.requeued.append(run.id)
 
 
@@ -106,6 +105,3 @@ def run_maintenance() -> MaintenanceReport:
         log.info("maintenance: requeued %s, failed %s, orphan files %s, purged runs %s",
                  report.requeued, report.failed, report.orphan_files, report.purged_runs)
     return report
-
-
-

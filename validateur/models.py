@@ -2,7 +2,7 @@
 
 `billing_records` is written with PostgreSQL COPY by the job, never through the ORM; it has
 no foreign key on purpose (a per-row FK trigger would double the cost of COPY on a million
-rows): `runs.delete_run_data()` removes a run's rows explicitly.
+rows): `runs.finish()` (a cancel) and `runs.delete_run()` remove a run's rows explicitly.
 """
 
 from __future__ import annotations

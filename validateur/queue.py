@@ -1,7 +1,7 @@
-"""Redis connection manager and enqueueing of validation jobs.
+"""Redis connection manager and enqueueing of jobs (validations, worker probes).
 
 The web only ever puts a run id in Redis: the job is referenced by its dotted name (the web
-never imports `jobs`), with every RQ option explicit. Three clients, for three budgets:
+never imports `jobs`), with every RQ option explicit (`_enqueue`). Three clients, for three budgets:
 
 - the general client (rq-dashboard, cancel, maintenance): short connect and socket timeouts,
   and retries with exponential backoff so a Redis restart is absorbed without a restart;
@@ -49,6 +49,13 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "validateur.redis"
 VALIDATE_JOB = "jobs.validation.validate_run"
 ON_FAILURE = "jobs.callbacks.on_validation_failure"
+ON_HANDED_BACK = "jobs.callbacks.on_validation_handed_back"
+PROBE_JOB = "jobs.probe.probe"
+ON_PROBE_HANDED_BACK = "jobs.probe.on_handed_back"
+#: The job.meta key naming the job's hand-back callback (see `_enqueue`).
+HANDED_BACK_META = "onHandedBack"
+PROBE_TIMEOUT_SECONDS = 60
+PROBE_TTL_SECONDS = 600
 
 #: `validateur check-redis` waits this long per answer, once.
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -216,29 +223,77 @@ def get_queue(connection: Redis | None = None) -> Queue:
 
 def enqueue_validation(run_id: int) -> Job:
     """Enqueue `validation-<run id>` with the run id as its only argument, within the
-    enqueue deadline.
+    enqueue deadline: RQ retries it with the configured backoff, its failure callback
+    decides what a failure means for the run, and its hand-back callback what a deploy's
+    hand-back does.
 
     Raises `QueueNotConfigured` without REDIS_URL, `QueueUnavailable` when Redis cannot take
     the job in time. (A job whose answer was lost to the deadline may still be in Redis; its
     run is then deleted by the caller, and a job without its run does nothing.)
     """
-    manager = redis_manager()
     intervals = current_app.config["VALIDATEUR_RETRY_SECONDS"]
+    return _enqueue(
+        VALIDATE_JOB,
+        args=(run_id,),
+        job_id=job_id_for(run_id),
+        description=f"validation run {run_id}",
+        timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
+        result_ttl=DEFAULT_RESULT_TTL_SECONDS,
+        failure_ttl=DEFAULT_FAILURE_TTL_SECONDS,
+        retry=Retry(max=len(intervals), interval=intervals),
+        on_failure=ON_FAILURE,
+        on_handed_back=ON_HANDED_BACK,
+    )
+
+
+def enqueue_probe(number: int, seconds: float = 0.0) -> Job:
+    """Enqueue a worker probe (`jobs.probe`): it writes `number` to its job's meta.
+
+    No run, no retry, no failure callback: a job type that owns nothing in the database.
+    """
+    return _enqueue(
+        PROBE_JOB,
+        args=(number, seconds),
+        job_id=None,
+        description="worker probe",
+        timeout=PROBE_TIMEOUT_SECONDS + int(seconds),
+        result_ttl=PROBE_TTL_SECONDS,
+        failure_ttl=PROBE_TTL_SECONDS,
+        retry=None,
+        on_failure=None,
+        on_handed_back=ON_PROBE_HANDED_BACK,
+    )
+
+
+def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, description: str,
+             timeout: int, result_ttl: int, failure_ttl: int, retry: Retry | None,
+             on_failure: str | None, on_handed_back: str | None) -> Job:
+    """Enqueue `func` (a dotted name: the web never imports `jobs`) with every RQ option
+    given by the caller, within the enqueue deadline.
+
+    `on_handed_back` is the dotted name of the function the worker calls, with the job, when
+    it hands the job back to the queue after a deploy's grace (`jobs.worker`): what that
+    means for the job's domain is the job's module's business. Only numbers and dotted
+    names go to Redis here: no PHI.
+    """
+    manager = redis_manager()
+    meta = {HANDED_BACK_META: on_handed_back} if on_handed_back else {}
     try:
         with deadline(manager.enqueue_timeout):
             return get_queue(manager.enqueue_client).enqueue_call(
-                VALIDATE_JOB,
-                args=(run_id,),
-                job_id=job_id_for(run_id),
-                description=f"validation run {run_id}",
-                timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
-                result_ttl=DEFAULT_RESULT_TTL_SECONDS,
-                failure_ttl=DEFAULT_FAILURE_TTL_SECONDS,
-                retry=Retry(max=len(intervals), interval=intervals),
-                on_failure=Callback(ON_FAILURE),
+                func,
+                args=args,
+                job_id=job_id,
+                description=description,
+                timeout=timeout,
+                result_ttl=result_ttl,
+                failure_ttl=failure_ttl,
+                retry=retry,
+                on_failure=Callback(on_failure) if on_failure else None,
+                meta=meta,
             )
     except (RedisError, OSError) as exc:
-        log.warning("enqueue of run %s failed: %s", run_id, type(exc).__name__)
+        log.warning("enqueue of %s failed: %s", job_id or func, type(exc).__name__)
         raise QueueUnavailable("file d'attente indisponible") from None
 
 

@@ -1,18 +1,38 @@
-"""The run lifecycle: the only code that changes a run's status.
+"""A run's life: the only code that changes a run's status, with the log line that says so.
 
 Statuses only move forward (queued → processing → completed | failed | cancelled; a retry
-puts a processing run back to queued), `progress` never goes back, and every final state
-stamps `finished_at`. Guards are written in SQL (`WHERE status IN …`) so two processes racing
-on the same run (a worker and a cancel, a retry and the sweeper) cannot both win.
+or a hand-back puts an open run back to queued), `progress` never goes back, and every final
+state stamps `finished_at` and owns no file. Guards are written in SQL (`WHERE status IN …`)
+so two processes racing on the same run (a worker and a cancel, a retry and the sweeper)
+cannot both win.
+
+The whole life, in the order a run lives it:
+
+- `submit`: the run, its job id and its first log line, in one transaction (the upload
+  enqueues only after it committed: the worker must find the run);
+- `start_attempt`, `record_progress`: the job's own writes;
+- `requeue`: an open run goes back to queued (a retry, a deploy's hand-back, the sweeper),
+  with its log line, in one transaction;
+- `finish(run_id, outcome, …)`: the only way to a final status. The guarded update, the data
+  deletion the outcome needs and the log line commit together; the stored file is deleted
+  after the commit. Every place that ends a run calls it: the job (`jobs.validation`), the
+  failure callback (`jobs.callbacks`), the sweeper (`maintenance`), a cancel (`lifecycle`).
+
+`_transition` never commits: each public function above owns its transaction.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 
+from validateur import runlog, storage
 from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
@@ -25,20 +45,88 @@ from validateur.models import (
 )
 from validateur.queue import job_id_for
 
+log = logging.getLogger(__name__)
+
 OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.PROCESSING.value)
 
 
-def create_run(user_id: int | None, file_name: str, stored_name: str, file_size: int,
-               encoding: str, delimiter: str) -> ValidationRun:
-    """Insert and commit a queued run (committed before any enqueue)."""
-    run = add_run(user_id, file_name, stored_name, file_size, encoding, delimiter)
-    commit_keeping(run)
-    return run
+# -- outcomes: what `finish` is told ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Completed:
+    """Every row stored and every rule run: only a processing run completes."""
+
+    total_rows: int
+    counts: Mapping[str, int]
+    potential_gain: Decimal
+    money_at_risk: Decimal
+
+    allowed = (RunStatus.PROCESSING.value,)
+    level = "info"
+    discards_rows = False
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "status": RunStatus.COMPLETED.value, "phase": Phase.DONE.value, "progress": 100,
+            "total_rows": self.total_rows, "processed_rows": self.total_rows,
+            "error_count": self.counts.get("error", 0),
+            "warning_count": self.counts.get("warning", 0),
+            "optimization_count": self.counts.get("optimization", 0),
+            "info_count": self.counts.get("info", 0),
+            "potential_gain": self.potential_gain, "money_at_risk": self.money_at_risk,
+        }
 
 
-def add_run(user_id: int | None, file_name: str, stored_name: str, file_size: int,
-            encoding: str, delimiter: str) -> ValidationRun:
-    """Insert a queued run in the session's transaction (flushed: it has its id and job id)."""
+@dataclass(frozen=True)
+class Failed:
+    """An open run fails with a French message (no cell values in it) and its category.
+
+    `discards_rows`: the sweeper gives up on a run whose lost work-horse may have committed
+    its rows before dying; a job failing on its own has rolled its rows back already.
+    """
+
+    message: str
+    category: FailureCategory
+    discards_rows: bool = False
+
+    allowed = OPEN_STATUSES
+    level = "error"
+
+    def values(self) -> dict[str, Any]:
+        return {"status": RunStatus.FAILED.value, "error_message": self.message[:2000],
+                "error_category": self.category.value}
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A user cancelled an open run: its rows and findings go with the status change.
+
+    The worker sees the status at its next cooperative check (or right before its commit,
+    `records.RunWriter.still_processing`) and rolls its own transaction back.
+    """
+
+    allowed = OPEN_STATUSES
+    level = "info"
+    discards_rows = True
+
+    def values(self) -> dict[str, Any]:
+        return {"status": RunStatus.CANCELLED.value, "cancel_requested": True}
+
+
+Outcome = Completed | Failed | Cancelled
+
+
+# -- the life ---------------------------------------------------------------------------
+
+def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int,
+           encoding: str, delimiter: str, *, source: str, line: str) -> ValidationRun:
+    """Insert a queued run, its job id and its first log line (`line`, with the job id, the
+    size and the encoding), and commit them together.
+
+    The run is returned detached with its attributes as written (no SELECT to reload them):
+    the caller reads id, status and job id. The log line is echoed to the process log by the
+    caller once it is true (`runlog.echo`, after the enqueue).
+    """
     run = ValidationRun(
         user_id=user_id,
         file_name=file_name[:255],
@@ -54,40 +142,28 @@ def add_run(user_id: int | None, file_name: str, stored_name: str, file_size: in
     db.session.flush()
     run.job_id = job_id_for(run.id)
     db.session.flush()
+    runlog.add(run.id, "info", source, line, jobId=run.job_id, bytes=file_size,
+               encoding=encoding)
+    db.session.flush()
+    # Detached before the commit, which would expire it and cost a SELECT on next read.
+    db.session.expunge(run)
+    db.session.commit()
     return run
 
 
-def commit_keeping(run: ValidationRun) -> None:
-    """Commit, keeping `run`'s attributes as written: no SELECT to reload them afterwards.
-
-    The run leaves the session (detached) before the commit, which would expire it; its
-    values are those just inserted, and the upload only reads id, status and job id. (A
-    server-side default or a relationship read from it later would need a fresh `get`.)
-    """
-    db.session.flush()
-    db.session.expunge(run)
-    db.session.commit()
-
-
-def _transition(run_id: int, allowed: tuple[str, ...], *, durable: bool = True,
-                **values: object) -> bool:
-    if not durable:
-        # This commit need not wait for its WAL to reach the disk: while a COPY is writing
-        # the run's rows, that wait covers the COPY's WAL written so far too. A crash may
-        # lose this write; the next one repeats it.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+def _transition(run_id: int, allowed: tuple[str, ...], **values: object) -> bool:
+    """The guarded update, in the caller's transaction (never committed here)."""
     result = db.session.execute(
         update(ValidationRun)
         .where(ValidationRun.id == run_id, ValidationRun.status.in_(allowed))
         .values(**values)
     )
-    db.session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def start_attempt(run_id: int) -> bool:
     """queued/processing → processing for a new attempt; False if the run is final."""
-    return _transition(
+    started = _transition(
         run_id,
         OPEN_STATUSES,
         status=RunStatus.PROCESSING.value,
@@ -97,70 +173,98 @@ def start_attempt(run_id: int) -> bool:
         heartbeat_at=func.now(),
         error_message=None,
     )
+    db.session.commit()
+    return started
 
 
 def record_progress(run_id: int, phase: Phase, progress: int, processed_rows: int) -> bool:
     """Store phase and progress (monotonic) and beat the heartbeat; False once not processing."""
-    return _transition(
+    # This commit need not wait for its WAL to reach the disk: while a COPY is writing the
+    # run's rows, that wait covers the COPY's WAL written so far too. A crash may lose this
+    # write; the next one repeats it.
+    db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    recorded = _transition(
         run_id,
         (RunStatus.PROCESSING.value,),
-        durable=False,
         phase=phase.value,
         progress=func.greatest(ValidationRun.progress, progress),
         processed_rows=processed_rows,
         heartbeat_at=func.now(),
     )
-
-
-def complete(run_id: int, *, total_rows: int, counts: dict[str, int],
-             potential_gain: Decimal, money_at_risk: Decimal) -> bool:
-    return _transition(
-        run_id,
-        (RunStatus.PROCESSING.value,),
-        status=RunStatus.COMPLETED.value,
-        phase=Phase.DONE.value,
-        progress=100,
-        total_rows=total_rows,
-        processed_rows=total_rows,
-        error_count=counts.get("error", 0),
-        warning_count=counts.get("warning", 0),
-        optimization_count=counts.get("optimization", 0),
-        info_count=counts.get("info", 0),
-        potential_gain=potential_gain,
-        money_at_risk=money_at_risk,
-        finished_at=func.now(),
-        stored_name=None,
-    )
-
-
-def fail(run_id: int, message: str, category: FailureCategory) -> bool:
-    """Any open run → failed with a French message (no cell values in it) and its category."""
-    return _transition(
-        run_id, OPEN_STATUSES, status=RunStatus.FAILED.value, error_message=message[:2000],
-        error_category=category.value, finished_at=func.now(), stored_name=None,
-    )
-
-
-def cancel(run_id: int) -> bool:
-    """queued/processing → cancelled; the worker sees it at its next cooperative check."""
-    return _transition(
-        run_id, OPEN_STATUSES, status=RunStatus.CANCELLED.value, cancel_requested=True,
-        finished_at=func.now(), stored_name=None,
-    )
-
-
-def delete_run_data(run_id: int) -> None:
-    """Remove a run's billing rows and findings, in one transaction.
-
-    The run row is locked first (`FOR NO KEY UPDATE`): a job about to commit this run's rows
-    holds it `FOR SHARE` (`records.RunWriter.still_processing`), so this waits for that
-    commit and then removes the rows it made visible; a job that has not reached that point
-    yet sees the run's new status there and rolls back. The lock does not block a job
-    inserting findings (their foreign key only needs `FOR KEY SHARE`).
-    """
-    _lock_run_row(run_id, "FOR NO KEY UPDATE")
-    _delete_rows_and_findings(run_id)
     db.session.commit()
+    return recorded
+
+
+def requeue(run_id: int, message: str, *, source: str, line: str, **metadata: Any) -> bool:
+    """An open run goes back to queued (a retry is scheduled, a deploy handed its job back,
+    the sweeper re-enqueues it), with its warning log line, in one transaction.
+
+    `message` is shown on the run's page until the next attempt starts; `line` is the log's.
+    False (and nothing written) when the run is final or gone.
+    """
+    requeued = _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED.value,
+                           phase=Phase.QUEUED.value, heartbeat_at=func.now(),
+                           error_message=message[:2000])
+    if not requeued:
+        db.session.rollback()
+        return False
+    runlog.add(run_id, "warning", source, line, **metadata)
+    db.session.commit()
+    runlog.echo(run_id, "warning", source, line)
+    return True
+
+
+def finish(run_id: int, outcome: Outcome, *, source: str, line: str, **metadata: Any) -> bool:
+    """Make an open run final: True only when this call did it.
+
+    One transaction holds the guarded status update (`outcome.allowed`: never from a final
+    status), the deletion of the run's rows and findings when the outcome discards them (a
+    cancel; the sweeper giving up) and the run's log line. Its level follows the outcome
+    (error for a failure, info otherwise), so the last line of a run always says how it
+    ended. The stored upload is deleted after the commit: a final run owns no file, and a
+    crash in between leaves an orphan that `maintenance` removes, never a run whose file is
+    gone while it could still need it.
+
+    The next issues add their outbox rows here, inside this same transaction, before the
+    commit (notifications of the run's end, the completion of its batch), so that a run is
+    never final without them nor they sent for a run that is not.
+
+    Deleting the rows here waits for a job that is committing this run's rows: the update
+    takes the row lock that job holds `FOR SHARE` until its commit, and the delete then sees
+    (and removes) what it committed; a job not there yet sees the final status at its check
+    and rolls back.
+    """
+    stored_name = _locked_stored_name(run_id)
+    if not _transition(run_id, outcome.allowed, finished_at=func.now(), stored_name=None,
+                       **outcome.values()):
+        db.session.rollback()
+        return False
+    if outcome.discards_rows:
+        _delete_rows_and_findings(run_id)
+    runlog.add(run_id, outcome.level, source, line, **metadata)
+    # Outbox rows of later issues (notifications, batch completion) go here.
+    db.session.commit()
+    runlog.echo(run_id, outcome.level, source, line)
+    _delete_file(run_id, stored_name)
+    return True
+
+
+def _locked_stored_name(run_id: int) -> str | None:
+    """The run's stored file, read under the row lock the guarded update takes anyway."""
+    name: str | None = db.session.execute(
+        select(ValidationRun.stored_name).where(ValidationRun.id == run_id)
+        .with_for_update(key_share=True)
+    ).scalar_one_or_none()
+    return name
+
+
+def _delete_file(run_id: int, stored_name: str | None) -> None:
+    """After the commit: a failure to delete leaves an orphan for the sweeper, not an error."""
+    try:
+        storage.delete(stored_name)
+    except OSError as exc:
+        log.warning("run %s: stored file not deleted (%s); the sweeper will", run_id,
+                    type(exc).__name__)
 
 
 def delete_run(run_id: int) -> None:
@@ -170,15 +274,11 @@ def delete_run(run_id: int) -> None:
     rows (which holds the row `FOR SHARE` until its commit) is waited for, and its rows go
     with the run: `billing_records` has no foreign key that would otherwise catch them.
     """
-    _lock_run_row(run_id, "FOR UPDATE")
+    db.session.execute(text("SELECT 1 FROM validation_runs WHERE id = :id FOR UPDATE"),
+                       {"id": run_id})
     _delete_rows_and_findings(run_id)
     db.session.execute(delete(ValidationRun).where(ValidationRun.id == run_id))
     db.session.commit()
-
-
-def _lock_run_row(run_id: int, mode: str) -> None:
-    db.session.execute(text(f"SELECT 1 FROM validation_runs WHERE id = :id {mode}"),
-                       {"id": run_id})
 
 
 def _delete_rows_and_findings(run_id: int) -> None:
@@ -187,6 +287,8 @@ def _delete_rows_and_findings(run_id: int) -> None:
         delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
     )
 
+
+# -- reads ------------------------------------------------------------------------------
 
 def is_open(run: ValidationRun) -> bool:
     return run.status in OPEN_STATUSES
@@ -227,10 +329,3 @@ def live_stored_names() -> set[str]:
         select(ValidationRun.stored_name).where(ValidationRun.status.in_(OPEN_STATUSES))
     ).scalars()
     return {name for name in names if name}
-
-
-def mark_requeued(run_id: int, message: str) -> bool:
-    """An open run goes back to queued: a retry is scheduled, or the sweeper re-enqueues it."""
-    return _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED.value,
-                       phase=Phase.QUEUED.value, heartbeat_at=func.now(),
-                       error_message=message[:2000])

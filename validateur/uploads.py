@@ -73,14 +73,11 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
     except UnusableFile as exc:
         storage.delete(stored_name)
         raise UploadRejected(400, "unusable_file", str(exc)) from None
-    # One transaction for the run and its first log line, committed before the enqueue (the
-    # worker must find the run); if the enqueue fails, deleting the run removes both.
+    # The run and its first log line are committed before the enqueue (the worker must find
+    # the run); if the enqueue fails, deleting the run removes both.
     try:
-        run = runs.add_run(user_id, display_name(file_name), stored_name, size,
-                           fmt.encoding, fmt.delimiter)
-        runlog.add(run.id, "info", "web", RECEIVED, jobId=run.job_id, bytes=size,
-                   encoding=fmt.encoding)
-        runs.commit_keeping(run)
+        run = runs.submit(user_id, display_name(file_name), stored_name, size, fmt.encoding,
+                          fmt.delimiter, source="web", line=RECEIVED)
     except SQLAlchemyError:
         storage.delete(stored_name)  # no run refers to it: it would be an orphan
         db.session.rollback()

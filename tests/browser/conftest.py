@@ -169,13 +169,13 @@ def user_id_of(app: Any, person: Person) -> int:
 def waiting_run(app: Any, person: Person, source: Path, name: str | None = None) -> int:
     """A queued run of `source` whose job is not enqueued yet (see `enqueue`): a page can be
     opened on it before any worker moves it."""
-    from validateur import runs, storage
+    from tests.support.runs import make_run, stored_file
 
     owner = user_id_of(app, person)
     with app.app_context():
-        stored_name, size = storage.store_local_file(source)
-        run = runs.create_run(owner, name or source.name, stored_name, size, "cp1252", ";")
-        return int(run.id)
+        stored_name, size = stored_file(source)
+        return make_run(user_id=owner, file_name=name or source.name, stored_name=stored_name,
+                        file_size=size, encoding="cp1252", delimiter=";")
 
 
 def enqueue(app: Any, run_id: int) -> None:

@@ -55,6 +55,7 @@ def _failed(app: Flask, person: Person) -> int:
 def _standing_runs(app: Flask, person: Person, tmp_path: Path) -> dict[str, int]:
     """Runs no worker will move: queued, processing at 49 %, cancelled, and many finished."""
     from tests.browser.conftest import user_id_of
+    from tests.support.runs import make_run
     from validateur import runs
     from validateur.models import Phase
 
@@ -62,15 +63,17 @@ def _standing_runs(app: Flask, person: Person, tmp_path: Path) -> dict[str, int]
     made: dict[str, int] = {}
     with app.app_context():
         def create(name: str) -> int:
-            return int(runs.create_run(owner, name, "", 1_258_291, "cp1252", ";").id)
+            return make_run(user_id=owner, file_name=name, stored_name="", file_size=1_258_291,
+                            encoding="cp1252", delimiter=";")
 
         for n in range(24):
             run_id = create(f"facturation-{n:02d}.csv")
             assert runs.start_attempt(run_id)
-            assert runs.complete(run_id, total_rows=100_000 + n,
-                                 counts={"error": 24_967, "warning": 3, "optimization": 1_204},
-                                 potential_gain=Decimal("1234.56"),
-                                 money_at_risk=Decimal("98765.40"))
+            assert runs.finish(run_id, runs.Completed(
+                total_rows=100_000 + n,
+                counts={"error": 24_967, "warning": 3, "optimization": 1_204},
+                potential_gain=Decimal("1234.56"), money_at_risk=Decimal("98765.40"),
+            ), source="worker", line="Traitement terminé")
         made["queued"] = create("en-attente.csv")
         made["processing"] = create("en-cours.csv")
         assert runs.start_attempt(made["processing"])
@@ -78,7 +81,8 @@ def _standing_runs(app: Flask, person: Person, tmp_path: Path) -> dict[str, int]
         made["cancelled"] = create("annulee.csv")
         assert runs.start_attempt(made["cancelled"])
         assert runs.record_progress(made["cancelled"], Phase.PARSING, 49, 49_000)
-        assert runs.cancel(made["cancelled"])
+        assert runs.finish(made["cancelled"], runs.Cancelled(), source="web",
+                           line="Validation annulée")
     return made
 
 

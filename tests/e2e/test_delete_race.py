@@ -20,9 +20,10 @@ from sqlalchemy import text
 from jobs.progress import ProgressReporter, RunCancelled
 from jobs.validation import _process
 from tests.csvfiles import act, billing_csv
+from tests.support.runs import make_run, stored_file
 from tests.test_records import Beside, waiting_for_a_lock
 from tests.workers import wait_for
-from validateur import lifecycle, runs, storage
+from validateur import lifecycle
 from validateur.extensions import db
 from validateur.models import Phase, ValidationRun
 
@@ -72,9 +73,8 @@ def _start(app: Flask, tmp_path: Path, content: bytes) -> tuple[int, str]:
     source = tmp_path / "export.csv"
     source.write_bytes(content)
     with app.app_context():
-        stored_name, size = storage.store_local_file(source)
-        run_id: int = runs.create_run(None, "export.csv", stored_name, size, "utf-8", ",").id
-        assert runs.start_attempt(run_id)
+        stored_name, size = stored_file(source)
+        run_id = make_run("processing", stored_name=stored_name, file_size=size)
     return run_id, stored_name
 
 

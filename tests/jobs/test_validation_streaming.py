@@ -18,7 +18,8 @@ from flask import Flask
 from jobs.progress import ProgressReporter
 from jobs.validation import _copy_and_feed
 from tests.csvfiles import sample_file
-from validateur import records, runs
+from tests.support.runs import make_run
+from validateur import records
 from validateur.validation.engine import Engine, ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
@@ -49,8 +50,8 @@ def _pass(app: Flask, path: Path) -> LiveRowsProbe:
     probe = LiveRowsProbe()
     engine = Engine([*build_rules(ReferenceData()), probe])
     with app.app_context():
-        run_id = runs.create_run(None, path.name, "stored", path.stat().st_size, "cp1252", ";").id
-        assert runs.start_attempt(run_id)
+        run_id = make_run("processing", file_name=path.name, stored_name="stored",
+                          file_size=path.stat().st_size, encoding="cp1252", delimiter=";")
         with records.run_transaction(run_id) as writer:
             rows = _copy_and_feed(path, writer, engine, ProgressReporter(run_id, None))
             assert writer.rows_written == rows

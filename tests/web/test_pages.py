@@ -144,8 +144,10 @@ def _complete(app: Flask, run_id: int, findings: list[tuple[str, str, str, str]]
         counts: dict[str, int] = {}
         for _rule, _scenario, severity, _amount in findings:
             counts[severity] = counts.get(severity, 0) + 1
-        assert runs.complete(run_id, total_rows=total_rows, counts=counts,
-                             potential_gain=Decimal("1234.56"), money_at_risk=Decimal("32.40"))
+        completed = runs.Completed(total_rows=total_rows, counts=counts,
+                                   potential_gain=Decimal("1234.56"),
+                                   money_at_risk=Decimal("32.40"))
+        assert runs.finish(run_id, completed, source="worker", line="Traitement terminé")
 
 
 def test_the_header_names_the_role_in_french(client: FlaskClient, editor: Person,
@@ -236,7 +238,8 @@ def test_runs_list_filters_and_shows_owners_to_admins(app: Flask, client: FlaskC
     march = _queued_run(client, editor, "facturation-mars.csv")
     april = _queued_run(client, editor, "facturation-avril.csv")
     with app.app_context():
-        runs.fail(april, "Fichier illisible.", FailureCategory.UNREADABLE_FILE)
+        runs.finish(april, runs.Failed("Fichier illisible.", FailureCategory.UNREADABLE_FILE),
+                    source="reader", line="Fichier inutilisable")
     login(client, editor)
     assert "facturation-mars.csv" in _text(client.get("/runs?q=MARS"))
     assert "facturation-avril.csv" not in _text(client.get("/runs?q=MARS"))
@@ -300,8 +303,9 @@ def test_a_failed_run_shows_its_category_message_log_and_a_way_to_retry(
         assert runs.start_attempt(run_id)
         assert runs.record_progress(run_id, Phase.PARSING, 49, 120)
         runlog.record(run_id, "error", "job", "Colonnes manquantes : Patient")
-        assert runs.fail(run_id, "Le fichier n'a pas les colonnes attendues : Patient.",
-                         FailureCategory.MISSING_COLUMNS)
+        missing = runs.Failed("Le fichier n'a pas les colonnes attendues : Patient.",
+                              FailureCategory.MISSING_COLUMNS)
+        assert runs.finish(run_id, missing, source="reader", line="Fichier inutilisable")
     login(client, editor)
     page = _text(client.get(f"/runs/{run_id}"))
     assert "Échec : Colonnes manquantes" in page
