@@ -434,6 +434,7 @@ def test_shuffling_rows_gives_the_same_findings(original: list[BillingRow], rand
             BillingRow,
             row_number=st.integers(min_value=1, max_value=10_000),
             id_ramq=st.text(max_size=12),
+            claim=st.text(max_size=12),
             code=CODES | st.text(max_size=6),
             lieu_pratique=PLACES | st.text(max_size=6),
             doctor_info=DOCTORS | st.text(max_size=20),

@@ -86,7 +86,7 @@ class AnnualCodeRule:
         fact = (
             day,
             row.row_number,
-            row.id_ramq.strip(),
+            row.claim,
             _CODES[code],
             row.montant_preliminaire,
             row.montant_paye,

@@ -105,7 +105,7 @@ class ClinicalMinutesRule:
             return
         act = Intervention(
             row_number=row.row_number,
-            id_ramq=row.id_ramq.strip(),
+            id_ramq=row.claim,
             code=_CODES[code],
             start=row.debut,
             minutes=_minutes(code, row.unites),

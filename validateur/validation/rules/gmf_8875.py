@@ -108,7 +108,7 @@ class Gmf8875Rule:
         forfaits = self._forfaits.get(year)
         if forfaits is None:
             forfaits = self._forfaits[year] = {}
-        act = (day, row.row_number, row.id_ramq.strip(), GMF_FORFAIT_CODE, row.is_paid)
+        act = (day, row.row_number, row.claim, GMF_FORFAIT_CODE, row.is_paid)
         known = forfaits.get(patient)
         if known is None:
             forfaits[patient] = act
@@ -136,7 +136,7 @@ class Gmf8875Rule:
         if visits is None:
             visits = self._first_visits[year] = {}
         known = visits.get(patient)
-        number, claim = row.row_number, row.id_ramq.strip()
+        number, claim = row.row_number, row.claim
         if known is None or (day, number, claim) < known[:3]:
             visits[patient] = (day, number, claim, _CODES[code], row.is_paid)
 

@@ -144,7 +144,7 @@ class OfficeFeeRule:
 def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
     return Fee(
         row=row.row_number,
-        id_ramq=row.id_ramq.strip(),
+        id_ramq=row.claim,
         code=code,
         walk_in=walk_in,
         place=row.lieu_pratique.strip(),
