@@ -14,16 +14,16 @@ from tests.validation.rules.test_office_fee import rows
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules import office_fee_days
 from validateur.validation.rules.office_fee import OfficeFeeRule
-from validateur.validation.rules.office_fee_days import (
+from validateur.validation.rules.office_fee import days as office_fee_days
+from validateur.validation.rules.office_fee.days import (
     PAID,
     REGISTERED,
     SEPARATOR,
     WALK_IN,
     DoctorDay,
 )
-from validateur.validation.rules.office_fee_messages import Counts
+from validateur.validation.rules.office_fee.messages import Counts
 
 
 def run(rows: list[BillingRow]) -> list[Finding]:

@@ -16,7 +16,8 @@ from validateur.validation.engine import Engine, ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.reader import BillingReader
 from validateur.validation.rows import BillingRow, Column, Problem, RowProblem
-from validateur.validation.rules.structure import MAX_PER_SCENARIO, StructureRule, make
+from validateur.validation.rules import build_rules
+from validateur.validation.rules.structure import MAX_PER_SCENARIO, StructureRule
 
 NO_REFERENCE = ReferenceData()
 
@@ -273,8 +274,8 @@ def test_shuffling_rows_does_not_change_findings(seed: int, shuffle_seed: int) -
     assert run(shuffled, reference) == run(rows, reference)
 
 
-def test_factory_and_engine() -> None:
-    rule = make(NO_REFERENCE)
+def test_registry_and_engine() -> None:
+    [rule] = build_rules(NO_REFERENCE, only=["structure"])
     assert rule.slug == "structure"
     engine = Engine([rule])
     engine.feed(with_problems(make_row(row_number=1), RowProblem(Problem.EXTRA_CELLS)))

@@ -1,4 +1,4 @@
-"""`structure`: what is wrong with the rows themselves (rules.md §1).
+"""`structure`: what is wrong with the rows themselves (docs/rules.md).
 
 Business reason: the RAMQ rejects a claim whose date, code, physician or amounts cannot be read,
 and billing staff must fix the row in their billing software before anything else can be
@@ -22,8 +22,8 @@ of a bad cell.
 At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
 `info` finding with the number left out. Output is sorted (scenario, then first row), so it
 does not depend on row order. Memory: the kept hits (bounded) plus, for duplicates, a log of
-about 24 bytes per claim line (`structure_claims.py`), never the rows. Findings are built only
-as they are consumed. Texts: `structure_messages.py`.
+about 24 bytes per claim line (`claims.py`), never the rows. Findings are built only
+as they are consumed. Texts: `messages.py`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from validateur.validation.cells import NAM_AT_START
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow, Column, Problem
-from validateur.validation.rules.structure_claims import ClaimLog
-from validateur.validation.rules.structure_messages import (
+from validateur.validation.rules.structure.claims import ClaimLog
+from validateur.validation.rules.structure.messages import (
     DUPLICATE_CLAIM,
     INVALID_NAM,
     NO_DATA,
@@ -51,7 +51,7 @@ MAX_PER_SCENARIO = 1_000
 #: Rows remembered per duplicated claim.
 MAX_ROWS_PER_DUPLICATE = 100
 
-#: Codes other rules name (rules.md §2–6): known even when the tariff table lacks them.
+#: Codes other rules name (docs/rules.md): known even when the tariff table lacks them.
 RULE_CODES = frozenset({
     "19928", "19929", "8875", "8857", "8859", "15801", "15802", "15815", "15816", "15821",
     "15822", "15835", "15836", "15819", "15820", "15839", "15840",
@@ -175,8 +175,3 @@ class StructureRule:
                 total, reported = self._hits[scenario].total, len(kept)
             if total > reported:
                 yield omitted_finding(scenario, total - reported, MAX_PER_SCENARIO)
-
-
-def make(reference: ReferenceData) -> StructureRule:
-    """Factory for the rule registry."""
-    return StructureRule(reference)

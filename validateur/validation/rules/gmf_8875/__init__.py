@@ -23,7 +23,7 @@ code lookup. A patient-year with one 8875 holds that act itself; a second one tu
 list, appended to from then on, so a row costs O(1) whatever the size of its group (the job
 pauses the cyclic garbage collector during the pass, so lists cost no collector time).
 Findings are built only as they are consumed, in (row, scenario, claim) order.
-Texts: `gmf_8875_messages.py`.
+Texts: `messages.py`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from operator import itemgetter
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules import gmf_8875_messages as text
-from validateur.validation.rules.gmf_8875_messages import (
+from validateur.validation.rules.gmf_8875 import messages as text
+from validateur.validation.rules.gmf_8875.messages import (
     CLAIM,
     DAY,
     GMF_FORFAIT_CODE,
