@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from rq.job import Job
 from sqlalchemy import func, select, update
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
-from tests.test_cli import invoke
+from tests.support.api import Person, upload_csv
+from tests.support.cli import invoke
+from tests.support.csvfiles import act, billing_csv
 from validateur.extensions import db
 from validateur.maintenance import run_maintenance
 from validateur.models import BillingRecord, ValidationRun, utcnow

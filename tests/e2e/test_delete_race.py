@@ -19,8 +19,8 @@ from sqlalchemy import text
 
 from jobs.progress import ProgressReporter, RunCancelled
 from jobs.validation import _process
-from tests.csvfiles import act, billing_csv
-from tests.test_records import Beside, waiting_for_a_lock
+from tests.support.csvfiles import act, billing_csv
+from tests.support.locks import Beside, waiting_for_a_lock
 from tests.workers import wait_for
 from validateur import lifecycle, runs, storage
 from validateur.extensions import db

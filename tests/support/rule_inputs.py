@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from itertools import count, product
 
-from tests.validation.factories import make_row
+from tests.support.factories import make_row
 from validateur.validation.engine import ReferenceData
 from validateur.validation.rows import BillingRow
 

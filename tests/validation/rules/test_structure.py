@@ -10,8 +10,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.csvfiles import act, billing_csv
-from tests.validation.factories import make_row
+from tests.support.csvfiles import act, billing_csv
+from tests.support.factories import make_row
+from tests.support.rules import feed_all
 from validateur.validation.engine import Engine, ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.reader import BillingReader
@@ -23,10 +24,7 @@ NO_REFERENCE = ReferenceData()
 
 
 def run(rows: list[BillingRow], reference: ReferenceData = NO_REFERENCE) -> list[Finding]:
-    rule = StructureRule(reference)
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(StructureRule(reference), rows)
 
 
 def with_problems(row: BillingRow, *problems: RowProblem) -> BillingRow:

@@ -1,9 +1,10 @@
 """Every scenario of every rule, with counts of 0, 1 and 2 or more, reads as correct French.
 
 Each rule is run on inputs that produce each of its scenarios (checked against its
-`SCENARIOS`) with the counts its texts carry at 0, 1, 2+ and in the thousands; every message
-and solution then goes through the checker of `french.py`: no « (s) », numbers that agree with
-their nouns, counts grouped by three, claims always called « réclamation ».
+`SCENARIOS`; `tests/support/rule_inputs.py`) with the counts its texts carry at 0, 1, 2+ and in
+the thousands; every message and solution then goes through the checker of
+`tests/support/french.py`: no « (s) », numbers that agree with their nouns, counts grouped by
+three, claims always called « réclamation ».
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Iterable
 
 import pytest
 
+from tests.support.factories import make_row
+from tests.support.french import counts, defects
 from tests.support.rule_inputs import CASES, annual_code_runs, row
-from tests.validation.factories import make_row
-from tests.validation.rules.french import counts, defects
+from tests.support.rules import feed_all
 from validateur.validation.engine import Engine, ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
@@ -27,9 +29,7 @@ CHECKED = ("office-fee", "annual-code", "gmf-8875", "clinical-minutes", "visit-d
 
 def run(slug: str, rows: Iterable[BillingRow], reference: ReferenceData) -> list[Finding]:
     [rule] = build_rules(reference, only=[slug])
-    for one in rows:
-        rule.feed(one)
-    return list(rule.finish())
+    return feed_all(rule, rows)
 
 
 def findings_of(slug: str) -> list[Finding]:
