@@ -1,8 +1,10 @@
-"""Fixtures: the app on real services, an isolated database per session, small helpers."""
+"""Fixtures: the app on real services, an isolated database per session, people.
+
+Helpers that test modules import live in `tests/support/` (no module imports a conftest).
+"""
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests.services import TestServices
+from tests.support.api import Person
 
 TABLES = ("billing_records", "validation_results", "validation_logs", "validation_runs",
           "api_tokens", "users", "ramq_codes", "gmf_establishments")
@@ -105,17 +108,6 @@ def app_ctx(app: Flask) -> Iterator[None]:
         yield
 
 
-class Person:
-    """A user with an API token, for driving the API as that user."""
-
-    def __init__(self, email: str, role: str, token: str, password: str) -> None:
-        self.email, self.role, self.token, self.password = email, role, token, password
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture()
 def make_person(app: Flask) -> Any:
     from validateur import auth
@@ -134,14 +126,3 @@ def make_person(app: Flask) -> Any:
 def editor(make_person: Any) -> Person:
     person: Person = make_person("editor")
     return person
-
-
-def upload_csv(client: FlaskClient, person: Person, content: bytes,
-               name: str = "facturation.csv") -> Any:
-    """POST a file to the API as `person`; returns the response."""
-    return client.post(
-        "/api/validations",
-        data={"file": (io.BytesIO(content), name)},
-        headers=person.headers,
-        content_type="multipart/form-data",
-    )

@@ -99,6 +99,35 @@ def _sources() -> list[Path]:
     return [*(ROOT / "validateur").rglob("*.py"), *(ROOT / "jobs").rglob("*.py")]
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, dotted and absolute, `from a import b` counting `a.b` too
+    (b may be a module), relative imports resolved against `path`'s package."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = node.module or ""
+            if node.level:
+                module = f"{base}.{module}".rstrip(".")
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_no_test_module_imports_a_test_module_or_a_conftest() -> None:
+    """Shared helpers live in `tests/support/`; a test or conftest module is never imported
+    (pytest imports them itself, and importing one runs its fixtures' module twice)."""
+    tests = {".".join(p.relative_to(ROOT).with_suffix("").parts)
+             for p in (ROOT / "tests").rglob("*.py")
+             if p.name.startswith("test_") or p.name == "conftest.py"}
+    for path in (ROOT / "tests").rglob("*.py"):
+        bad = _imported_modules(path) & tests
+        assert not bad, (path.relative_to(ROOT), sorted(bad))
+
+
 def test_only_runs_py_writes_a_run_status() -> None:
     """The life of a run has one home: no other module of the service gives a run a status."""
     runs_py = ROOT / "validateur" / "runs.py"

@@ -13,22 +13,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from flask import Flask
-from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 
-from tests.csvfiles import act, billing_csv
+from tests.support.cli import invoke
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import VENV_BIN, start_rq_worker, stop
 from validateur.cli import main, summary
 from validateur.extensions import db
 from validateur.models import ApiToken, GmfEstablishment, RamqCode, User, ValidationRun
 
 SHARED_CODES = Path(__file__).resolve().parents[2] / "shared" / "data" / "ramq_codes.csv"
-
-
-def invoke(app: Flask, *args: str, env: dict[str, str] | None = None,
-           stdin: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app),
-                              env=env, input=stdin)
 
 
 def run_cli(*args: str, env: dict[str, str], tmp_path: Path

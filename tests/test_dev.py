@@ -26,7 +26,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from tests.csvfiles import act, billing_csv, sample_file
+from tests.support.csvfiles import act, billing_csv, sample_file
 from tests.workers import VENV_BIN, wait_for
 from validateur import dev as dev_module
 from validateur.dev import EmbeddedRedis, free_port

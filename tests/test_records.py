@@ -4,7 +4,6 @@ or cancel racing an attempt's commit never leaves rows without their run."""
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -15,7 +14,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from tests.csvfiles import act, billing_csv
+from tests.support.csvfiles import act, billing_csv
+from tests.support.locks import Beside, waiting_for_a_lock
 from tests.support.runs import make_run
 from tests.workers import wait_for
 from validateur import records, runs
@@ -209,33 +209,6 @@ def _processing_run(app: Flask) -> int:
     with app.app_context():
         run_id = make_run("processing", stored_name="stored", delimiter=";")
     return run_id
-
-
-class Beside(threading.Thread):
-    """`action(run_id)` in its own app context (its own session and connection)."""
-
-    def __init__(self, app: Flask, action: Callable[[int], object], run_id: int) -> None:
-        super().__init__(daemon=True)
-        self._app, self._action, self._run_id = app, action, run_id
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            with self._app.app_context():
-                self._action(self._run_id)
-                db.session.remove()
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-
-
-def waiting_for_a_lock(app: Flask) -> int:
-    """Sessions of this database waiting for a lock now (pg_stat_activity)."""
-    with app.app_context():
-        count: int = db.session.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'")).scalar_one()
-        db.session.commit()
-    return count
 
 
 def _stored(app: Flask, run_id: int) -> tuple[int, int]:

@@ -12,9 +12,9 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 
-from tests.browser.conftest import CHROMIUM, SCREENSHOTS, Site
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.browser import CHROMIUM, SCREENSHOTS, Site
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 
 pytestmark = [

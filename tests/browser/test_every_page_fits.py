@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.browser.conftest import SCREEN_IDS, Screen, Site, assert_fits, open_screen
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.browser import SCREEN_IDS, Screen, Site, assert_fits, open_screen
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,7 @@ def _failed(app: Flask, person: Person) -> int:
 
 def _standing_runs(app: Flask, person: Person, tmp_path: Path) -> dict[str, int]:
     """Runs no worker will move: queued, processing at 49 %, cancelled, and many finished."""
-    from tests.browser.conftest import user_id_of
+    from tests.support.browser import user_id_of
     from tests.support.runs import make_run
     from validateur import runs
     from validateur.models import Phase

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.browser.conftest import (
+from tests.support.api import Person
+from tests.support.browser import (
     SCREEN_IDS,
     Site,
     assert_fits,
@@ -23,8 +24,7 @@ from tests.browser.conftest import (
     open_screen,
     waiting_run,
 )
-from tests.conftest import Person
-from tests.csvfiles import act, billing_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 
 pytestmark = pytest.mark.browser

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SCREEN_IDS, Site, assert_fits, open_screen
-from tests.conftest import Person
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person
+from tests.support.browser import SCREEN_IDS, Site, assert_fits, open_screen
+from tests.support.csvfiles import act, billing_csv
 from validateur.web.filters import file_size
 
 pytestmark = pytest.mark.browser

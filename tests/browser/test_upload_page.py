@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Site
-from tests.conftest import Person
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person
+from tests.support.browser import Site
+from tests.support.csvfiles import act, billing_csv
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

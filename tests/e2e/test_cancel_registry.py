@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from rq.job import Job
 from rq.registry import CanceledJobRegistry, FailedJobRegistry
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final, wait_for
 from validateur.queue import redis_manager
 

@@ -17,8 +17,8 @@ import pytest
 from flask import Flask
 from redis import Redis
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 
 pytestmark = pytest.mark.e2e

@@ -19,9 +19,9 @@ from sqlalchemy import text
 
 from jobs.progress import ProgressReporter, RunCancelled
 from jobs.validation import _process
-from tests.csvfiles import act, billing_csv
+from tests.support.csvfiles import act, billing_csv
+from tests.support.locks import Beside, waiting_for_a_lock
 from tests.support.runs import make_run, stored_file
-from tests.test_records import Beside, waiting_for_a_lock
 from tests.workers import wait_for
 from validateur import lifecycle
 from validateur.extensions import db

@@ -21,8 +21,8 @@ from flask import Flask
 from redis import Redis
 from sqlalchemy import func, select
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import start_rq_worker, stop, wait_final, wait_for
 from validateur.dev import free_port, wait_for_port
 from validateur.extensions import db

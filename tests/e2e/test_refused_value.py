@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from jobs.validation import REFUSED_VALUE_MESSAGE, validate_run
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationRun
 from validateur.validation import cells

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 from validateur import reference
 

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationLog

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from tests.support.apps import app_for
 from tests.workers import start_rq_worker, stop
-from validateur import create_app
 from validateur.dev import EmbeddedRedis
 
 FAST = {
@@ -38,15 +38,6 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedi
 def fault_env(service_env: dict[str, str], own_redis: EmbeddedRedis) -> dict[str, str]:
     return {**service_env, **FAST, "REDIS_URL": own_redis.url,
             "VALIDATEUR_QUEUE": f"faults-{secrets.token_hex(3)}"}
-
-
-def app_for(env: dict[str, str]) -> Flask:
-    """An app built from `env` like production's (CSRF off for the test client)."""
-    from validateur.config import load
-
-    config = load(env)
-    config["WTF_CSRF_ENABLED"] = False
-    return create_app(config)
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 from sqlalchemy import func, select, text
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv, sample_file
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv, sample_file
 from tests.workers import wait_final, wait_for
 from validateur.dev import EmbeddedRedis
 from validateur.extensions import db

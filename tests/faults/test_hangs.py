@@ -28,10 +28,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
-from tests.conftest import upload_csv
-from tests.csvfiles import act, billing_csv
-from tests.faults.conftest import app_for
 from tests.faults.servers import ThrowawayPostgres, paused
+from tests.support.api import upload_csv
+from tests.support.apps import app_for
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_for
 from validateur.dev import EmbeddedRedis, free_port, wait_for_port
 from validateur.extensions import db
@@ -212,7 +212,7 @@ def test_a_long_statement_of_a_web_request_is_not_cut(
     client = app.test_client()
     with app.app_context():
         user, _ = auth.create_user(f"long-{secrets.token_hex(3)}@exemple.test", Role.EDITOR)
-        from tests.conftest import Person
+        from tests.support.api import Person
 
         person = Person(user.email, "editor", auth.create_token(user), "")
     response = upload_csv(client, person, billing_csv([act(1)]))

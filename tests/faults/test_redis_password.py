@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
-from tests.faults.conftest import app_for
-from tests.test_cli import invoke
+from tests.support.api import Person, upload_csv
+from tests.support.apps import app_for
+from tests.support.cli import invoke
+from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
 from validateur.dev import EmbeddedRedis
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from jobs import context
 from jobs.validation import validate_run
-from tests.csvfiles import act, billing_csv
+from tests.support.csvfiles import act, billing_csv
 from tests.support.runs import make_run, stored_file
 from validateur import storage
 from validateur.extensions import db

@@ -17,7 +17,7 @@ from flask import Flask
 
 from jobs.progress import ProgressReporter
 from jobs.validation import _copy_and_feed
-from tests.csvfiles import sample_file
+from tests.support.csvfiles import sample_file
 from tests.support.runs import make_run
 from validateur import records
 from validateur.validation.engine import Engine, ReferenceData

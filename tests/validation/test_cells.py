@@ -1,4 +1,4 @@
-"""Typed cell values: amounts, dates, times, units, contexts, identities."""
+"""Typed cell values: amounts, dates, times, units, contexts, identities, claim numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from validateur.validation.cells import (
+    claim_number,
     context_tokens,
     doctor_identity,
     parse_amount,
@@ -177,3 +178,42 @@ def test_doctor_identity(text: str, expected: str) -> None:
 )
 def test_patient_identity(text: str, expected: str) -> None:
     assert patient_identity(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30000000001", "30000000001"),
+        (" 12345678901 ", "12345678901"),
+        ("5", "5"),
+        ("12345678901234567890", "12345678901234567890"),
+        ("2025-0001234", "2025-0001234"),
+        ("123456789A", "123456789A"),
+        ("", ""),
+        ("   ", ""),
+    ],
+)
+def test_claim_shaped_numbers_are_kept_stripped(text: str, expected: str) -> None:
+    assert claim_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TREMBLAY, JEAN",  # a name pasted in the wrong column
+        "Tremblay",
+        "JEAN-MARC",
+        "ABCD12345678",  # a NAM: 4 letters first
+        "1TREMBLAY",  # starts with a digit, mostly letters
+        "12-AB-CD",
+        "123456789012345678901",  # 21 digits
+        "12345 678",
+        "12345678901a",  # lower case
+        "١٢٣٤",  # non-ASCII digits
+        "１２３",
+        "123\ufffd45",
+        "-12345",
+    ],
+)
+def test_anything_else_is_not_a_claim_number(text: str) -> None:
+    assert claim_number(text) is None

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.validation.factories import make_row
+from tests.support.factories import make_row
 from validateur.validation.engine import Engine, ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.csvfiles import HEADER, act, billing_csv
+from tests.support.csvfiles import HEADER, act, billing_csv
 from validateur.validation.reader import BillingReader, FileFormat, UnusableFile, sniff_file
 from validateur.validation.rows import BillingRow, Column, Problem, RowProblem
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.csvfiles import HEADER, act, billing_csv
+from tests.support.csvfiles import HEADER, act, billing_csv
 from validateur.validation.cells import parse_amount, parse_date, parse_time, parse_units
 from validateur.validation.reader import BillingReader, UnusableFile, record_batches, sniff_file
 from validateur.validation.rows import BillingRow

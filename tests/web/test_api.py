@@ -11,8 +11,8 @@ from rq import Queue
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from validateur import storage
 from validateur.extensions import db
 from validateur.models import ValidationLog, ValidationRun

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from validateur.security import SMALL_BODY_BYTES
 
 BOUNDARY = "----validateur-gate"

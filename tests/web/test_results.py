@@ -9,8 +9,8 @@ from decimal import Decimal
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from validateur.extensions import db
 from validateur.models import ValidationResult
 

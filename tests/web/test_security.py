@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from validateur import auth, create_app
 from validateur.config import load
 from validateur.extensions import db
@@ -213,7 +213,7 @@ def test_logins_are_throttled(app: Flask, client: FlaskClient, editor: Person) -
 
 
 def test_revoked_token_is_refused(app: Flask, client: FlaskClient, editor: Person) -> None:
-    from tests.test_cli import invoke
+    from tests.support.cli import invoke
 
     assert client.get("/api/validations", headers=editor.headers).status_code == 200
     result = invoke(app, "tokens", "revoke", editor.token)

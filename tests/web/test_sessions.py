@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
-from tests.conftest import Person, upload_csv
-from tests.csvfiles import act, billing_csv
+from tests.support.api import Person, upload_csv
+from tests.support.csvfiles import act, billing_csv
 from validateur import auth, create_app
 from validateur.dev import free_port
 from validateur.extensions import db

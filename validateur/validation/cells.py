@@ -1,4 +1,5 @@
-"""Typed values of billing cells: amounts, dates, times, units, context tokens, identities.
+"""Typed values of billing cells: amounts, dates, times, units, context tokens, identities,
+claim numbers.
 
 Every parser takes the cell text exactly as decoded and returns `None` for an empty cell.
 `parse_amount`, `parse_date` and `parse_time` raise `ValueError` for text they cannot read
@@ -19,6 +20,10 @@ Amounts (decisions where billing-csv.md is silent):
 - an amount of `MAX_AMOUNT` (1 000 000 000 $) or more, either sign, is not a billing amount:
   `AmountOutOfRange`. The bound keeps every stored amount, finding impact and run total far
   inside its column (docs/file-format.md, « Montants »).
+
+Claim numbers (`ID RAMQ`, docs/file-format.md « Values »): findings may name a
+claim, so a cell is a claim number only when it looks like one (`claim_number`); anything
+else may be a patient's name pasted in the wrong column and is never shown.
 """
 
 from __future__ import annotations
@@ -60,6 +65,30 @@ class AmountOutOfRange(ValueError):
 
 #: NAM at the start of `Patient`: 4 letters + 8 digits, possibly masked with x or *.
 NAM_AT_START = re.compile(r"\s*([A-Za-z]{4}[0-9xX*]{8})(?![0-9A-Za-z*])")
+
+
+#: Longest claim number shown (RAMQ claim numbers have about 11 digits).
+MAX_CLAIM_LENGTH = 20
+#: A claim number: a digit, then digits, capital letters or hyphens (mostly digits: see below).
+_CLAIM = re.compile(rf"[0-9][0-9A-Z-]{{0,{MAX_CLAIM_LENGTH - 1}}}")
+
+
+def claim_number(text: str) -> str | None:
+    """The stripped `ID RAMQ` when it is claim-shaped, "" when empty, None when it is not.
+
+    Claim-shaped: at most `MAX_CLAIM_LENGTH` ASCII digits, capital letters and hyphens,
+    starting with a digit, more than half of them digits. That keeps every real claim number
+    (digits) and refuses what a misplaced cell may hold: a name (`TREMBLAY`, `Jean-Marc`), a
+    NAM (4 letters first), a date with spaces, text with punctuation.
+    """
+    s = text.strip()
+    if s.isdigit() and s.isascii() and len(s) <= MAX_CLAIM_LENGTH:
+        return s  # the usual case: one C-speed check
+    if not s:
+        return ""
+    if _CLAIM.fullmatch(s) and 2 * sum(c.isdigit() for c in s) > len(s):
+        return s
+    return None
 
 
 def parse_amount(text: str) -> Decimal | None:

@@ -17,8 +17,10 @@ from operator import itemgetter
 from typing import Final, TypeVar
 
 from validateur.validation.cells import (
+    MAX_CLAIM_LENGTH,
     NAM_AT_START,
     AmountOutOfRange,
+    claim_number,
     context_tokens,
     doctor_identity,
     parse_amount,
@@ -50,6 +52,7 @@ _INVALID_PAYE = RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE)
 _HUGE_PRELIMINAIRE = RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PRELIMINAIRE)
 _HUGE_PAYE = RowProblem(Problem.AMOUNT_OUT_OF_RANGE, Column.MONTANT_PAYE)
 _EXTRA_CELLS = RowProblem(Problem.EXTRA_CELLS)
+_INVALID_CLAIM = RowProblem(Problem.INVALID_CLAIM, Column.ID_RAMQ)
 
 
 def _parse(cache: dict[str, T | _Invalid], parse: Callable[[str], T], text: str) -> T | _Invalid:
@@ -185,6 +188,13 @@ def row_builder(
             context = contexts[contexte]
         except KeyError:
             context = _remember(contexts, context_tokens, contexte)
+        if id_ramq.isdigit() and id_ramq.isascii() and len(id_ramq) <= MAX_CLAIM_LENGTH:
+            claim = id_ramq  # the usual case, without a call
+        else:
+            claim = claim_number(id_ramq)
+            if claim is None:  # not shown anywhere: it may be a name in the wrong column
+                problems.append(_INVALID_CLAIM)
+                claim = ""
         nam = nam_at_start(patient)
         patient_id = nam.group(1).upper() if nam else patient.strip()
 
@@ -215,6 +225,7 @@ def row_builder(
             preliminaire,
             paye,
             context,
+            claim,
             doctor,
             patient_id,
             tuple(problems) if problems else (),
@@ -234,6 +245,6 @@ def _check_field_order() -> None:
 _TYPED = {"date_service", "debut", "fin", "unites", "montant_preliminaire", "montant_paye"}
 _TYPED_FIELDS = (
     "date_service", "debut", "fin", "unites", "montant_preliminaire", "montant_paye",
-    "context", "doctor", "patient_id", "problems",
+    "context", "claim", "doctor", "patient_id", "problems",
 )  # fmt: skip
 _check_field_order()

@@ -2,9 +2,9 @@
 
 A `BillingRow` keeps both the text of each cell exactly as decoded (what `billing_records`
 stores) and the typed values rules need (Decimal amounts, dates, times, context tokens,
-patient and doctor identities). A cell that cannot be parsed keeps its text, gets `None` as
-its typed value, and leaves a `RowProblem` naming the column: the `structure` rule turns
-those into findings, the other rules simply skip the field.
+patient and doctor identities, the claim number). A cell that cannot be parsed keeps its
+text, gets `None` as its typed value, and leaves a `RowProblem` naming the column: the
+`structure` rule turns those into findings, the other rules simply skip the field.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class Problem(StrEnum):
     MISSING_VALUE = "missing-value"
     EXTRA_CELLS = "extra-cells"
     INVALID_CHARACTER = "invalid-character"
+    INVALID_CLAIM = "invalid-claim"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,10 @@ class BillingRow:
     `row_number` is the reader's own 1-based data-row number (blank rows are not counted),
     never the export's `#` column. Text attributes hold the cell exactly as decoded ("" when
     absent). Typed attributes are `None` when the cell is empty or unparseable.
+
+    `claim` is the claim number rules may show: the stripped `ID RAMQ` when it is claim-shaped
+    (`cells.claim_number`), else "" (and an `invalid-claim` problem when the cell was not
+    empty). Rules read `claim`, never `id_ramq`, which only `billing_records` stores.
     """
 
     row_number: int
@@ -124,6 +129,7 @@ class BillingRow:
     montant_preliminaire: Decimal | None = None
     montant_paye: Decimal | None = None
     context: frozenset[str] = frozenset()
+    claim: str = ""
     doctor: str = ""
     patient_id: str = ""
     problems: tuple[RowProblem, ...] = field(default=())

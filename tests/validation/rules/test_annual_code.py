@@ -8,8 +8,9 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.validation.factories import make_row
-from tests.validation.rules.row_shapes import rows_of
+from tests.support.factories import make_row
+from tests.support.row_shapes import rows_of
+from tests.support.rules import feed_all
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow
@@ -17,10 +18,7 @@ from validateur.validation.rules.annual_code import ANNUAL_CODES, AnnualCodeRule
 
 
 def run(rows: list[BillingRow]) -> list[Finding]:
-    rule = AnnualCodeRule(ReferenceData())
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(AnnualCodeRule(ReferenceData()), rows)
 
 
 def verdicts(findings: list[Finding]) -> list[Finding]:

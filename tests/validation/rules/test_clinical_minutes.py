@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.validation.factories import make_row
-from tests.validation.rules.row_shapes import rows_of
+from tests.support.factories import make_row
+from tests.support.row_shapes import rows_of
+from tests.support.rules import feed_all
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow
@@ -21,10 +22,7 @@ OTHER_DOCTOR = "7654321-54321 | Roy, Luc - Omnipraticien"
 
 
 def run(rows: list[BillingRow]) -> list[Finding]:
-    rule = ClinicalMinutesRule(ReferenceData())
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(ClinicalMinutesRule(ReferenceData()), rows)
 
 
 def first_periods(n: int, **kw: Any) -> list[BillingRow]:

@@ -11,19 +11,14 @@ from validateur.validation.rules import RULES, scenarios
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES_DOC = ROOT / "docs/rules.md"
-#: The rules' code and tests (`structure*` is documented and tested by its own work).
+#: The rules' code and tests.
 PATTERNS = (
-    "validateur/validation/rules/*.py",
+    "validateur/validation/rules/**/*.py",
     "validateur/validation/engine.py",
     "validateur/validation/catalogue.py",
     "tests/validation/rules/*.py",
 )
-SOURCES = sorted(
-    path
-    for pattern in PATTERNS
-    for path in ROOT.glob(pattern)
-    if not path.name.startswith(("structure", "test_structure"))
-)
+SOURCES = sorted(path for pattern in PATTERNS for path in ROOT.glob(pattern))
 _CITED = re.compile(r"[\w./-]*[\w-]+\.md\b")
 
 

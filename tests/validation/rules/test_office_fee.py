@@ -10,14 +10,21 @@ from random import Random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.validation.factories import DOCTOR, make_row
+from tests.support.factories import DOCTOR, make_row
+from tests.support.office_fee_shapes import (
+    CODES,
+    DAY,
+    DAYS,
+    DOCTORS,
+    OTHER_DOCTOR,
+    PLACES,
+    office_fee_rows,
+)
+from tests.support.rules import feed_all
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules.office_fee import OfficeFeeRule
-
-DAY = date(2025, 3, 10)
-OTHER_DOCTOR = "7654321-54321 | Gagnon, Luc - Omnipraticien"
 
 
 def visits(
@@ -59,10 +66,7 @@ def fee(
 
 
 def run(rows: list[BillingRow]) -> list[Finding]:
-    rule = OfficeFeeRule(ReferenceData())
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(OfficeFeeRule(ReferenceData()), rows)
 
 
 def without_summary(findings: list[Finding]) -> list[Finding]:
@@ -391,36 +395,8 @@ def test_messages_never_name_patients_or_doctors() -> None:
 
 # --- properties ----------------------------------------------------------------------------
 
-CODES = st.sampled_from(["15804", "15800", "19928", "19929", " 19928", "", "8857", "1992"])
-CONTEXTS = st.sampled_from(["", "G160", "#g160", "85, AR", "AR,G160", "ARG", ",,", "#", " ; "])
-PLACES = st.sampled_from(["50001", "20001", "", "5", "x", "30001 "])
-DOCTORS = st.sampled_from([DOCTOR, OTHER_DOCTOR, "", "   ", "|", "12-"])
-DAYS = st.sampled_from([DAY, date(2025, 3, 11), date(2024, 12, 31)])
-
-
-@st.composite
-def rows(draw: st.DrawFn) -> list[BillingRow]:
-    count = draw(st.integers(min_value=0, max_value=60))
-    out = []
-    for number in range(1, count + 1):
-        paid = draw(st.sampled_from(["49.15", "0", "32.40", None]))
-        out.append(
-            make_row(
-                code=draw(CODES),
-                day=draw(DAYS),
-                patient=draw(st.integers(0, 25)),
-                doctor=draw(st.sampled_from([DOCTOR, OTHER_DOCTOR])),
-                paid=paid,
-                context=draw(CONTEXTS),
-                place=draw(PLACES),
-                row_number=number,
-            )
-        )
-    return out
-
-
 @settings(max_examples=150, deadline=None)
-@given(rows(), st.randoms(use_true_random=False))
+@given(office_fee_rows(), st.randoms(use_true_random=False))
 def test_shuffling_rows_gives_the_same_findings(original: list[BillingRow], random: Random) -> None:
     shuffled = list(original)
     random.shuffle(shuffled)
@@ -434,6 +410,7 @@ def test_shuffling_rows_gives_the_same_findings(original: list[BillingRow], rand
             BillingRow,
             row_number=st.integers(min_value=1, max_value=10_000),
             id_ramq=st.text(max_size=12),
+            claim=st.text(max_size=12),
             code=CODES | st.text(max_size=6),
             lieu_pratique=PLACES | st.text(max_size=6),
             doctor_info=DOCTORS | st.text(max_size=20),

@@ -9,32 +9,30 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.validation.factories import make_row
-from tests.validation.rules.test_office_fee import rows
+from tests.support.factories import make_row
+from tests.support.office_fee_shapes import office_fee_rows
+from tests.support.rules import feed_all
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules import office_fee_days
 from validateur.validation.rules.office_fee import OfficeFeeRule
-from validateur.validation.rules.office_fee_days import (
+from validateur.validation.rules.office_fee import days as office_fee_days
+from validateur.validation.rules.office_fee.days import (
     PAID,
     REGISTERED,
     SEPARATOR,
     WALK_IN,
     DoctorDay,
 )
-from validateur.validation.rules.office_fee_messages import Counts
+from validateur.validation.rules.office_fee.messages import Counts
 
 
 def run(rows: list[BillingRow]) -> list[Finding]:
-    rule = OfficeFeeRule(ReferenceData())
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(OfficeFeeRule(ReferenceData()), rows)
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows(), st.randoms(use_true_random=False))
+@given(office_fee_rows(), st.randoms(use_true_random=False))
 def test_packing_every_idle_day_changes_nothing(original: list[BillingRow], random: Random) -> None:
     shuffled = list(original)
     random.shuffle(shuffled)

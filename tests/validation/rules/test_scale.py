@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.validation.factories import make_row
+from tests.support.factories import make_row
 from validateur.validation.engine import ReferenceData
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules import build_rules

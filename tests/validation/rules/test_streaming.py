@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from tests.validation.factories import make_row
+from tests.support.factories import make_row
 from validateur.validation.engine import ReferenceData
 from validateur.validation.rules import RULES, build_rules
 from validateur.validation.rules.years import Years

@@ -10,22 +10,21 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.csvfiles import act, billing_csv
-from tests.validation.factories import make_row
+from tests.support.csvfiles import act, billing_csv
+from tests.support.factories import make_row
+from tests.support.rules import feed_all
 from validateur.validation.engine import Engine, ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.reader import BillingReader
 from validateur.validation.rows import BillingRow, Column, Problem, RowProblem
-from validateur.validation.rules.structure import MAX_PER_SCENARIO, StructureRule, make
+from validateur.validation.rules import build_rules
+from validateur.validation.rules.structure import MAX_PER_SCENARIO, StructureRule
 
 NO_REFERENCE = ReferenceData()
 
 
 def run(rows: list[BillingRow], reference: ReferenceData = NO_REFERENCE) -> list[Finding]:
-    rule = StructureRule(reference)
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(StructureRule(reference), rows)
 
 
 def with_problems(row: BillingRow, *problems: RowProblem) -> BillingRow:
@@ -96,7 +95,7 @@ def test_messages_never_quote_the_bad_cell() -> None:
 
 
 def test_no_id_ramq_when_the_claim_is_empty() -> None:
-    row = with_problems(replace(make_row(row_number=5), id_ramq="  "),
+    row = with_problems(replace(make_row(row_number=5), id_ramq="  ", claim=""),
                         RowProblem(Problem.EXTRA_CELLS))  # fmt: skip
     (finding,) = run([row])
     assert finding.id_ramq == ()
@@ -119,6 +118,49 @@ def test_invalid_nam_is_a_warning() -> None:
         "Ligne 1 : la colonne « Patient » ne commence pas par un NAM (4 lettres et 8 chiffres)."
     )
     assert "DOE" not in findings[0].message
+
+
+def test_invalid_claim_is_a_warning_that_never_shows_the_cell(tmp_path: Path) -> None:
+    rows = [
+        act(1, **{"ID RAMQ": "TREMBLAY, CANARI"}),
+        act(2, **{"ID RAMQ": "TREMBLAY, CANARI"}),  # the same text twice is no duplicate
+        act(3, **{"ID RAMQ": ""}),
+        act(4, **{"ID RAMQ": "30000000004"}),
+        act(5, **{"ID RAMQ": "CANA12345678", "Date de Service": "2025-13-45"}),
+    ]
+    path = tmp_path / "export.csv"
+    path.write_bytes(billing_csv(rows))
+    with BillingReader(path) as reader:
+        findings = run(list(reader))
+    assert summary(findings) == [
+        ("invalid-date", "error", (5,)),
+        ("invalid-claim", "warning", (1,)),
+        ("invalid-claim", "warning", (2,)),
+        ("invalid-claim", "warning", (5,)),
+    ]
+    first = next(f for f in findings if f.scenario == "invalid-claim")
+    assert first.message == (
+        "Ligne 1 : la colonne « ID RAMQ » ne contient pas un numéro de réclamation ; sa valeur "
+        "n'est pas affichée."
+    )
+    assert "numéro de réclamation" in first.solution
+    assert first.data == {"row": 1, "column": "ID RAMQ"}
+    for finding in findings:
+        assert finding.id_ramq == ()
+        shown = finding.message + finding.solution + repr(finding.data)
+        assert "CANA" not in shown.upper()
+
+
+def test_invalid_claims_are_capped_like_every_scenario() -> None:
+    rows = [with_problems(replace(make_row(row_number=n), id_ramq="Canari", claim=""),
+                          RowProblem(Problem.INVALID_CLAIM, Column.ID_RAMQ))
+            for n in range(1, MAX_PER_SCENARIO + 3)]  # fmt: skip
+    findings = run(rows)
+    assert len(findings) == MAX_PER_SCENARIO + 1
+    assert findings[-1].message == (
+        "2 autres cas de numéros de réclamation invalides ne sont pas détaillés : seuls les "
+        "1\u202f000 premiers sont listés."
+    )
 
 
 def test_duplicate_claim_names_claim_code_and_rows() -> None:
@@ -146,7 +188,7 @@ def test_duplicate_claim_three_times_in_any_order() -> None:
 
 
 def test_rows_without_claim_or_code_are_never_duplicates() -> None:
-    rows = [replace(make_row(row_number=n), id_ramq="") for n in (1, 2)]
+    rows = [replace(make_row(row_number=n), id_ramq="", claim="") for n in (1, 2)]
     rows += [replace(make_row(row_number=n, id_ramq="5"), code="") for n in (3, 4)]
     assert run(rows) == []
 
@@ -230,8 +272,8 @@ def test_shuffling_rows_does_not_change_findings(seed: int, shuffle_seed: int) -
     assert run(shuffled, reference) == run(rows, reference)
 
 
-def test_factory_and_engine() -> None:
-    rule = make(NO_REFERENCE)
+def test_registry_and_engine() -> None:
+    [rule] = build_rules(NO_REFERENCE, only=["structure"])
     assert rule.slug == "structure"
     engine = Engine([rule])
     engine.feed(with_problems(make_row(row_number=1), RowProblem(Problem.EXTRA_CELLS)))

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from validateur.validation.rules import structure_claims
-from validateur.validation.rules.structure_claims import ClaimLog, Duplicate
+from validateur.validation.rules.structure import claims as structure_claims
+from validateur.validation.rules.structure.claims import ClaimLog, Duplicate
 
 Line = tuple[tuple[str, str], int]
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.validation.factories import make_row
-from tests.validation.rules.row_shapes import rows_of
+from tests.support.factories import make_row
+from tests.support.row_shapes import rows_of
+from tests.support.rules import feed_all
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding, Severity
 from validateur.validation.rows import BillingRow
@@ -21,10 +22,7 @@ CODES_LOADED = ReferenceData(consultation_codes=frozenset({"15804", "00093", "88
 
 
 def run(rows: list[BillingRow], reference: ReferenceData = CODES_LOADED) -> list[Finding]:
-    rule = VisitDurationRule(reference)
-    for row in rows:
-        rule.feed(row)
-    return list(rule.finish())
+    return feed_all(VisitDurationRule(reference), rows)
 
 
 def visit(start: str, end: str, claimed: str, **kw: Any) -> BillingRow:

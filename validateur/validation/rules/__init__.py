@@ -1,8 +1,11 @@
 """The rule registry: slug → factory taking the run's reference data.
 
-Adding a rule = one module here plus one line below: the module has a stable `SLUG`, its
-`SCENARIOS` tuple (every scenario code it can produce, each titled in
-`validateur.validation.catalogue`), and a docstring giving the business reason; see
+Layout: one package per rule, named after its slug (`office-fee` → `office_fee/`), whose
+`__init__.py` holds the rule class, its stable `SLUG`, its `SCENARIOS` tuple (every scenario code
+it can produce, each titled in `validateur.validation.catalogue`) and a docstring giving the
+business reason; the helpers only that rule uses sit beside it (`messages.py` for its French
+texts, `days.py`, `claims.py`). Helpers shared by several rules stay at this level
+(`wording.py`, `years.py`). Adding a rule = one package plus one line below; see
 docs/rules.md for what each rule checks.
 """
 

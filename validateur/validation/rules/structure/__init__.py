@@ -1,4 +1,4 @@
-"""`structure`: what is wrong with the rows themselves (rules.md §1).
+"""`structure`: what is wrong with the rows themselves (docs/rules.md).
 
 Business reason: the RAMQ rejects a claim whose date, code, physician or amounts cannot be read,
 and billing staff must fix the row in their billing software before anything else can be
@@ -11,6 +11,8 @@ of a bad cell.
 - `invalid-character` (warning): a cell held a NUL (removed) or an undecodable character
   (kept as U+FFFD), one finding per row and column (docs/file-format.md);
 - `invalid-nam` (warning): `Patient` is not empty and does not start with a NAM;
+- `invalid-claim` (warning): `ID RAMQ` is not empty and not claim-shaped (`cells.claim_number`):
+  the reader left the row without a claim (`BillingRow.claim` is ""), so no finding shows it;
 - `duplicate-claim` (warning): the same `ID RAMQ` + `Code` on two rows or more, one finding per
   claim and code naming all its rows;
 - `unknown-code` (warning): only when the reference codes table is loaded, a code neither in it
@@ -20,8 +22,8 @@ of a bad cell.
 At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
 `info` finding with the number left out. Output is sorted (scenario, then first row), so it
 does not depend on row order. Memory: the kept hits (bounded) plus, for duplicates, a log of
-about 24 bytes per claim line (`structure_claims.py`), never the rows. Findings are built only
-as they are consumed. Texts: `structure_messages.py`.
+about 24 bytes per claim line (`claims.py`), never the rows. Findings are built only
+as they are consumed. Texts: `messages.py`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from validateur.validation.cells import NAM_AT_START
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow, Column, Problem
-from validateur.validation.rules.structure_claims import ClaimLog
-from validateur.validation.rules.structure_messages import (
+from validateur.validation.rules.structure.claims import ClaimLog
+from validateur.validation.rules.structure.messages import (
     DUPLICATE_CLAIM,
     INVALID_NAM,
     NO_DATA,
@@ -49,7 +51,7 @@ MAX_PER_SCENARIO = 1_000
 #: Rows remembered per duplicated claim.
 MAX_ROWS_PER_DUPLICATE = 100
 
-#: Codes other rules name (rules.md §2–6): known even when the tariff table lacks them.
+#: Codes other rules name (docs/rules.md): known even when the tariff table lacks them.
 RULE_CODES = frozenset({
     "19928", "19929", "8875", "8857", "8859", "15801", "15802", "15815", "15816", "15821",
     "15822", "15835", "15836", "15819", "15820", "15839", "15840",
@@ -66,11 +68,12 @@ SCENARIOS: tuple[str, ...] = (
     NO_DATA,
     Problem.INVALID_CHARACTER.value,
     INVALID_NAM,
+    Problem.INVALID_CLAIM.value,
     DUPLICATE_CLAIM,
     UNKNOWN_CODE,
 )
 
-#: One row-level hit before rendering: (row number, column slug, ID RAMQ, code).
+#: One row-level hit before rendering: (row number, column slug, claim number, code).
 _Hit = tuple[int, str, str, str]
 _PATIENT = Column.PATIENT.value
 _CODE = Column.CODE.value
@@ -129,7 +132,7 @@ class StructureRule:
                 feed_problems(row)
             patient = row.patient
             if patient and not _nam_at_start(patient) and not patient.isspace():
-                invalid_nam((row.row_number, _PATIENT, row.id_ramq.strip(), ""))
+                invalid_nam((row.row_number, _PATIENT, row.claim, ""))
             code = row.code.strip()
             if not code:
                 return
@@ -139,18 +142,18 @@ class StructureRule:
                 and code not in RULE_CODES
                 and code.upper() not in known
             ):
-                unknown_code((row.row_number, _CODE, row.id_ramq.strip(), code))
-            id_ramq = row.id_ramq.strip()
-            if id_ramq:
-                add_claim((id_ramq, code), row.row_number)
+                unknown_code((row.row_number, _CODE, row.claim, code))
+            claim = row.claim
+            if claim:
+                add_claim((claim, code), row.row_number)
 
         return feed
 
     def _feed_problems(self, row: BillingRow) -> None:
-        number, id_ramq = row.row_number, row.id_ramq.strip()
+        number, claim = row.row_number, row.claim
         for problem in row.problems:
             column = problem.column.value if problem.column else ""
-            self._hits[problem.problem.value].add((number, column, id_ramq, ""))
+            self._hits[problem.problem.value].add((number, column, claim, ""))
 
     def finish(self) -> Iterator[Finding]:
         """Findings scenario by scenario (see `SCENARIOS`), built as they are consumed."""
@@ -162,8 +165,8 @@ class StructureRule:
             if scenario == DUPLICATE_CLAIM:
                 total, ranked = self._claims.duplicates()
                 self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)  # free it
-                for _, id_ramq, code, count, rows in ranked:
-                    yield duplicate_finding(id_ramq, code, count, rows)
+                for _, claim, code, count, rows in ranked:
+                    yield duplicate_finding(claim, code, count, rows)
                 reported = len(ranked)
             else:
                 kept = self._hits[scenario].kept()
@@ -172,8 +175,3 @@ class StructureRule:
                 total, reported = self._hits[scenario].total, len(kept)
             if total > reported:
                 yield omitted_finding(scenario, total - reported, MAX_PER_SCENARIO)
-
-
-def make(reference: ReferenceData) -> StructureRule:
-    """Factory for the rule registry."""
-    return StructureRule(reference)

@@ -49,7 +49,7 @@ def billing_csv(rows: Iterable[Mapping[str, str]], *, encoding: str = "utf-8",
 
 def sample_file(path: Path, rows: int, *, encoding: str = "cp1252", delimiter: str = ";") -> Path:
     """A realistic generated file (scripts/make_sample_csv.py), for the longer runs."""
-    script = Path(__file__).resolve().parents[1] / "scripts" / "make_sample_csv.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_sample_csv.py"
     spec = importlib.util.spec_from_file_location("make_sample_csv", script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -31,15 +31,15 @@ from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules import office_fee_messages as text
-from validateur.validation.rules.office_fee_days import (
+from validateur.validation.rules.office_fee import messages as text
+from validateur.validation.rules.office_fee.days import (
     REGISTERED,
     WALK_IN,
     DayBook,
     DoctorDay,
     paid_mark,
 )
-from validateur.validation.rules.office_fee_messages import FEE_19928, FEE_19929, Counts, Day, Fee
+from validateur.validation.rules.office_fee.messages import FEE_19928, FEE_19929, Counts, Day, Fee
 
 TARIFF_19928 = Decimal("32.40")
 TARIFF_19929 = Decimal("64.80")
@@ -77,14 +77,15 @@ class OfficeFeeRule:
     Speed: `feed` is a closure (its state in local cells, not attributes), and most rows are
     visits of the same doctor-day as the row before, so the last day is remembered (compared by
     identity: the reader shares date and doctor objects) before the day book is asked. Memory:
-    see `office_fee_days`.
+    see `days.py`.
     """
 
     slug = text.SLUG
     feed: Callable[[BillingRow], None]
 
     def __init__(self, reference: ReferenceData) -> None:
-        self.reference = reference  # unused: the tariffs are constants of this module
+        """`reference`: the registry passes it to every rule; this one needs none
+        (its tariffs are constants of this module)."""
         self._book = DayBook()
         self._skipped_fees = 0
         self.feed = self._feeder()
@@ -144,7 +145,7 @@ class OfficeFeeRule:
 def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
     return Fee(
         row=row.row_number,
-        id_ramq=row.id_ramq.strip(),
+        id_ramq=row.claim,
         code=code,
         walk_in=walk_in,
         place=row.lieu_pratique.strip(),

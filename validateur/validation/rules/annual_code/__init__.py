@@ -18,7 +18,7 @@ fact itself; a second row turns it into a list, appended to from then on, so a r
 whatever the size of its group (the job pauses the cyclic garbage collector during the pass,
 so lists cost no collector time). Other rows cost one dict lookup. Findings are built only as
 they are consumed, in (rows, scenario) order; the SUMMARY comes last from running totals.
-Texts: `annual_code_messages.py`.
+Texts: `messages.py`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Final
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules import annual_code_messages as text
-from validateur.validation.rules.annual_code_messages import ZERO, AnnualAct, Fact, Group
+from validateur.validation.rules.annual_code import messages as text
+from validateur.validation.rules.annual_code.messages import ZERO, AnnualAct, Fact, Group
 from validateur.validation.rules.years import Years
 
 SLUG = text.SLUG
@@ -71,7 +71,8 @@ class AnnualCodeRule:
     slug = SLUG
 
     def __init__(self, reference: ReferenceData) -> None:
-        self._reference = reference
+        """`reference`: the registry passes it to every rule; this one needs none
+        (its codes are constants of this module)."""
         self.codes = frozenset(ANNUAL_CODES)
         self._groups: dict[GroupKey, Stored] = {}
         self._year_of = Years().of
@@ -86,7 +87,7 @@ class AnnualCodeRule:
         fact = (
             day,
             row.row_number,
-            row.id_ramq.strip(),
+            row.claim,
             _CODES[code],
             row.montant_preliminaire,
             row.montant_paye,

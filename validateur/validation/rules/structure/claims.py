@@ -4,7 +4,7 @@ Finding duplicates needs one piece of state per distinct pair, and a file of a m
 has about a million distinct pairs: a dict from pair (or its hash) to a row number costs about
 115 bytes each. This log costs about 24 (measured: 26 MB for a million claim lines):
 
-- every pair is identified by its 64-bit `hash((id_ramq, code))` (stable within one process,
+- every pair is identified by its 64-bit `hash((claim, code))` (stable within one process,
   which is all a run needs); hash and row number are appended to two arrays (16 bytes);
 - a bitmap of about 64 bits per logged pair, indexed by the hash, answers "maybe seen before"
   (about 1.5 % false positives); it is rebuilt from the log, four times larger, as it fills;
@@ -36,7 +36,7 @@ GROWTH = 4
 #: Candidate pairs kept before `_settle` drops those that cannot be reported.
 SETTLE_AT = 50_000
 
-#: One duplicated pair: (first row, ID RAMQ, code, occurrences, lowest rows).
+#: One duplicated pair: (first row, claim number, code, occurrences, lowest rows).
 Duplicate = tuple[int, str, str, int, list[int]]
 
 
@@ -65,7 +65,7 @@ class ClaimLog:
         self._settle_at = SETTLE_AT
 
     def adder(self) -> Callable[[tuple[str, str], int], None]:
-        """`add(pair, row)`: log one claim line, `pair` = (stripped ID RAMQ, stripped code)."""
+        """`add(pair, row)`: log one claim line, `pair` = (`BillingRow.claim`, stripped code)."""
         append_hash, append_row = self._hashes.append, self._rows.append
         hashes, bits, early = self._hashes, self._bits, self._early
         mask, grow_at, horizon = len(bits) * 8 - 1, len(bits) * 8 // BITS_PER_PAIR, 0

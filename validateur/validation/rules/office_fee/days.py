@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules.office_fee_messages import Counts, Fee
+from validateur.validation.rules.office_fee.messages import Counts, Fee
 
 #: Marks of a patient in a doctor-day (bits): a registered visit, a walk-in visit, paid.
 REGISTERED, WALK_IN, PAID = 1, 2, 4

@@ -10,7 +10,7 @@ from datetime import date, time
 
 from hypothesis import strategies as st
 
-from tests.validation.factories import make_row
+from tests.support.factories import make_row
 from validateur.validation.rows import BillingRow
 
 DOCTORS = ("1234567-12345 | Tremblay, Marie - Omni", "7654321-54321 | Roy, Luc - Omni", "")

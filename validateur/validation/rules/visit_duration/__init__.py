@@ -110,7 +110,7 @@ class VisitDurationRule:
             return
         value, extra_periods = intervention_value(minutes)
         if value > billed:
-            claim, code = row.id_ramq.strip(), self._code_strings[code]
+            claim, code = row.claim, self._code_strings[code]
             visit = Visit(
                 row.row_number, claim, code, row.date_service, minutes, value, extra_periods, billed
             )

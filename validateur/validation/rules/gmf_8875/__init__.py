@@ -23,7 +23,7 @@ code lookup. A patient-year with one 8875 holds that act itself; a second one tu
 list, appended to from then on, so a row costs O(1) whatever the size of its group (the job
 pauses the cyclic garbage collector during the pass, so lists cost no collector time).
 Findings are built only as they are consumed, in (row, scenario, claim) order.
-Texts: `gmf_8875_messages.py`.
+Texts: `messages.py`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from operator import itemgetter
 from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules import gmf_8875_messages as text
-from validateur.validation.rules.gmf_8875_messages import (
+from validateur.validation.rules.gmf_8875 import messages as text
+from validateur.validation.rules.gmf_8875.messages import (
     CLAIM,
     DAY,
     GMF_FORFAIT_CODE,
@@ -108,7 +108,7 @@ class Gmf8875Rule:
         forfaits = self._forfaits.get(year)
         if forfaits is None:
             forfaits = self._forfaits[year] = {}
-        act = (day, row.row_number, row.id_ramq.strip(), GMF_FORFAIT_CODE, row.is_paid)
+        act = (day, row.row_number, row.claim, GMF_FORFAIT_CODE, row.is_paid)
         known = forfaits.get(patient)
         if known is None:
             forfaits[patient] = act
@@ -136,7 +136,7 @@ class Gmf8875Rule:
         if visits is None:
             visits = self._first_visits[year] = {}
         known = visits.get(patient)
-        number, claim = row.row_number, row.id_ramq.strip()
+        number, claim = row.row_number, row.claim
         if known is None or (day, number, claim) < known[:3]:
             visits[patient] = (day, number, claim, _CODES[code], row.is_paid)
 

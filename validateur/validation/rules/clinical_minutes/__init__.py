@@ -91,7 +91,8 @@ class ClinicalMinutesRule:
     slug = SLUG
 
     def __init__(self, reference: ReferenceData) -> None:
-        self._reference = reference
+        """`reference`: the registry passes it to every rule; this one needs none
+        (its codes and limit are constants of this module)."""
         self.codes = frozenset(_CODES)
         self._days: dict[DoctorDay, Intervention | list[Intervention]] = {}
         self._doctor_infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
@@ -105,7 +106,7 @@ class ClinicalMinutesRule:
             return
         act = Intervention(
             row_number=row.row_number,
-            id_ramq=row.id_ramq.strip(),
+            id_ramq=row.claim,
             code=_CODES[code],
             start=row.debut,
             minutes=_minutes(code, row.unites),

@@ -1,8 +1,10 @@
 """French texts of the `structure` rule: messages and solutions for billing staff.
 
 Messages name the row number, the column (its header text), the claim (« réclamation ») number
-and the code, never another cell's value: a claim number or code that does not look like one
-is shown as `(illisible)`, since a shifted row may carry a patient's name in those columns.
+and the code, never another cell's value: claim numbers come from `BillingRow.claim`, which is
+empty unless the cell is claim-shaped (an `invalid-claim` warning says so), and a code that
+does not look like one is shown as `(illisible)`, since a shifted row may carry a patient's name
+in those columns.
 Counts go through `formatting.integer` (`1 000`); row numbers are positions, like page
 numbers, and are written without grouping (`ligne 1990`).
 """
@@ -22,7 +24,9 @@ DUPLICATE_CLAIM = "duplicate-claim"
 UNKNOWN_CODE = "unknown-code"
 NO_DATA = "no-data"
 #: Row-level scenarios that are warnings (the others are errors).
-WARNINGS = frozenset({Problem.INVALID_CHARACTER.value, INVALID_NAM, UNKNOWN_CODE})
+WARNINGS = frozenset({
+    Problem.INVALID_CHARACTER.value, Problem.INVALID_CLAIM.value, INVALID_NAM, UNKNOWN_CODE,
+})  # fmt: skip
 _MAX_AMOUNT = f"{integer(int(MAX_AMOUNT))}{NBSP}$"
 #: Rows named in one duplicate finding's message (`rows` holds more).
 MAX_ROWS_IN_MESSAGE = 10
@@ -66,6 +70,13 @@ PROBLEM_TEXT: dict[str, tuple[str, str]] = {
         "la colonne « {label} » ne commence pas par un NAM (4 lettres et 8 chiffres)",
         "Vérifiez le numéro d'assurance maladie du patient.",
     ),
+    Problem.INVALID_CLAIM.value: (
+        "la colonne « {label} » ne contient pas un numéro de réclamation ; sa valeur n'est pas "
+        "affichée",
+        "Vérifiez cette colonne dans le logiciel de facturation : elle doit contenir le numéro "
+        "de réclamation de la RAMQ (des chiffres). Les autres vérifications désignent cette "
+        "ligne par son numéro.",
+    ),
     UNKNOWN_CODE: (
         "le code {code} est absent du manuel de facturation de la RAMQ",
         "Vérifiez le code de facturation de cette ligne.",
@@ -80,6 +91,7 @@ OMITTED_WHAT: dict[str, str] = {
     Problem.EXTRA_CELLS.value: "de lignes avec des cellules en trop",
     Problem.INVALID_CHARACTER.value: "de caractères invalides",
     INVALID_NAM: "de patients sans NAM",
+    Problem.INVALID_CLAIM.value: "de numéros de réclamation invalides",
     DUPLICATE_CLAIM: "de réclamations en double",
     UNKNOWN_CODE: "de codes inconnus",
 }
@@ -87,7 +99,7 @@ _SHOWABLE = re.compile(r"[0-9A-Za-z-]{1,20}")
 
 
 def showable(text: str) -> str:
-    """A claim number or code as it may appear in a message; anything odd is not quoted."""
+    """A code as it may appear in a message; anything odd is not quoted."""
     return text if _SHOWABLE.fullmatch(text) else "(illisible)"
 
 
@@ -101,8 +113,9 @@ def rows_fr(rows: list[int]) -> str:
     return "lignes " + ", ".join(shown[:-1]) + " et " + shown[-1]
 
 
-def row_finding(scenario: str, number: int, column: str, id_ramq: str, code: str) -> Finding:
-    """One row-level finding: `column` is a `Column` value or "", `code` only for unknown codes."""
+def row_finding(scenario: str, number: int, column: str, claim: str, code: str) -> Finding:
+    """One row-level finding: `column` is a `Column` value or "", `claim` a claim-shaped number
+    or "" (`BillingRow.claim`), `code` only for unknown codes."""
     label = COLUMN_LABELS[Column(column)] if column else ""
     what, solution = PROBLEM_TEXT[scenario]
     warning = scenario in WARNINGS
@@ -118,26 +131,27 @@ def row_finding(scenario: str, number: int, column: str, id_ramq: str, code: str
         message=f"Ligne {number} : " + what.format(label=label, code=showable(code)) + ".",
         solution=solution.format(label=label),
         rows=(number,),
-        id_ramq=(id_ramq,) if id_ramq else (),
+        id_ramq=(claim,) if claim else (),
         data=data,
     )
 
 
-def duplicate_finding(id_ramq: str, code: str, count: int, rows: list[int]) -> Finding:
-    """The claim `id_ramq` carries `code` `count` times, on `rows` (sorted)."""
-    shown_id, shown_code = showable(id_ramq), showable(code)
+def duplicate_finding(claim: str, code: str, count: int, rows: list[int]) -> Finding:
+    """The claim `claim` (claim-shaped: `BillingRow.claim`) carries `code` `count` times, on
+    `rows` (sorted)."""
+    shown_code = showable(code)
     return Finding(
         rule=SLUG,
         scenario=DUPLICATE_CLAIM,
         severity=Severity.WARNING,
         message=(
-            f"La réclamation {shown_id} contient le code {shown_code} {integer(count)} fois "
+            f"La réclamation {claim} contient le code {shown_code} {integer(count)} fois "
             f"({rows_fr(rows)})."
         ),
         solution="Vérifiez s'il s'agit d'un doublon et annulez la ligne en trop auprès de la RAMQ.",
         rows=tuple(rows),
-        id_ramq=(id_ramq,),
-        data={"idRamq": shown_id, "code": shown_code, "count": count, "rows": rows},
+        id_ramq=(claim,),
+        data={"idRamq": claim, "code": shown_code, "count": count, "rows": rows},
     )
 
 

@@ -6,6 +6,7 @@ from datetime import date, time
 from decimal import Decimal
 from itertools import count
 
+from validateur.validation.cells import claim_number
 from validateur.validation.rows import BillingRow
 
 _numbers = count(1)
@@ -44,10 +45,11 @@ def make_row(
         t.strip().upper().removeprefix("#") for t in context.split(",") if t.strip()
     )
     licence = doctor.split("-", 1)[0].strip()
+    id_ramq = id_ramq or f"{10000000000 + number}"
     return BillingRow(
         row_number=number,
         facture=f"F{number:06d}",
-        id_ramq=id_ramq or f"{10000000000 + number}",
+        id_ramq=id_ramq,
         date_service_text=day.isoformat(),
         debut_text=start.strftime("%H:%M") if start else "",
         fin_text=end.strftime("%H:%M") if end else "",
@@ -66,6 +68,7 @@ def make_row(
         montant_preliminaire=None if claimed is None else Decimal(claimed),
         montant_paye=None if paid is None else Decimal(paid),
         context=tokens,
+        claim=claim_number(id_ramq) or "",
         doctor=licence if licence.isdigit() and len(licence) == 7 else doctor.strip(),
         patient_id=patient_id,
     )
