@@ -95,7 +95,7 @@ def _validate(run_id: int) -> None:
                       exception=type(exc).__name__)
     except Exception as exc:
         _note_failed_attempt(run_id, type(exc).__name__, run.attempts)
-        raise JobFailed(run_id, type(exc).__name__) from None
+        raise JobFailed(run_id, exc) from None
     finally:
         if final:
             storage.delete(stored_name)

@@ -26,6 +26,7 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
 from validateur import create_app
+from validateur.errors import ValidateurError
 from validateur.models import Role, RunStatus, ValidationRun
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
@@ -199,7 +200,8 @@ def _error_message(exc: Exception) -> str:
 
     from validateur.config import ConfigError
     from validateur.dev import DevStackError
-    from validateur.queue import QueueNotConfigured, QueueUnavailable, mask_url
+    from validateur.errors import QueueNotConfigured, QueueUnavailable
+    from validateur.queue import mask_url
 
     if isinstance(exc, DevStackError):
         return str(exc)
@@ -392,7 +394,7 @@ def tokens_group() -> None:
     """Jetons d'API."""
 
 
-class AmbiguousReference(Exception):
+class AmbiguousReference(ValidateurError):
     """Several live tokens share the prefix given."""
 
 

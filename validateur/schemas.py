@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from validateur.errors import ValidateurError
 from validateur.formatting import integer
 from validateur.models import RunStatus
 from validateur.validation.findings import Severity
@@ -125,7 +126,7 @@ ARGUMENT_RULES: dict[str, str] = {
 }
 
 
-class BadArguments(Exception):
+class BadArguments(ValidateurError):
     """A query argument out of its range; `message` is the French 400 answer."""
 
     def __init__(self, names: list[str]) -> None:
