@@ -43,7 +43,7 @@ from validateur.validation.rules import build_rules
 log = logging.getLogger(__name__)
 #: Rows between two cheap progress checks (the reporter itself throttles by time).
 PROGRESS_EVERY_ROWS = 2000
-FILE_MISSING = FailureCategory.FILE_MISSING.value
+FILE_MISSING = FailureCategory.FILE_MISSING
 FILE_GONE_MESSAGE = "Le fichier téléversé est introuvable ; veuillez le téléverser à nouveau."
 REFUSED_VALUE_MESSAGE = (
     "Une valeur du fichier n'a pas pu être enregistrée (caractère ou nombre que la base de "
@@ -133,7 +133,7 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
     if runs.complete(run_id, total_rows=rows, counts=totals.counts,
                      potential_gain=totals.potential_gain, money_at_risk=totals.money_at_risk):
         return True
-    if runs.status_of(run_id) == RunStatus.CANCELLED.value:
+    if runs.status_of(run_id) == RunStatus.CANCELLED:
         runs.delete_run_data(run_id)  # cancelled between our commit and completion
     raise RunCancelled(run_id)
 

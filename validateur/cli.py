@@ -372,10 +372,10 @@ def users_dev_admin(email: str, credentials: Path) -> None:
         password = secrets.token_urlsafe(12)
         user, _ = auth.create_user(email, Role.ADMIN, password)
     reused = bool(password) and auth.check_password(user, password)
-    if not (reused and user.is_active and user.role == Role.ADMIN.value):
+    if not (reused and user.is_active and user.role == Role.ADMIN):
         password = password if reused else secrets.token_urlsafe(12)
         user.password_hash = generate_password_hash(password)
-        user.active, user.role = True, Role.ADMIN.value
+        user.active, user.role = True, Role.ADMIN
         db.session.commit()
     live = auth.user_for_token(token) if token else None
     if live is None or live.id != user.id:
@@ -551,7 +551,7 @@ def _wait_for(run_id: int) -> int:
                 break
             time.sleep(0.5)
     click.echo(summary(run))
-    return 0 if run.status == RunStatus.COMPLETED.value else 1
+    return 0 if run.status == RunStatus.COMPLETED else 1
 
 
 def _count(count: int, one: str, many: str) -> str:
@@ -566,7 +566,7 @@ def summary(run: ValidationRun) -> str:
     from validateur.formatting import money
 
     status = labels.label(labels.STATUS, run.status)
-    if run.status != RunStatus.COMPLETED.value:
+    if run.status != RunStatus.COMPLETED:
         detail = f" : {run.error_message}" if run.error_message else ""
         return f"Validation {run.id} — {status.lower()}{detail}"
     parts: Iterable[str] = (

@@ -21,11 +21,12 @@ from validateur.models import (
     RunStatus,
     ValidationResult,
     ValidationRun,
+    count_values,
     utcnow,
 )
 from validateur.queue import job_id_for
 
-OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.PROCESSING.value)
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.PROCESSING)
 
 
 def create_run(user_id: int | None, file_name: str, stored_name: str, file_size: int,
@@ -46,8 +47,8 @@ def add_run(user_id: int | None, file_name: str, stored_name: str, file_size: in
         file_size=file_size,
         encoding=encoding,
         delimiter=delimiter,
-        status=RunStatus.QUEUED.value,
-        phase=Phase.QUEUED.value,
+        status=RunStatus.QUEUED,
+        phase=Phase.QUEUED,
         progress=0,
     )
     db.session.add(run)
@@ -90,8 +91,8 @@ def start_attempt(run_id: int) -> bool:
     return _transition(
         run_id,
         OPEN_STATUSES,
-        status=RunStatus.PROCESSING.value,
-        phase=Phase.PARSING.value,
+        status=RunStatus.PROCESSING,
+        phase=Phase.PARSING,
         attempts=ValidationRun.attempts + 1,
         started_at=func.coalesce(ValidationRun.started_at, func.now()),
         heartbeat_at=func.now(),
@@ -103,9 +104,9 @@ def record_progress(run_id: int, phase: Phase, progress: int, processed_rows: in
     """Store phase and progress (monotonic) and beat the heartbeat; False once not processing."""
     return _transition(
         run_id,
-        (RunStatus.PROCESSING.value,),
+        (RunStatus.PROCESSING,),
         durable=False,
-        phase=phase.value,
+        phase=phase,
         progress=func.greatest(ValidationRun.progress, progress),
         processed_rows=processed_rows,
         heartbeat_at=func.now(),
@@ -116,16 +117,13 @@ def complete(run_id: int, *, total_rows: int, counts: dict[str, int],
              potential_gain: Decimal, money_at_risk: Decimal) -> bool:
     return _transition(
         run_id,
-        (RunStatus.PROCESSING.value,),
-        status=RunStatus.COMPLETED.value,
-        phase=Phase.DONE.value,
+        (RunStatus.PROCESSING,),
+        status=RunStatus.COMPLETED,
+        phase=Phase.DONE,
         progress=100,
         total_rows=total_rows,
         processed_rows=total_rows,
-        error_count=counts.get("error", 0),
-        warning_count=counts.get("warning", 0),
-        optimization_count=counts.get("optimization", 0),
-        info_count=counts.get("info", 0),
+        **count_values(counts),
         potential_gain=potential_gain,
         money_at_risk=money_at_risk,
         finished_at=func.now(),
@@ -136,15 +134,15 @@ def complete(run_id: int, *, total_rows: int, counts: dict[str, int],
 def fail(run_id: int, message: str, category: FailureCategory) -> bool:
     """Any open run → failed with a French message (no cell values in it) and its category."""
     return _transition(
-        run_id, OPEN_STATUSES, status=RunStatus.FAILED.value, error_message=message[:2000],
-        error_category=category.value, finished_at=func.now(), stored_name=None,
+        run_id, OPEN_STATUSES, status=RunStatus.FAILED, error_message=message[:2000],
+        error_category=category, finished_at=func.now(), stored_name=None,
     )
 
 
 def cancel(run_id: int) -> bool:
     """queued/processing → cancelled; the worker sees it at its next cooperative check."""
     return _transition(
-        run_id, OPEN_STATUSES, status=RunStatus.CANCELLED.value, cancel_requested=True,
+        run_id, OPEN_STATUSES, status=RunStatus.CANCELLED, cancel_requested=True,
         finished_at=func.now(), stored_name=None,
     )
 
@@ -192,15 +190,15 @@ def is_open(run: ValidationRun) -> bool:
     return run.status in OPEN_STATUSES
 
 
-def status_of(run_id: int) -> str | None:
-    status: str | None = db.session.execute(
+def status_of(run_id: int) -> RunStatus | None:
+    status: RunStatus | None = db.session.execute(
         select(ValidationRun.status).where(ValidationRun.id == run_id)
     ).scalar_one_or_none()
     return status
 
 
 def is_processing(run_id: int) -> bool:
-    return status_of(run_id) == RunStatus.PROCESSING.value
+    return status_of(run_id) == RunStatus.PROCESSING
 
 
 def stalled_runs(stale_after_seconds: int) -> list[ValidationRun]:
@@ -231,6 +229,6 @@ def live_stored_names() -> set[str]:
 
 def mark_requeued(run_id: int, message: str) -> bool:
     """An open run goes back to queued: a retry is scheduled, or the sweeper re-enqueues it."""
-    return _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED.value,
-                       phase=Phase.QUEUED.value, heartbeat_at=func.now(),
+    return _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED,
+                       phase=Phase.QUEUED, heartbeat_at=func.now(),
                        error_message=message[:2000])
