@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from rq.job import Job
 
 from validateur import runs
+from validateur.errors import ValidateurError
 from validateur.models import Phase
 
 PARSING_BAND = (0, 75)
@@ -24,7 +25,7 @@ SAVING_BAND = (90, 100)
 DEFAULT_INTERVAL_SECONDS = 0.5
 
 
-class RunCancelled(Exception):
+class RunCancelled(ValidateurError):
     """The run left `processing` (cancelled) while the job was working on it."""
 
 

@@ -45,7 +45,7 @@ from validateur.validation.rules import build_rules
 log = logging.getLogger(__name__)
 #: Rows between two cheap progress checks (the reporter itself throttles by time).
 PROGRESS_EVERY_ROWS = 2000
-FILE_MISSING = FailureCategory.FILE_MISSING.value
+FILE_MISSING = FailureCategory.FILE_MISSING
 FILE_GONE_MESSAGE = "Le fichier téléversé est introuvable ; veuillez le téléverser à nouveau."
 REFUSED_VALUE_MESSAGE = (
     "Une valeur du fichier n'a pas pu être enregistrée (caractère ou nombre que la base de "
@@ -86,7 +86,7 @@ def _validate(run_id: int) -> None:
                     exception=type(exc).__name__)
     except Exception as exc:
         _note_failed_attempt(run_id, type(exc).__name__, run.attempts)
-        raise JobFailed(run_id, type(exc).__name__) from None
+        raise JobFailed(run_id, exc) from None
 
 
 def _note_interrupted(run_id: int) -> None:
@@ -96,7 +96,7 @@ def _note_interrupted(run_id: int) -> None:
     line, and a deleted run can have none: the last line always tells how the run ended.
     """
     db.session.rollback()
-    if runs.status_of(run_id) == RunStatus.CANCELLED.value:
+    if runs.status_of(run_id) == RunStatus.CANCELLED:
         runlog.record(run_id, "info", "worker", "Traitement interrompu : validation annulée")
 
 

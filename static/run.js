@@ -1,13 +1,15 @@
 // Run page: polls the run's JSON and redraws status, phase, rows and progress while it is
 // queued or processing; once it is final the page reloads, and the server shows the result.
-// Labels come from the page (#page-labels, from validateur.labels): the script keeps no copy.
+// Labels and final statuses come from the page (#page-labels, from validateur.labels and
+// RunStatus), which hands them over only while the run is open: the script keeps no copy.
 (function () {
   "use strict";
   const section = document.getElementById("run");
-  if (!section) { return; }
-  const FINAL = ["completed", "failed", "cancelled"];
+  const handed = document.getElementById("page-labels");
+  if (!section || !handed) { return; }
+  const labels = JSON.parse(handed.textContent);
+  const FINAL = labels.final;
   if (FINAL.indexOf(section.dataset.status) >= 0) { return; }
-  const labels = JSON.parse(document.getElementById("page-labels").textContent);
   const format = window.ValidateurFormat;
   const bar = document.getElementById("run-progress");
 

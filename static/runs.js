@@ -1,11 +1,12 @@
 // Runs list: the rows of queued and processing runs follow their run's JSON (every 2 s) with
-// no reload; a row stops being polled once its run is final. Labels come from the page.
+// no reload; a row stops being polled once its run is final. Labels and final statuses come
+// from the page (#page-labels): the script keeps no copy.
 (function () {
   "use strict";
   const table = document.getElementById("runs-table");
   if (!table) { return; }
-  const FINAL = ["completed", "failed", "cancelled"];
   const labels = JSON.parse(document.getElementById("page-labels").textContent);
+  const FINAL = labels.final;
   const format = window.ValidateurFormat;
 
   function openRows() {

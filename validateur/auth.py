@@ -40,7 +40,7 @@ def hash_token(token: str) -> str:
 def create_user(email: str, role: Role, password: str | None = None) -> tuple[User, str]:
     """Create a user; returns it and its password (generated when none is given)."""
     password = password or secrets.token_urlsafe(12)
-    user = User(email=email.strip().lower(), role=role.value,
+    user = User(email=email.strip().lower(), role=role,
                 password_hash=generate_password_hash(password))
     db.session.add(user)
     db.session.commit()

@@ -26,6 +26,7 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
 from validateur import create_app, labels
+from validateur.errors import ValidateurError
 from validateur.models import Role, RunStatus, ValidationRun
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
@@ -199,7 +200,8 @@ def _error_message(exc: Exception) -> str:
 
     from validateur.config import ConfigError
     from validateur.dev import DevStackError
-    from validateur.queue import QueueNotConfigured, QueueUnavailable, mask_url
+    from validateur.errors import QueueNotConfigured, QueueUnavailable
+    from validateur.queue import mask_url
 
     if isinstance(exc, DevStackError):
         return str(exc)
@@ -370,10 +372,10 @@ def users_dev_admin(email: str, credentials: Path) -> None:
         password = secrets.token_urlsafe(12)
         user, _ = auth.create_user(email, Role.ADMIN, password)
     reused = bool(password) and auth.check_password(user, password)
-    if not (reused and user.is_active and user.role == Role.ADMIN.value):
+    if not (reused and user.is_active and user.role == Role.ADMIN):
         password = password if reused else secrets.token_urlsafe(12)
         user.password_hash = generate_password_hash(password)
-        user.active, user.role = True, Role.ADMIN.value
+        user.active, user.role = True, Role.ADMIN
         db.session.commit()
     live = auth.user_for_token(token) if token else None
     if live is None or live.id != user.id:
@@ -392,7 +394,7 @@ def tokens_group() -> None:
     """Jetons d'API."""
 
 
-class AmbiguousReference(Exception):
+class AmbiguousReference(ValidateurError):
     """Several live tokens share the prefix given."""
 
 
@@ -549,7 +551,7 @@ def _wait_for(run_id: int) -> int:
                 break
             time.sleep(0.5)
     click.echo(summary(run))
-    return 0 if run.status == RunStatus.COMPLETED.value else 1
+    return 0 if run.status == RunStatus.COMPLETED else 1
 
 
 def _count(count: int, one: str, many: str) -> str:
@@ -564,7 +566,7 @@ def summary(run: ValidationRun) -> str:
     from validateur.formatting import money
 
     status = labels.label(labels.STATUS, run.status)
-    if run.status != RunStatus.COMPLETED.value:
+    if run.status != RunStatus.COMPLETED:
         detail = f" : {run.error_message}" if run.error_message else ""
         return f"Validation {run.id} — {status.lower()}{detail}"
     parts: Iterable[str] = (

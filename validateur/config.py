@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from validateur.validation.errors import ValidateurError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: Default RQ queue the upload feeds and the workers listen to.
@@ -48,7 +50,7 @@ HEALTH_TIMEOUT_SECONDS = 1.0
 DEFAULT_DB_TIMEOUT_SECONDS = 2.0
 
 
-class ConfigError(RuntimeError):
+class ConfigError(ValidateurError):
     """A required setting is missing or malformed (message names the variable)."""
 
 

@@ -38,6 +38,7 @@ from types import FrameType
 from typing import Any
 
 from validateur.config import DEFAULT_QUEUE_NAME, DEFAULT_SHUTDOWN_GRACE_SECONDS, PROJECT_ROOT
+from validateur.errors import REDIS_DOWN, ValidateurError
 from validateur.queue import job_id_for, mask_url
 
 WEB_HOST = "127.0.0.1"
@@ -55,7 +56,7 @@ CREDENTIALS_FILE = "dev-admin.json"
 STACK_VARIABLES = ("DATABASE_URL", "REDIS_URL", "VALIDATEUR_QUEUE", "VALIDATEUR_UPLOAD_DIR")
 
 
-class DevStackError(RuntimeError):
+class DevStackError(ValidateurError):
     """`validateur dev` cannot go on; the message is one French line for the terminal."""
 
 
@@ -389,7 +390,6 @@ class DevStack:
         """Runs our workers are processing now, as RQ knows them (best effort)."""
         from redis import Redis
         from redis.backoff import NoBackoff
-        from redis.exceptions import RedisError
         from redis.retry import Retry
         from rq import Worker
 
@@ -401,7 +401,7 @@ class DevStack:
         try:
             found = [_job_run_id(worker.get_current_job_id())
                      for worker in Worker.all(connection=connection) if worker.pid in pids]
-        except (RedisError, OSError):
+        except REDIS_DOWN:
             return []
         finally:
             connection.close()

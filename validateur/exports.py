@@ -27,6 +27,7 @@ from sqlalchemy import Select
 from sqlalchemy.exc import SQLAlchemyError
 
 from validateur import labels
+from validateur.errors import ValidateurError
 from validateur.extensions import db
 from validateur.models import ValidationResult, ValidationRun
 from validateur.validation.catalogue import rule_title, scenario_title
@@ -39,7 +40,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
 
 
-class ExportInterrupted(Exception):
+class ExportInterrupted(ValidateurError):
     """The export's query failed after the first bytes were sent (no SQL in the message)."""
 
 

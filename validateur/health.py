@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from redis.exceptions import RedisError
 from rq import Worker
 from sqlalchemy import text
 
 from validateur import queue
 from validateur.config import HEALTH_TIMEOUT_SECONDS
 from validateur.database import WaitBudget, bounded_waits
+from validateur.errors import QUEUE_DOWN
 from validateur.extensions import db
 
 #: Past this, a Redis check still running counts as down (it gives up by itself just after).
@@ -40,7 +40,7 @@ def redis_status(manager: queue.RedisManager) -> tuple[bool, int | None]:
         return False, None
     try:
         return True, int(Worker.count(connection=manager.health_client))
-    except (RedisError, OSError, queue.QueueUnavailable):
+    except QUEUE_DOWN:
         return True, None
 
 

@@ -19,7 +19,6 @@ import logging
 import time
 
 from redis import Redis
-from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -27,6 +26,7 @@ from rq.registry import CanceledJobRegistry
 
 from validateur import queue, runs, storage
 from validateur.config import DEFAULT_FAILURE_TTL_SECONDS
+from validateur.errors import QUEUE_DOWN
 from validateur.models import ValidationRun
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def _stop_job(job_id: str | None) -> None:
         _file_as_cancelled(job, connection)
     except (NoSuchJobError, InvalidJobOperation):
         pass
-    except (RedisError, OSError, queue.QueueUnavailable) as exc:
+    except QUEUE_DOWN as exc:
         log.warning("could not reach Redis to stop %s: %s", job_id, type(exc).__name__)
 
 

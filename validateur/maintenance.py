@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass, field
 
 from flask import current_app
-from redis.exceptions import RedisError
 from rq.command import send_stop_job_command
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from validateur import queue, runs, storage
+from validateur.errors import QUEUE_DOWN
 from validateur.models import FailureCategory, ValidationRun
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def recover_stalled_runs(report: MaintenanceReport) -> None:
     for run in runs.stalled_runs(stale_after):
         try:
             _recover(run, report)
-        except (RedisError, OSError, queue.QueueUnavailable) as exc:
+        except QUEUE_DOWN as exc:
             log.warning("maintenance: Redis unavailable for run %s (%s)", run.id,
                         type(exc).__name__)
             return

@@ -7,10 +7,11 @@ rows): `runs.finish()` (a cancel) and `runs.delete_run()` remove a run's rows ex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -24,13 +25,16 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    TypeDecorator,
     event,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from validateur.extensions import db
+from validateur.validation.findings import Severity
 
 #: Money that sums billed amounts (finding impacts, run totals). A row's amount is below
 #: 10⁹ $ (`validation.cells.MAX_AMOUNT`), so 22 integer digits hold any file's total.
@@ -39,6 +43,31 @@ MONEY_TOTAL = Numeric(24, 2)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumString(TypeDecorator[E]):
+    """A VARCHAR column that stores an enum's value and loads the enum member.
+
+    The database keeps plain strings (no PostgreSQL enum type, so no migration and no
+    `ALTER TYPE` to add a member); Python code sees members, and a query may compare with a
+    member or its value alike. A value outside the enum is refused on the way in.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 class RunStatus(StrEnum):
@@ -86,7 +115,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default=Role.VIEWER.value)
+    role: Mapped[Role] = mapped_column(EnumString(Role, 16), default=Role.VIEWER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Browser sessions carry the version they were opened under; bumping it ends them all
     #: (logout, password change, disable: see `_end_sessions_on_change`).
@@ -103,11 +132,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def is_admin(self) -> bool:
-        return self.role == Role.ADMIN.value
+        return self.role == Role.ADMIN
 
     @property
     def can_upload(self) -> bool:
-        return self.role in (Role.EDITOR.value, Role.ADMIN.value)
+        return self.role in (Role.EDITOR, Role.ADMIN)
 
 
 @event.listens_for(User.password_hash, "set")
@@ -141,12 +170,14 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    status: Mapped[str] = mapped_column(String(16), default=RunStatus.QUEUED.value, index=True)
-    phase: Mapped[str] = mapped_column(String(16), default=Phase.QUEUED.value)
+    status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16), default=RunStatus.QUEUED,
+                                              index=True)
+    phase: Mapped[Phase] = mapped_column(EnumString(Phase, 16), default=Phase.QUEUED)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
-    error_category: Mapped[str | None] = mapped_column(String(32))
+    error_category: Mapped[FailureCategory | None] = mapped_column(
+        EnumString(FailureCategory, 32))
     file_name: Mapped[str] = mapped_column(String(255))
     stored_name: Mapped[str | None] = mapped_column(String(64))
     file_size: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -170,7 +201,23 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def run_status(self) -> RunStatus:
+        """The status as a member even before a reload (an attribute may be set to a string)."""
         return RunStatus(self.status)
+
+    @property
+    def counts(self) -> dict[Severity, int]:
+        """Findings per severity, most urgent first."""
+        return {severity: getattr(self, count_column(severity)) or 0 for severity in Severity}
+
+
+def count_column(severity: Severity) -> str:
+    """The run's column counting findings of `severity` (`error_count`, …)."""
+    return f"{severity}_count"
+
+
+def count_values(counts: Mapping[str, int]) -> dict[str, Any]:
+    """Counts per severity as the run's column values (`error_count=…`), for an UPDATE."""
+    return {count_column(severity): counts.get(severity, 0) for severity in Severity}
 
 
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
@@ -208,7 +255,7 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
     )
     rule: Mapped[str] = mapped_column(String(64))
     scenario: Mapped[str] = mapped_column(String(32))
-    severity: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[Severity] = mapped_column(EnumString(Severity, 16))
     message: Mapped[str] = mapped_column(Text)
     solution: Mapped[str] = mapped_column(Text, default="")
     rows: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list)

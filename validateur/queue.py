@@ -29,7 +29,6 @@ from flask import Flask, current_app
 from redis import Connection, Redis
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as RedisRetry
 from rq import Callback, Queue, Retry
@@ -43,6 +42,7 @@ from validateur.config import (
     DEFAULT_RESULT_TTL_SECONDS,
     HEALTH_TIMEOUT_SECONDS,
 )
+from validateur.errors import QUEUE_DOWN, REDIS_DOWN, QueueNotConfigured, QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,6 @@ PROBE_TTL_SECONDS = 600
 CHECK_TIMEOUT_SECONDS = 3.0
 
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z+]+://)(?P<user>[^:@/]*):(?P<pw>[^@/]+)@")
-
-
-class QueueUnavailable(RuntimeError):
-    """Redis cannot be reached: the caller answers 503 and leaves nothing behind."""
-
-
-class QueueNotConfigured(QueueUnavailable):
-    """REDIS_URL is not set: a configuration error, not an outage to wait out."""
 
 
 #: The monotonic time by which the current enqueue must be done (None: no deadline).
@@ -189,7 +181,7 @@ class RedisManager:
         """Health: one PING on the health client (at most `HEALTH_TIMEOUT_SECONDS` or so)."""
         try:
             return bool(self.health_client.ping())
-        except (RedisError, QueueUnavailable, OSError):
+        except QUEUE_DOWN:
             return False
 
     def server_info(self) -> dict[str, Any]:
@@ -292,7 +284,7 @@ def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, descriptio
                 on_failure=Callback(on_failure) if on_failure else None,
                 meta=meta,
             )
-    except (RedisError, OSError) as exc:
+    except REDIS_DOWN as exc:
         log.warning("enqueue of %s failed: %s", job_id or func, type(exc).__name__)
         raise QueueUnavailable("file d'attente indisponible") from None
 
@@ -315,7 +307,7 @@ def check_redis(url: str) -> tuple[bool, list[str]]:
         version = client.info("server").get("redis_version", "?")
         lines.append(f"Version du serveur : {version}")
         return round_trip, lines
-    except (RedisError, OSError) as exc:
+    except REDIS_DOWN as exc:
         lines.append(f"Redis injoignable ({type(exc).__name__}) : vérifiez REDIS_URL, que le "
                      "serveur tourne et que le mot de passe est correct.")
         return False, lines

@@ -137,7 +137,7 @@ class RunWriter:
         found = self._cursor.execute(
             "SELECT status FROM validation_runs WHERE id = %s FOR SHARE", (self._run_id,)
         ).fetchone()
-        return found is not None and found[0] == RunStatus.PROCESSING.value
+        return found is not None and found[0] == RunStatus.PROCESSING
 
     def clear_previous_attempt(self) -> None:
         self._cursor.execute(
@@ -246,7 +246,7 @@ def _json(data: dict[str, Any]) -> str:
 class FindingTotals:
     """Counts per severity and money totals of a run's findings, summed while streaming."""
 
-    counts: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in Severity})
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Severity, 0))
     potential_gain: Decimal = Decimal("0")
     money_at_risk: Decimal = Decimal("0")
 

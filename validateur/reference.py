@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from validateur.errors import ValidateurError
 from validateur.extensions import db
 from validateur.models import GmfEstablishment, RamqCode
 from validateur.validation.engine import ReferenceData
@@ -49,7 +50,7 @@ def _decimal(text: str) -> Decimal | None:
         return None
 
 
-class ReferenceFileError(ValueError):
+class ReferenceFileError(ValidateurError, ValueError):
     """A reference file cannot be read; the message is French and names the file."""
 
 

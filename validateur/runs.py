@@ -41,13 +41,14 @@ from validateur.models import (
     RunStatus,
     ValidationResult,
     ValidationRun,
+    count_values,
     utcnow,
 )
 from validateur.queue import job_id_for
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.PROCESSING.value)
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.PROCESSING)
 
 
 # -- outcomes: what `finish` is told ------------------------------------------------------
@@ -61,18 +62,15 @@ class Completed:
     potential_gain: Decimal
     money_at_risk: Decimal
 
-    allowed = (RunStatus.PROCESSING.value,)
+    allowed = (RunStatus.PROCESSING,)
     level = "info"
     discards_rows = False
 
     def values(self) -> dict[str, Any]:
         return {
-            "status": RunStatus.COMPLETED.value, "phase": Phase.DONE.value, "progress": 100,
+            "status": RunStatus.COMPLETED, "phase": Phase.DONE, "progress": 100,
             "total_rows": self.total_rows, "processed_rows": self.total_rows,
-            "error_count": self.counts.get("error", 0),
-            "warning_count": self.counts.get("warning", 0),
-            "optimization_count": self.counts.get("optimization", 0),
-            "info_count": self.counts.get("info", 0),
+            **count_values(self.counts),
             "potential_gain": self.potential_gain, "money_at_risk": self.money_at_risk,
         }
 
@@ -93,8 +91,8 @@ class Failed:
     level = "error"
 
     def values(self) -> dict[str, Any]:
-        return {"status": RunStatus.FAILED.value, "error_message": self.message[:2000],
-                "error_category": self.category.value}
+        return {"status": RunStatus.FAILED, "error_message": self.message[:2000],
+                "error_category": self.category}
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ class Cancelled:
     discards_rows = True
 
     def values(self) -> dict[str, Any]:
-        return {"status": RunStatus.CANCELLED.value, "cancel_requested": True}
+        return {"status": RunStatus.CANCELLED, "cancel_requested": True}
 
 
 Outcome = Completed | Failed | Cancelled
@@ -134,8 +132,8 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
         file_size=file_size,
         encoding=encoding,
         delimiter=delimiter,
-        status=RunStatus.QUEUED.value,
-        phase=Phase.QUEUED.value,
+        status=RunStatus.QUEUED,
+        phase=Phase.QUEUED,
         progress=0,
     )
     db.session.add(run)
@@ -166,8 +164,8 @@ def start_attempt(run_id: int) -> bool:
     started = _transition(
         run_id,
         OPEN_STATUSES,
-        status=RunStatus.PROCESSING.value,
-        phase=Phase.PARSING.value,
+        status=RunStatus.PROCESSING,
+        phase=Phase.PARSING,
         attempts=ValidationRun.attempts + 1,
         started_at=func.coalesce(ValidationRun.started_at, func.now()),
         heartbeat_at=func.now(),
@@ -185,8 +183,8 @@ def record_progress(run_id: int, phase: Phase, progress: int, processed_rows: in
     db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     recorded = _transition(
         run_id,
-        (RunStatus.PROCESSING.value,),
-        phase=phase.value,
+        (RunStatus.PROCESSING,),
+        phase=phase,
         progress=func.greatest(ValidationRun.progress, progress),
         processed_rows=processed_rows,
         heartbeat_at=func.now(),
@@ -202,8 +200,8 @@ def requeue(run_id: int, message: str, *, source: str, line: str, **metadata: An
     `message` is shown on the run's page until the next attempt starts; `line` is the log's.
     False (and nothing written) when the run is final or gone.
     """
-    requeued = _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED.value,
-                           phase=Phase.QUEUED.value, heartbeat_at=func.now(),
+    requeued = _transition(run_id, OPEN_STATUSES, status=RunStatus.QUEUED,
+                           phase=Phase.QUEUED, heartbeat_at=func.now(),
                            error_message=message[:2000])
     if not requeued:
         db.session.rollback()
@@ -302,7 +300,7 @@ def status_of(run_id: int) -> str | None:
 
 
 def is_processing(run_id: int) -> bool:
-    return status_of(run_id) == RunStatus.PROCESSING.value
+    return status_of(run_id) == RunStatus.PROCESSING
 
 
 def stalled_runs(stale_after_seconds: int) -> list[ValidationRun]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
+from validateur.errors import ValidateurError
 from validateur.formatting import integer
 from validateur.models import RunStatus
 from validateur.validation.findings import Severity
@@ -47,12 +49,7 @@ class RunSchema(Schema):
     finishedAt = fields.DateTime(attribute="finished_at", allow_none=True)
 
     def get_counts(self, run: Any) -> dict[str, int]:
-        return {
-            "error": run.error_count,
-            "warning": run.warning_count,
-            "optimization": run.optimization_count,
-            "info": run.info_count,
-        }
+        return {severity.value: count for severity, count in run.counts.items()}
 
 
 class FindingSchema(Schema):
@@ -105,27 +102,33 @@ class PageArgsSchema(_Arguments):
 
 
 class RunListArgsSchema(PageArgsSchema):
-    status = fields.String(validate=validate.OneOf([s.value for s in RunStatus]))
+    status = fields.Enum(RunStatus, by_value=True)
     q = fields.String(validate=[validate.Length(max=MAX_QUERY_LENGTH), _no_control_characters])
 
 
 class ResultArgsSchema(PageArgsSchema):
-    severity = fields.String(validate=validate.OneOf([s.value for s in Severity]))
+    severity = fields.Enum(Severity, by_value=True)
     rule = fields.String(validate=_rule_code)
+
+
+def _one_of(codes: type[StrEnum]) -> str:
+    """`error, warning, optimization ou info`: the codes an argument takes, in order."""
+    *first, last = [code.value for code in codes]
+    return f"{', '.join(first)} ou {last}"
 
 
 #: What each argument must be, in the words of the 400 answer.
 ARGUMENT_RULES: dict[str, str] = {
     "page": f"un nombre entier de 1 à {integer(MAX_PAGE)}",
     "per_page": f"un nombre entier de 1 à {MAX_PER_PAGE}",
-    "status": "queued, processing, completed, failed ou cancelled",
+    "status": _one_of(RunStatus),
     "q": f"du texte sans caractère de contrôle, {MAX_QUERY_LENGTH} caractères au plus",
-    "severity": "error, warning, optimization ou info",
+    "severity": _one_of(Severity),
     "rule": "un code de règle (lettres minuscules, chiffres et traits d'union)",
 }
 
 
-class BadArguments(Exception):
+class BadArguments(ValidateurError):
     """A query argument out of its range; `message` is the French 400 answer."""
 
     def __init__(self, names: list[str]) -> None:

@@ -28,10 +28,13 @@ from limits import parse as parse_limit
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
-from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException, SecurityError, TooManyRequests
 
 from validateur.config import ConfigError
+from validateur.errors import REDIS_DOWN
+
+#: The limiter's counters cannot be reached: Redis is down, or `limits` says so.
+LIMITER_DOWN: tuple[type[Exception], ...] = (*REDIS_DOWN, StorageError)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -104,7 +107,7 @@ def seconds_until_allowed(limit: str, *identity: str) -> int | None:
         if strategy.hit(item, LIMIT_PREFIX, *identity):
             return None
         reset_at = strategy.get_window_stats(item, LIMIT_PREFIX, *identity).reset_time
-    except (RedisError, OSError, StorageError):
+    except LIMITER_DOWN:
         raise LimiterUnavailable() from None
     return max(1, math.ceil(reset_at - time.time()))
 

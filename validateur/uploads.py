@@ -16,6 +16,7 @@ from typing import IO
 from sqlalchemy.exc import SQLAlchemyError
 
 from validateur import queue, runlog, runs, storage
+from validateur.errors import QueueNotConfigured, QueueUnavailable, ValidateurError
 from validateur.extensions import db
 from validateur.models import ValidationRun
 from validateur.validation.reader import UnusableFile, sniff_file
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 RECEIVED = "Fichier reçu et mis en file d'attente"
 
 
-class UploadRejected(Exception):
+class UploadRejected(ValidateurError):
     """The upload is refused; `status` and `code` go to the HTTP answer, the message is French."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -84,7 +85,7 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
         raise  # the app's error handlers answer (503 when the database is unreachable)
     try:
         queue.enqueue_validation(run.id)
-    except queue.QueueUnavailable as exc:
+    except QueueUnavailable as exc:
         runs.delete_run(run.id)
         storage.delete(stored_name)
         raise _queue_refusal(exc) from None
@@ -92,9 +93,9 @@ def _accept_stored(stored_name: str, size: int, file_name: str | None,
     return run
 
 
-def _queue_refusal(exc: queue.QueueUnavailable) -> UploadRejected:
+def _queue_refusal(exc: QueueUnavailable) -> UploadRejected:
     """A missing REDIS_URL is a configuration error (waiting will not help); else an outage."""
-    if isinstance(exc, queue.QueueNotConfigured):
+    if isinstance(exc, QueueNotConfigured):
         return UploadRejected(
             503, "queue_not_configured",
             "La file d'attente n'est pas configurée (REDIS_URL) : erreur de configuration du "

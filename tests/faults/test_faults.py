@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -246,11 +247,12 @@ def test_failure_callback_fails_the_run_once_retries_are_spent(
     run_id = _upload(client, editor, billing_csv([act(1)]))
     with fault_app.app_context():
         job = Job.fetch(f"validation-{run_id}", connection=redis_manager().client)
+    lost = JobFailed(run_id, psycopg.OperationalError("server closed the connection"))
     job.retries_left = 1
-    on_validation_failure(job, None, JobFailed, JobFailed(run_id, "OperationalError"), None)
+    on_validation_failure(job, None, JobFailed, lost, None)
     assert _run(fault_app, run_id).status == "queued"
     job.retries_left = 0
-    on_validation_failure(job, None, JobFailed, JobFailed(run_id, "OperationalError"), None)
+    on_validation_failure(job, None, JobFailed, lost, None)
     run = _run(fault_app, run_id)
     assert run.status == "failed" and "plusieurs tentatives" in (run.error_message or "")
     assert _uploads_empty(fault_app)
@@ -265,7 +267,7 @@ def test_a_bug_is_not_retried(fault_app: Flask, client: FlaskClient, editor: Per
     with fault_app.app_context():
         job = Job.fetch(f"validation-{run_id}", connection=redis_manager().client)
     job.retries_left = 3
-    on_validation_failure(job, None, JobFailed, JobFailed(run_id, "KeyError"), None)
+    on_validation_failure(job, None, JobFailed, JobFailed(run_id, KeyError("facture")), None)
     assert job.retries_left == 0
     assert _run(fault_app, run_id).status == "failed"
 

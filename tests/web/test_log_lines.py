@@ -67,6 +67,44 @@ def test_the_500_handler_logs_frames_without_the_exception_text(
     assert CANARY not in text and CANARY not in response.get_data(as_text=True)
 
 
+@pytest.fixture()
+def plain_log() -> Iterator[io.StringIO]:
+    """A root handler with logging's own formatter: it would print any exception it is given."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+def test_a_500_from_a_driver_quoting_a_cell_never_logs_the_cell(
+        service_env: dict[str, str], plain_log: io.StringIO) -> None:
+    """PostgreSQL quotes the refused value and SQLAlchemy adds the parameters to its text:
+    the handler logs frames only, whatever formatter the process runs with."""
+    from sqlalchemy import text
+
+    from validateur.extensions import db
+
+    broken: Flask = create_app({"WTF_CSRF_ENABLED": False})
+    logging.getLogger("validateur.web.errors").disabled = False
+
+    def refuse_a_cell() -> str:
+        db.session.execute(text("SELECT CAST(:patient AS integer)"), {"patient": CANARY})
+        return "unreachable"
+
+    broken.add_url_rule("/refuse", "refuse", refuse_a_cell)
+    response = broken.test_client().get("/refuse")
+    assert response.status_code == 500
+    text_logged = plain_log.getvalue()
+    assert "unhandled DataError on GET /refuse" in text_logged
+    assert "in refuse_a_cell" in text_logged and "exception text omitted" in text_logged
+    assert CANARY not in text_logged and CANARY not in response.get_data(as_text=True)
+
+
 def test_escape_leaves_ordinary_french_text_alone() -> None:
     assert escape_controls("Réclamation 30000000001 : 1 234,56 $") == (
         "Réclamation 30000000001 : 1 234,56 $")

@@ -371,10 +371,13 @@ def test_delete_asks_first_then_says_it_is_done(app: Flask, client: FlaskClient,
 
 def test_scripts_get_their_labels_from_the_page(app: Flask, client: FlaskClient,
                                                editor: Person) -> None:
+    """The JSON a page hands its script is `labels.py` and `RunStatus`, and no script keeps
+    a copy of a label or of the final statuses."""
     import json
     from pathlib import Path
 
     from validateur import labels
+    from validateur.models import RunStatus
 
     run_id = _queued_run(client, editor)
     login(client, editor)
@@ -382,12 +385,16 @@ def test_scripts_get_their_labels_from_the_page(app: Flask, client: FlaskClient,
         page = _text(client.get(path))
         block = page.split('<script type="application/json" id="page-labels">')[1]
         handed = json.loads(block.split("</script>")[0])
-        assert handed == {"status": labels.STATUS, "phase": labels.PHASE}
+        assert handed == {"status": labels.STATUS, "phase": labels.PHASE,
+                          "final": ["completed", "failed", "cancelled"]}
+        assert set(handed["status"]) == set(RunStatus)
     static = Path(__file__).resolve().parents[2] / "static"
     for script in static.glob("*.js"):
         source = script.read_text(encoding="utf-8")
         for label in (*labels.STATUS.values(), *labels.PHASE.values()):
             assert f'"{label}"' not in source, (script.name, label)
+        for status in (RunStatus.FAILED, RunStatus.CANCELLED):
+            assert f'"{status}"' not in source, (script.name, status)
 
 
 def test_the_admin_page_speaks_french(client: FlaskClient, make_person: Any) -> None:

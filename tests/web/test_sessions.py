@@ -207,18 +207,17 @@ def test_login_is_limited_per_address_whatever_the_account(app: Flask) -> None:
 
 
 def test_an_unknown_email_answers_in_the_time_of_a_known_one(app: Flask, editor: Person) -> None:
-    def median_seconds(email: str) -> float:
-        times = []
-        for _ in range(5):
+    """Both take a password hash (80 ms against 4 ms before the dummy hash). The two kinds
+    alternate, so a load that comes and goes on the machine weighs on both alike."""
+    times: dict[str, list[float]] = {editor.email: [], "personne-inconnue@exemple.test": []}
+    for _ in range(7):
+        for email, seen in times.items():
             started = time.perf_counter()
             app.test_client().post("/login", data={"email": email, "password": "faux"})
-            times.append(time.perf_counter() - started)
-        return statistics.median(times)
-
-    known = median_seconds(editor.email)
-    unknown = median_seconds("personne-inconnue@exemple.test")
+            seen.append(time.perf_counter() - started)
+    known, unknown = (statistics.median(seen) for seen in times.values())
     print(f"login known {known * 1000:.1f} ms, unknown {unknown * 1000:.1f} ms")
-    assert 0.6 < unknown / known < 1.6
+    assert 0.5 < unknown / known < 2.0
 
 
 def test_logins_fail_closed_and_uploads_go_on_when_the_limiter_is_down(

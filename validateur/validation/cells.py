@@ -32,6 +32,8 @@ import re
 from datetime import date, time
 from decimal import Decimal
 
+from validateur.validation.errors import ValidateurError
+
 _THOUSANDS_SPACES = " \u00a0\u202f\u2009"
 
 _AMOUNT = re.compile(
@@ -59,7 +61,7 @@ _TRAILING_TIME = re.compile(r"[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?
 MAX_AMOUNT = Decimal(1_000_000_000)
 
 
-class AmountOutOfRange(ValueError):
+class AmountOutOfRange(ValidateurError, ValueError):
     """A readable amount of `MAX_AMOUNT` or more (never quoting it)."""
 
 

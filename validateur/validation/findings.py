@@ -19,12 +19,24 @@ CENT = Decimal("0.01")
 
 
 class Severity(StrEnum):
-    """How urgent a finding is, most urgent first (rules.md)."""
+    """How urgent a finding is, most urgent first (rules.md).
+
+    The members' order is THE order of urgency: pages, the API's groups, exports and run
+    counts iterate `Severity` or sort by `rank`; labels are in `validateur.labels`.
+    """
 
     ERROR = "error"
     WARNING = "warning"
     OPTIMIZATION = "optimization"
     INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent: the position in the declaration order."""
+        return _RANKS[self]
+
+
+_RANKS: dict[Severity, int] = {severity: rank for rank, severity in enumerate(Severity)}
 
 
 @dataclass(slots=True)

@@ -8,13 +8,15 @@ user: it names the problem, the missing columns or a row number, never a cell's 
 
 from __future__ import annotations
 
+from validateur.validation.errors import ValidateurError
+
 #: The file cannot be read as a billing export (binary, encoding, broken lines, no header).
 UNREADABLE_FILE = "unreadable-file"
 #: The header lacks required columns.
 MISSING_COLUMNS = "missing-columns"
 
 
-class UnusableFile(Exception):
+class UnusableFile(ValidateurError):
     """The file cannot be validated; the message says why, in French, without cell values."""
 
     def __init__(self, message: str, *, category: str = UNREADABLE_FILE) -> None:

@@ -2,6 +2,11 @@
 
 No stack trace ever reaches a client; a 500 rolls the session back so the next request of
 the same worker starts clean. Database outages answer 503.
+
+A 500 is logged as its class and frames (`logsafe.exception_outline`), never through
+`exc_info`: whatever formatter the process runs, neither the exception's text (a driver
+quotes the refused value and SQLAlchemy appends the parameters) nor a frame's locals reach
+the log.
 """
 
 from __future__ import annotations

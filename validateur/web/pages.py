@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from validateur import auth, labels, lifecycle, runs, sessions
 from validateur.auth import require_upload_right
-from validateur.models import ValidationRun
+from validateur.models import RunStatus, ValidationRun
 from validateur.schemas import load_args, result_args, run_list_args
 from validateur.security import check_login_account
 from validateur.uploads import UploadRejected, accept_stream
@@ -84,9 +84,11 @@ def logout() -> Any:
     return redirect(url_for("pages.login"))
 
 
-def _script_labels() -> dict[str, dict[str, str]]:
-    """The labels the pages' scripts show, handed over by the page (scripts keep no copy)."""
-    return {"status": labels.STATUS, "phase": labels.PHASE}
+def _script_labels() -> dict[str, Any]:
+    """What the pages' scripts show and stop on, handed over by the page (they keep no copy):
+    the status and phase labels, and the final statuses."""
+    return {"status": labels.STATUS, "phase": labels.PHASE,
+            "final": [status for status in RunStatus if status.is_final]}
 
 
 @bp.get("/")
@@ -141,15 +143,16 @@ def run_page(run_id: int) -> Any:
     severity, rule, page = args.get("severity"), args.get("rule"), args["page"]
     findings: list[Any] = []
     total = 0
-    if run.status == "completed":
+    completed = run.status == RunStatus.COMPLETED
+    if completed:
         findings, total = queries.paginate(queries.findings_query(run.id, severity, rule),
                                            page, FINDINGS_PER_PAGE)
     last = queries.last_page(total, FINDINGS_PER_PAGE)
-    final_without_results = run.status in ("failed", "cancelled")
+    final_without_results = run.status in (RunStatus.FAILED, RunStatus.CANCELLED)
     html = render_template(
         "pages/run.html", run=run, findings=findings, total=total, page=page, last=last,
         per_page=FINDINGS_PER_PAGE, severity=severity, rule=rule, beyond=page > last,
-        groups=queries.finding_groups(run.id) if run.status == "completed" else [],
+        groups=queries.finding_groups(run.id) if completed else [],
         logs=queries.logs_of(run.id) if final_without_results else [],
         owner=_owner_email(run), script_labels=_script_labels(),
     )

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 
 from validateur.extensions import db
-from validateur.models import User, ValidationLog, ValidationResult, ValidationRun
+from validateur.models import RunStatus, User, ValidationLog, ValidationResult, ValidationRun
+from validateur.validation.findings import Severity
 
-SEVERITY_ORDER = {"error": 0, "warning": 1, "optimization": 2, "info": 3}
 MAX_LOG_LINES = 500
 
 
@@ -27,7 +27,7 @@ def last_page(total: int, per_page: int) -> int:
     return max((total + per_page - 1) // per_page, 1)
 
 
-def filter_runs(query: Select[Any], status: str | None = None,
+def filter_runs(query: Select[Any], status: RunStatus | str | None = None,
                 name_part: str | None = None) -> Select[Any]:
     """Runs of one status and/or whose file name contains `name_part` (any case)."""
     if status:
@@ -48,10 +48,12 @@ def owner_emails(runs: list[ValidationRun]) -> dict[int, str]:
 
 
 def _severity_rank() -> Any:
-    return case(SEVERITY_ORDER, value=ValidationResult.severity, else_=9)
+    """`Severity.rank` in SQL, so a page of findings is sorted by the database."""
+    return case({severity: severity.rank for severity in Severity},
+                value=ValidationResult.severity, else_=len(Severity))
 
 
-def findings_query(run_id: int, severity: str | None = None,
+def findings_query(run_id: int, severity: Severity | str | None = None,
                    rule: str | None = None) -> Select[Any]:
     """A run's findings, most urgent first, then by rule and first row."""
     query = select(ValidationResult).where(ValidationResult.validation_run_id == run_id)
@@ -81,7 +83,7 @@ def finding_groups(run_id: int) -> list[dict[str, Any]]:
          "toGain": Decimal(gain)}
         for sev, rule, count, risk, gain in rows
     ]
-    return sorted(groups, key=lambda g: (SEVERITY_ORDER.get(g["severity"], 9), g["rule"]))
+    return sorted(groups, key=lambda g: (g["severity"].rank, g["rule"]))
 
 
 def logs_of(run_id: int) -> list[ValidationLog]:
