@@ -154,3 +154,24 @@ def test_findings_and_pages_show_patients_masked(
     for shown in (page, results, export):
         assert "ZQXWCANARYLAST" not in shown and "ZQXW12345678" not in shown
     assert "ZQXW****5678" in page
+
+
+def test_a_name_in_the_claim_column_is_never_shown(
+    app: Flask, editor: Person, stack: tuple[Path, Path]
+) -> None:
+    """A person's name pasted in `ID RAMQ` (issue 12.11): pages, API and export show the
+    claim-shaped numbers only, and the structure rule says the cell is not a claim number."""
+    rows = [act(1, **{"ID RAMQ": "ZQXWCANARYLAST, ZQXWCANARYFIRST"}),
+            act(2, **{"ID RAMQ": "ZQXWCANARYLAST, ZQXWCANARYFIRST"}),
+            act(3)]
+    client = app.test_client()
+    run_id = upload_csv(client, editor, billing_csv(rows)).get_json()["validationId"]
+    assert wait_final(app, run_id).status == "completed"
+    client.post("/login", data={"email": editor.email, "password": editor.password})
+    results = client.get(f"/api/validations/{run_id}/results?limit=200", headers=editor.headers)
+    scenarios = {item["scenario"] for item in results.get_json()["items"]}
+    assert "invalid-claim" in scenarios
+    shown = [client.get(f"/runs/{run_id}").get_data(as_text=True), results.get_data(as_text=True),
+             client.get(f"/api/validations/{run_id}/results.csv", headers=editor.headers
+                        ).get_data(as_text=True)]
+    assert all("ZQXWCANARY" not in text for text in shown)
