@@ -73,7 +73,7 @@ def _validate(run_id: int) -> None:
     stored_name = run.stored_name
     job = get_current_job()
     runlog.record(run_id, "info", "worker", "Traitement démarré", jobId=run.job_id,
-                  attempt=run.attempts)
+                  attempt=run.attempts, event="job-started")
     started = time.monotonic()
     final = False
     try:
@@ -100,7 +100,7 @@ def _validate(run_id: int) -> None:
         if final:
             storage.delete(stored_name)
     runlog.record(run_id, "info", "worker", "Traitement terminé",
-                  durationMs=int((time.monotonic() - started) * 1000))
+                  durationMs=int((time.monotonic() - started) * 1000), event="job-ended")
 
 
 def _note_failed_attempt(run_id: int, cause: str, attempt: int) -> None:
@@ -128,7 +128,7 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
             raise RunCancelled(run_id)  # deleted or cancelled meanwhile: roll back
     runlog.record(run_id, "info", "worker", "Lignes et constats enregistrés", rows=rows,
                   findings=totals.total, errors=totals.counts["error"],
-                  warnings=totals.counts["warning"])
+                  warnings=totals.counts["warning"], event="rows-stored")
     storage.delete(stored_name)  # rows are committed: the file is no longer needed
     if runs.complete(run_id, total_rows=rows, counts=totals.counts,
                      potential_gain=totals.potential_gain, money_at_risk=totals.money_at_risk):
