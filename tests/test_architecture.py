@@ -1,4 +1,4 @@
-"""The one-way dependencies of architecture.md, checked on the source."""
+"""The one-way dependencies of docs/architecture.md § Who owns what, checked on the source."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ CENT = Decimal("0.01")
 
 
 class Severity(StrEnum):
-    """How urgent a finding is, most urgent first (rules.md)."""
+    """How urgent a finding is, most urgent first (docs/rules.md § Common ground)."""
 
     ERROR = "error"
     WARNING = "warning"

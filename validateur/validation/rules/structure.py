@@ -1,4 +1,4 @@
-"""`structure`: what is wrong with the rows themselves (rules.md §1).
+"""`structure`: what is wrong with the rows themselves (docs/rules.md).
 
 Business reason: the RAMQ rejects a claim whose date, code, physician or amounts cannot be read,
 and billing staff must fix the row in their billing software before anything else can be
@@ -49,7 +49,7 @@ MAX_PER_SCENARIO = 1_000
 #: Rows remembered per duplicated claim.
 MAX_ROWS_PER_DUPLICATE = 100
 
-#: Codes other rules name (rules.md §2–6): known even when the tariff table lacks them.
+#: Codes other rules name (docs/rules.md): known even when the tariff table lacks them.
 RULE_CODES = frozenset({
     "19928", "19929", "8875", "8857", "8859", "15801", "15802", "15815", "15816", "15821",
     "15822", "15835", "15836", "15819", "15820", "15839", "15840",
