@@ -3,7 +3,7 @@
 Adding a rule = one module here plus one line below: the module has a stable `SLUG`, its
 `SCENARIOS` tuple (every scenario code it can produce, each titled in
 `validateur.validation.catalogue`), and a docstring giving the business reason; see
-docs/rules.md for what each rule checks.
+docs/rules.md for what each rule checks, docs/adding-a-rule.md for every step.
 """
 
 from __future__ import annotations
