@@ -46,7 +46,6 @@ from validateur.stack import (
     start_worker,
     wait_until_answers,
 )
-from validateur.stack import wait_for_port as wait_for_port  # tests import it from here
 
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 5000

@@ -9,9 +9,6 @@ searched for the canaries. They may only live in `billing_records` and findings.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +21,9 @@ from sqlalchemy import func, select
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv
 from tests.workers import start_rq_worker, stop, wait_final, wait_for
-from validateur.dev import free_port, wait_for_port
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationLog
+from validateur.stack import free_port, start_web, wait_for_port
 
 pytestmark = pytest.mark.e2e
 CANARIES = ["ZQXWCANARYLAST", "ZQXWCANARYFIRST", "ZQXW12345678", "Zephyrincanary", "987654,32",
@@ -46,11 +43,7 @@ def stack(app: Flask, service_env: dict[str, str],
     """A gunicorn web process and a worker whose logs we keep."""
     logs = tmp_path_factory.mktemp("phi")
     port = free_port()
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-         f"127.0.0.1:{port}", "validateur:create_app()"],
-        env={**os.environ, **service_env}, cwd=Path(__file__).resolve().parents[2],
-        stdout=(logs / "web.log").open("wb"), stderr=subprocess.STDOUT)
+    web = start_web(service_env, port, log=logs / "web.log")
     worker = start_rq_worker(service_env, logs / "worker.log", plain=False)
     wait_for_port(port)
     yield logs / "web.log", logs / "worker.log"
