@@ -84,6 +84,8 @@ def configure(level: int = logging.INFO) -> None:
     handler.setFormatter(SafeFormatter(FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO whenever Flask-Migrate loads it: noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _wsgi_to_text(value: Any) -> Any:
