@@ -18,7 +18,9 @@
         ├── RunCancelled          jobs/progress.py the run left `processing` while the job worked
         ├── JobFailed             here             an attempt failed for a non-input reason; RQ
         │                         retries it when `transient`
-        └── DevStackError         dev.py           `validateur dev` could not start its stack
+        ├── DevStackError         dev.py           `validateur dev` could not start its stack
+        └── StackError            stack.py         a process of the harness did not start or
+                                  answer in time (dev, chaos, bench, tests)
 
 Exceptions that must derive from a framework's class stay outside (`cli.CommandError` is a
 click exception, `security.LimiterUnavailable` an HTTP 503); a test keeps every other

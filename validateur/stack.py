@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from validateur.config import PROJECT_ROOT
+from validateur.validation.errors import ValidateurError
 
 LOOPBACK = "127.0.0.1"
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -50,7 +51,7 @@ FAST_FAULT_TIMINGS: dict[str, str] = {
 FINAL_STATUSES = ("completed", "failed", "cancelled")
 
 
-class StackError(RuntimeError):
+class StackError(ValidateurError):
     """A process of the stack did not start, or did not become ready in time."""
 
 
