@@ -67,7 +67,7 @@ def test_users_create_refuses_a_bad_email_and_a_short_password(app: Flask) -> No
                    "--password", "court123")
     assert_one_french_error(short, "au moins 12 caractères", "il en a 8")
     bad_role = invoke(app, "users", "create", "agent@exemple.test", "--role", "chef")
-    assert_one_french_error(bad_role, "--role", "viewer, editor, admin")
+    assert_one_french_error(bad_role, "--role", "viewer, editor, manager, admin")
     assert bad_role.exit_code == 2
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 0

@@ -39,6 +39,7 @@ from validateur.models import (
     FailureCategory,
     Phase,
     RunStatus,
+    User,
     ValidationResult,
     ValidationRun,
     count_values,
@@ -124,9 +125,15 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     The run is returned detached with its attributes as written (no SELECT to reload them):
     the caller reads id, status and job id. The log line is echoed to the process log by the
     caller once it is true (`runlog.echo`, after the enqueue).
+
+    The run belongs to the uploader's organization as it is now (a later move of the
+    uploader leaves the run where it was); an admin's or an ownerless run to none.
     """
+    organization_id = None if user_id is None else db.session.execute(
+        select(User.organization_id).where(User.id == user_id)).scalar_one_or_none()
     run = ValidationRun(
         user_id=user_id,
+        organization_id=organization_id,
         file_name=file_name[:255],
         stored_name=stored_name,
         file_size=file_size,
