@@ -129,8 +129,9 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     The run belongs to the uploader's organization as it is now (a later move of the
     uploader leaves the run where it was); an admin's or an ownerless run to none.
     """
-    organization_id = None if user_id is None else db.session.execute(
-        select(User.organization_id).where(User.id == user_id)).scalar_one_or_none()
+    # The uploader is the request's user, already in the session: usually no query.
+    uploader = db.session.get(User, user_id) if user_id is not None else None
+    organization_id = uploader.organization_id if uploader is not None else None
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,
