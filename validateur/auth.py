@@ -17,14 +17,14 @@ from datetime import timedelta
 from functools import cache, wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Request, abort, current_app, flash, g, request
+from flask import Flask, Request, abort, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from validateur import sessions
+from validateur import organizations, sessions
 from validateur.extensions import db, login_manager
-from validateur.models import ApiToken, Role, User, utcnow
+from validateur.models import ApiToken, Organization, Role, User, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_PREFIX = "vld_"
@@ -37,14 +37,39 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(email: str, role: Role, password: str | None = None) -> tuple[User, str]:
-    """Create a user; returns it and its password (generated when none is given)."""
-    password = password or secrets.token_urlsafe(12)
-    user = User(email=email.strip().lower(), role=role,
-                password_hash=generate_password_hash(password))
+def new_password() -> str:
+    """A generated password, shown once to whoever creates or resets the account."""
+    return secrets.token_urlsafe(12)
+
+
+def create_user(email: str, role: Role, password: str | None = None,
+                organization: Organization | None = None) -> tuple[User, str]:
+    """Create a user; returns it and its password (generated when none is given).
+
+    A user other than an admin without `organization` gets one of their own, named after
+    their e-mail (`organizations.organization_for_new_user`).
+    """
+    email = email.strip().lower()
+    password = password or new_password()
+    user = User(email=email, role=role, password_hash=generate_password_hash(password),
+                organization=organizations.organization_for_new_user(email, role,
+                                                                     organization))
     db.session.add(user)
     db.session.commit()
     return user, password
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password (not committed); it ends the user's sessions (`models`' listener)."""
+    user.password_hash = generate_password_hash(password)
+
+
+def reset_password(user: User) -> str:
+    """Give `user` a generated password, committed; returns it to be shown once."""
+    password = new_password()
+    set_password(user, password)
+    db.session.commit()
+    return password
 
 
 def find_user(email: str) -> User | None:
@@ -160,13 +185,30 @@ def is_token_request() -> bool:
 
 
 def require_upload_right(view: F) -> F:
-    """Editors and admins may upload and change runs; viewers get 403."""
+    """Editors, managers and admins may upload and change runs; viewers get 403."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if not current_user.can_upload:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_manager(view: F) -> F:
+    """Managers only (« Mon organisation »); an admin, who has none, is sent to the admin
+    pages; anyone else gets 403."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if current_user.is_admin:
+            return redirect(url_for("admin.index"))
+        if not current_user.is_manager:
             abort(403)
         return view(*args, **kwargs)
 
@@ -188,8 +230,6 @@ def require_admin(view: F) -> F:
 def _unauthorized() -> Any:
     if request.path.startswith("/api/"):
         abort(401)
-    from flask import redirect, url_for
-
     return redirect(url_for("pages.login", next=request.path))
 
 

@@ -25,16 +25,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
-from validateur import create_app, labels
+from validateur import create_app, labels, organizations
 from validateur.errors import ValidateurError
-from validateur.models import Role, RunStatus, ValidationRun
+from validateur.models import DEFAULT_MAX_PARALLEL, Plan, Role, RunStatus, ValidationRun
 
 ROLE_CHOICE = click.Choice([r.value for r in Role])
 HELP_TEXT = "Afficher cette aide et quitter."
 #: Shortest password `users create` accepts.
 MIN_PASSWORD_LENGTH = 12
-#: Local part, @, a domain with at least one dot: enough to catch typing mistakes.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL = organizations.EMAIL
 #: What `tokens create` prints as a token's prefix (and stores): `vld_` and 8 characters.
 PREFIX_LENGTH = 12
 #: Commands the app's extensions add (Flask-Migrate's `db`): they need the app.
@@ -320,13 +319,37 @@ def _checked_password(password: str) -> str:
     return password
 
 
+def _organization_or_fail(name: str) -> Any:
+    try:
+        return organizations.get(name)
+    except organizations.PeopleRefused as exc:
+        raise CommandError(f"{exc.message[:-1]} (voir « validateur orgs list »).") from None
+
+
+def _refused(exc: Exception) -> CommandError:
+    """A rule's refusal (`organizations.PeopleRefused`) as the command's one-line error."""
+    message = str(exc)
+    return CommandError(message[:1].lower() + message[1:])
+
+
+def _describe(user: Any) -> str:
+    """« agent@… (éditeur, organisation Clinique A) », as the user commands print it."""
+    where = (f", organisation {user.organization.name}" if user.organization is not None
+             else ", aucune organisation")
+    state = "" if user.active else ", désactivé"
+    return f"{user.email} ({labels.label(labels.ROLE, user.role)}{where}{state})"
+
+
 @users_group.command("create")
 @click.argument("email")
 @click.option("--role", type=ROLE_CHOICE, required=True, help="Rôle de l'utilisateur.")
+@click.option("--org", "org_name", default=None,
+              help="Organisation existante ; sans elle, une organisation nommée d'après le "
+                   "courriel est créée (aucune pour un administrateur).")
 @click.option("--password", default=None,
               help=f"Mot de passe (au moins {MIN_PASSWORD_LENGTH} caractères) ; généré et "
                    "affiché s'il est omis.")
-def users_create(email: str, role: str, password: str | None) -> None:
+def users_create(email: str, role: str, org_name: str | None, password: str | None) -> None:
     """Créer un utilisateur (EMAIL : son adresse courriel)."""
     from validateur import auth
 
@@ -335,10 +358,74 @@ def users_create(email: str, role: str, password: str | None) -> None:
         _checked_password(password)
     if auth.find_user(email):
         raise CommandError(f"l'utilisateur {email} existe déjà.")
-    user, secret = auth.create_user(email, Role(role), password)
-    click.echo(f"Utilisateur créé : {user.email} ({labels.label(labels.ROLE, user.role)})")
+    organization = _organization_or_fail(org_name) if org_name else None
+    try:
+        user, secret = auth.create_user(email, Role(role), password, organization)
+    except organizations.PeopleRefused as exc:
+        raise _refused(exc) from None
+    where = f" dans l'organisation {user.organization.name}" if user.organization else ""
+    click.echo(f"Utilisateur créé : {user.email} ({labels.label(labels.ROLE, user.role)})"
+               f"{where}")
     if password is None:
         click.echo(f"Mot de passe : {secret}")
+
+
+@users_group.command("list")
+@click.option("--org", "org_name", default=None, help="Seulement les membres de cette "
+              "organisation.")
+def users_list(org_name: str | None) -> None:
+    """Lister les utilisateurs : courriel, organisation, rôle, état."""
+    from sqlalchemy import select
+
+    from validateur.extensions import db
+    from validateur.models import User
+
+    query = select(User).order_by(User.email)
+    if org_name:
+        query = query.where(User.organization_id == _organization_or_fail(org_name).id)
+    users = db.session.execute(query).scalars().all()
+    if not users:
+        click.echo("Aucun utilisateur.")
+    for user in users:
+        organization = user.organization.name if user.organization else "—"
+        click.echo(f"{user.email}\t{organization}\t{labels.label(labels.ROLE, user.role)}"
+                   f"\t{'actif' if user.active else 'désactivé'}")
+
+
+@users_group.command("set")
+@click.argument("email")
+@click.option("--role", type=ROLE_CHOICE, default=None, help="Nouveau rôle.")
+@click.option("--org", "org_name", default=None, help="Nouvelle organisation (existante).")
+@click.option("--password", default=None,
+              help=f"Nouveau mot de passe (au moins {MIN_PASSWORD_LENGTH} caractères).")
+@click.option("--disable/--enable", "disable", default=None,
+              help="Désactiver le compte (ses sessions et ses jetons cessent aussitôt) ou le "
+                   "réactiver.")
+def users_set(email: str, role: str | None, org_name: str | None, password: str | None,
+              disable: bool | None) -> None:
+    """Modifier un utilisateur (EMAIL : son adresse courriel)."""
+    from validateur import auth
+    from validateur.extensions import db
+
+    if role is None and org_name is None and password is None and disable is None:
+        raise CommandError("rien à changer : donnez --role, --org, --password, --disable ou "
+                           "--enable.")
+    if password is not None:
+        _checked_password(password)
+    user = _user_or_fail(email)
+    organization = _organization_or_fail(org_name) if org_name else None
+    try:
+        if role is not None or organization is not None:
+            organizations.place(user, Role(role or user.role), organization)
+    except organizations.PeopleRefused as exc:
+        db.session.rollback()
+        raise _refused(exc) from None
+    if password is not None:
+        auth.set_password(user, password)
+    if disable is not None:
+        user.active = not disable
+    db.session.commit()
+    click.echo(f"Utilisateur modifié : {_describe(user)}")
 
 
 @users_group.command("dev-admin", hidden=True)
@@ -375,7 +462,8 @@ def users_dev_admin(email: str, credentials: Path) -> None:
     if not (reused and user.is_active and user.role == Role.ADMIN):
         password = password if reused else secrets.token_urlsafe(12)
         user.password_hash = generate_password_hash(password)
-        user.active, user.role = True, Role.ADMIN
+        user.active = True
+        organizations.place(user, Role.ADMIN)  # an admin belongs to no organization
         db.session.commit()
     live = auth.user_for_token(token) if token else None
     if live is None or live.id != user.id:
@@ -386,6 +474,83 @@ def users_dev_admin(email: str, credentials: Path) -> None:
     click.echo(f"Compte admin de développement : {user.email} / {password}")
     click.echo(f"Jeton d'API de développement : {token}")
     click.echo(f"({'repris de' if reused else 'enregistrés dans'} {credentials})")
+
+
+# -- organizations --------------------------------------------------------------------------
+@main.group("orgs", cls=FrenchAppGroup)
+def orgs_group() -> None:
+    """Gestion des organisations (cliniques, agences de facturation)."""
+
+
+PLAN_CHOICE = click.Choice([p.value for p in Plan])
+MAX_PARALLEL_HELP = "Validations de l'organisation traitées en même temps, au plus."
+
+
+def _describe_organization(organization: Any) -> str:
+    state = "" if organization.active else ", désactivée"
+    parallel = _count(organization.max_parallel, "validation simultanée",
+                      "validations simultanées")
+    return (f"{organization.name} (forfait {labels.label(labels.PLAN, organization.plan)}, "
+            f"{parallel}{state})")
+
+
+@orgs_group.command("create")
+@click.argument("name")
+@click.option("--plan", type=PLAN_CHOICE, default=Plan.STANDARD.value, show_default=True,
+              help="Forfait : les validations « priority » passent avant les autres.")
+@click.option("--max-parallel", type=int, default=DEFAULT_MAX_PARALLEL, show_default=True,
+              help=MAX_PARALLEL_HELP)
+def orgs_create(name: str, plan: str, max_parallel: int) -> None:
+    """Créer une organisation (NAME : son nom)."""
+    from validateur.extensions import db
+
+    try:
+        organization = organizations.create(name, Plan(plan), max_parallel)
+    except organizations.PeopleRefused as exc:
+        db.session.rollback()
+        raise _refused(exc) from None
+    db.session.commit()
+    click.echo(f"Organisation créée : {_describe_organization(organization)}")
+
+
+@orgs_group.command("list")
+def orgs_list() -> None:
+    """Lister les organisations : nom, forfait, validations simultanées, membres, état."""
+    found = organizations.all_organizations()
+    counts = organizations.member_counts()
+    if not found:
+        click.echo("Aucune organisation.")
+    for organization in found:
+        click.echo(f"{organization.name}\t{labels.label(labels.PLAN, organization.plan)}"
+                   f"\t{organization.max_parallel} à la fois"
+                   f"\t{_count(counts.get(organization.id, 0), 'membre', 'membres')}"
+                   f"\t{'active' if organization.active else 'désactivée'}")
+
+
+@orgs_group.command("set")
+@click.argument("name")
+@click.option("--plan", type=PLAN_CHOICE, default=None, help="Nouveau forfait.")
+@click.option("--max-parallel", type=int, default=None, help=MAX_PARALLEL_HELP)
+@click.option("--disable/--enable", "disable", default=None,
+              help="Désactiver l'organisation (ses membres ne peuvent plus se connecter) ou "
+                   "la réactiver.")
+def orgs_set(name: str, plan: str | None, max_parallel: int | None,
+             disable: bool | None) -> None:
+    """Modifier une organisation (NAME : son nom)."""
+    from validateur.extensions import db
+
+    if plan is None and max_parallel is None and disable is None:
+        raise CommandError("rien à changer : donnez --plan, --max-parallel, --disable ou "
+                           "--enable.")
+    organization = _organization_or_fail(name)
+    try:
+        organizations.update(organization, plan=Plan(plan) if plan else None,
+                             max_parallel=max_parallel,
+                             active=None if disable is None else not disable)
+    except organizations.PeopleRefused as exc:
+        db.session.rollback()
+        raise _refused(exc) from None
+    click.echo(f"Organisation modifiée : {_describe_organization(organization)}")
 
 
 # -- tokens ---------------------------------------------------------------------------------

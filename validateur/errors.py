@@ -13,6 +13,8 @@
         ├── ReferenceFileError    reference.py     a reference CSV the import cannot read (also
         │                         a ValueError)
         ├── AmbiguousReference    cli.py           a token prefix shared by several live tokens
+        ├── PeopleRefused         organizations.py a change to people or organizations the
+        │                         rules refuse (French text, for the CLI and the pages)
         ├── QueueUnavailable      here             Redis cannot take the job in time (503)
         │   └── QueueNotConfigured                 REDIS_URL is not set (configuration)
         ├── RunCancelled          jobs/progress.py the run left `processing` while the job worked

@@ -1,4 +1,5 @@
-"""French labels of the service's own codes: statuses, phases, roles, severities, failures.
+"""French labels of the service's own codes: statuses, phases, roles, plans, severities,
+failures.
 
 One catalogue for every place a person reads them (pages, the page's script through the
 template, the CLI, exports, e-mails). Rule and scenario titles live with the rules, in
@@ -7,7 +8,7 @@ template, the CLI, exports, e-mails). Rule and scenario titles live with the rul
 
 from __future__ import annotations
 
-from validateur.models import FailureCategory, Phase, Role, RunStatus
+from validateur.models import FailureCategory, Phase, Plan, Role, RunStatus
 from validateur.validation.findings import Severity
 
 STATUS: dict[str, str] = {
@@ -29,7 +30,13 @@ PHASE: dict[str, str] = {
 ROLE: dict[str, str] = {
     Role.VIEWER: "lecteur",
     Role.EDITOR: "éditeur",
+    Role.MANAGER: "gestionnaire",
     Role.ADMIN: "administrateur",
+}
+
+PLAN: dict[str, str] = {
+    Plan.STANDARD: "standard",
+    Plan.PRIORITY: "prioritaire",
 }
 
 #: One finding of a severity, and several (headings, counts).

@@ -17,6 +17,7 @@ from flask_login import UserMixin
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -30,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from validateur.extensions import db
@@ -104,23 +105,67 @@ class FailureCategory(StrEnum):
 
 
 class Role(StrEnum):
+    """What a person may do, each role including the ones before it (`at_least`)."""
+
     VIEWER = "viewer"
     EDITOR = "editor"
+    MANAGER = "manager"
     ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+class Plan(StrEnum):
+    """An organization's plan: `priority` runs are taken before `standard` ones."""
+
+    STANDARD = "standard"
+    PRIORITY = "priority"
+
+
+#: How many runs of one organization may be processing at once, unless set otherwise.
+DEFAULT_MAX_PARALLEL = 2
+
+
+class Organization(db.Model):  # type: ignore[name-defined,misc]
+    """A clinic or a billing agency: its members share its runs (`organizations.visible_to`)."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: Up to an e-mail's length: an organization made for one user is named after its e-mail.
+    name: Mapped[str] = mapped_column(String(320), unique=True)
+    plan: Mapped[Plan] = mapped_column(EnumString(Plan, 16), default=Plan.STANDARD,
+                                       server_default=Plan.STANDARD.value)
+    max_parallel: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_PARALLEL,
+                                              server_default=str(DEFAULT_MAX_PARALLEL))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "users"
+    #: Every person but the operators works for one organization; admins belong to none.
+    __table_args__ = (CheckConstraint("(role = 'admin') = (organization_id IS NULL)",
+                                      name="ck_users_organization_by_role"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(EnumString(Role, 16), default=Role.VIEWER)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Browser sessions carry the version they were opened under; bumping it ends them all
     #: (logout, password change, disable: see `_end_sessions_on_change`).
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Loaded with the user (one join): every request reads it to decide what may be seen.
+    organization: Mapped[Organization | None] = relationship(lazy="joined")
 
     def end_sessions(self) -> None:
         """Every browser session of this user stops at its next request."""
@@ -128,7 +173,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def is_active(self) -> bool:
-        return self.active
+        """An account works while it and its organization are both active."""
+        return self.active and (self.organization is None or self.organization.active)
 
     @property
     def is_admin(self) -> bool:
@@ -136,7 +182,13 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def can_upload(self) -> bool:
-        return self.role in (Role.EDITOR, Role.ADMIN)
+        """Editors, managers and admins upload, cancel and delete runs."""
+        return Role(self.role).at_least(Role.EDITOR)
+
+    @property
+    def is_manager(self) -> bool:
+        """Managers manage their organization's members (« Mon organisation »)."""
+        return self.role == Role.MANAGER
 
 
 @event.listens_for(User.password_hash, "set")
@@ -170,6 +222,10 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
+    #: The uploader's organization at submit time: its members see the run. None only for
+    #: runs of an admin or of the command line without `--user` (admins see those).
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"),
+                                                        index=True)
     status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16), default=RunStatus.QUEUED,
                                               index=True)
     phase: Mapped[Phase] = mapped_column(EnumString(Phase, 16), default=Phase.QUEUED)

@@ -39,6 +39,7 @@ from validateur.models import (
     FailureCategory,
     Phase,
     RunStatus,
+    User,
     ValidationResult,
     ValidationRun,
     count_values,
@@ -124,9 +125,16 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     The run is returned detached with its attributes as written (no SELECT to reload them):
     the caller reads id, status and job id. The log line is echoed to the process log by the
     caller once it is true (`runlog.echo`, after the enqueue).
+
+    The run belongs to the uploader's organization as it is now (a later move of the
+    uploader leaves the run where it was); an admin's or an ownerless run to none.
     """
+    # The uploader is the request's user, already in the session: usually no query.
+    uploader = db.session.get(User, user_id) if user_id is not None else None
+    organization_id = uploader.organization_id if uploader is not None else None
     run = ValidationRun(
         user_id=user_id,
+        organization_id=organization_id,
         file_name=file_name[:255],
         stored_name=stored_name,
         file_size=file_size,

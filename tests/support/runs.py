@@ -13,7 +13,7 @@ from typing import Any
 
 from validateur import storage
 from validateur.extensions import db
-from validateur.models import FailureCategory, Phase, RunStatus, ValidationRun, utcnow
+from validateur.models import FailureCategory, Phase, RunStatus, User, ValidationRun, utcnow
 from validateur.queue import job_id_for
 
 
@@ -40,11 +40,13 @@ def make_run(status: RunStatus | str = RunStatus.QUEUED, *, user_id: int | None 
     """Insert and commit a run in `status` with its job id; `values` override any column.
 
     The run owns `stored_name` when given (from `stored_file`, when the test needs the
-    file), whatever its status.
+    file), whatever its status. It belongs to its owner's organization, as a submitted run.
     """
     status = RunStatus(status)
+    owner = db.session.get(User, user_id) if user_id is not None else None
     columns: dict[str, Any] = {
-        "user_id": user_id, "file_name": file_name, "file_size": file_size,
+        "user_id": user_id, "organization_id": owner.organization_id if owner else None,
+        "file_name": file_name, "file_size": file_size,
         "encoding": encoding, "delimiter": delimiter, "status": status.value, "progress": 0,
         **_defaults(status, utcnow()), **values,
     }

@@ -1,4 +1,5 @@
-"""Who may see which run, and the run-id URL converter shared by the API and the pages."""
+"""Which runs the caller may see (`organizations.visible_to`), and the run-id URL converter
+shared by the API and the pages."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 from werkzeug.routing import BaseConverter
 
+from validateur import organizations
 from validateur.extensions import db
 from validateur.models import ValidationRun
 
@@ -61,17 +63,20 @@ def register_converters(state: BlueprintSetupState) -> None:
 
 
 def visible_runs() -> Select[Any]:
-    """The caller's runs, newest first; admins see every run."""
-    query = select(ValidationRun).order_by(ValidationRun.created_at.desc(),
-                                           ValidationRun.id.desc())
-    if not current_user.is_admin:
-        query = query.where(ValidationRun.user_id == current_user.id)
-    return query
+    """The runs of the caller's organization, newest first; admins see every run."""
+    return (select(ValidationRun)
+            .where(organizations.visible_to(current_user, ValidationRun.organization_id))
+            .order_by(ValidationRun.created_at.desc(), ValidationRun.id.desc()))
 
 
 def get_run_or_404(run_id: int) -> ValidationRun:
-    """The run if the caller may see it; 404 otherwise (another user's run is not found)."""
-    run = db.session.get(ValidationRun, run_id)
-    if run is None or not (current_user.is_admin or run.user_id == current_user.id):
+    """The run if the caller may see it; 404 otherwise (another organization's run is not
+    found), decided by the same condition as the list."""
+    run = db.session.execute(
+        select(ValidationRun).where(
+            ValidationRun.id == run_id,
+            organizations.visible_to(current_user, ValidationRun.organization_id))
+    ).scalar_one_or_none()
+    if run is None:
         abort(404)
     return run

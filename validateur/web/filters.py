@@ -87,7 +87,7 @@ def init_app(app: Flask) -> None:
         "status_label": _labelled(labels.STATUS), "phase_label": _labelled(labels.PHASE),
         "role_label": _labelled(labels.ROLE), "severity_label": _labelled(labels.SEVERITY),
         "severities_label": _labelled(labels.SEVERITY_PLURAL),
-        "category_label": _labelled(labels.CATEGORY),
+        "category_label": _labelled(labels.CATEGORY), "plan_label": _labelled(labels.PLAN),
     }.items():
         app.add_template_filter(function, name)
     app.jinja_env.globals["labels"] = labels
