@@ -120,7 +120,8 @@ def settle(run_id: int) -> Settled | None:
     status = final_status(counts)
     finished_at: datetime = db.session.execute(
         update(Batch).where(Batch.id == batch_id, Batch.finished_at.is_(None))
-        .values(final_status=status, finished_at=func.now()).returning(Batch.finished_at)
+        .values(final_status=status, finished_at=func.now())
+        .returning(func.now())  # the statement's now(): the value just written
     ).scalar_one()
     return Settled(batch_id, status, batch.organization_id, batch.user_id, finished_at)
 

@@ -12,6 +12,7 @@ import logging
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -167,7 +168,7 @@ class _InArchive:
 _Source = _Part | _InArchive | Rejection
 
 
-def accept_batch(parts: list[tuple[IO[bytes], str | None]], user_id: int | None,
+def accept_batch(parts: Sequence[tuple[IO[bytes], str | None]], user_id: int | None,
                  ) -> BatchAccepted:
     """Accept several uploaded files (and the CSV files of uploaded `.zip` archives) as one
     batch: each file goes through the single upload's checks (`check_stored`) and becomes
@@ -198,7 +199,7 @@ def accept_batch(parts: list[tuple[IO[bytes], str | None]], user_id: int | None,
     return BatchAccepted(batch_id, batch_runs, rejected)
 
 
-def _sources(parts: list[tuple[IO[bytes], str | None]], max_bytes: int) -> list[_Source]:
+def _sources(parts: Sequence[tuple[IO[bytes], str | None]], max_bytes: int) -> list[_Source]:
     """The batch's files in the order sent: parts, archives opened into their members."""
     sources: list[_Source] = []
     for stream, file_name in parts:
