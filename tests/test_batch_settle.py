@@ -132,7 +132,7 @@ def test_the_second_finish_waits_for_the_first_and_sees_it(app: Flask) -> None:
     """One run's finish holds the batch lock (uncommitted); the other's settle waits for it,
     then sees the first run final and settles: neither misses the end."""
     with app.app_context():
-        batch_id, (first, second) = _batch_of(PROCESSING, PROCESSING)
+        _batch_id, (first, second) = _batch_of(PROCESSING, PROCESSING)
     result: dict[str, runs.Ended | None] = {}
     with app.app_context():
         assert runs._transition(first, (PROCESSING,), status=RunStatus.COMPLETED)
