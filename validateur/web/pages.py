@@ -126,7 +126,7 @@ def upload_form() -> Any:
         return render_template("pages/upload.html", form=form,
                                nothing_chosen=NOTHING_CHOSEN), 400
     chosen = [f for f in request.files.getlist("file") if f.filename]
-    if len(chosen) > 1 or (chosen and chosen[0].filename.lower().endswith(".zip")):
+    if len(chosen) > 1 or (chosen and (chosen[0].filename or "").lower().endswith(".zip")):
         return _upload_batch_form(chosen)
     file = form.file.data
     try:
