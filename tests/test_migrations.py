@@ -28,7 +28,8 @@ BEFORE_ORGANIZATIONS = "c4e8a1d5f920"
 
 
 @pytest.fixture()
-def blank_database(services: test_services.TestServices, service_env: dict[str, str]) -> Iterator[str]:
+def blank_database(services: test_services.TestServices,
+                   service_env: dict[str, str]) -> Iterator[str]:
     """A database of its own, empty, dropped afterwards."""
     name = f"validateur_migration_{secrets.token_hex(4)}"
     with psycopg.connect(services.admin_database_url, autocommit=True) as conn:

@@ -33,8 +33,12 @@ class RoleForm(FlaskForm):  # type: ignore[misc]
     role = SelectField("Rôle", choices=ROLE_CHOICES)
 
 
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if value else value
+
+
 class MemberForm(RoleForm):
-    email = EmailField("Courriel", validators=[
+    email = EmailField("Courriel", filters=[_stripped], validators=[
         DataRequired("Saisissez le courriel du nouveau membre."),
         Length(max=320, message="Ce courriel est trop long."),
         Regexp(EMAIL, message="Ce courriel n'est pas une adresse valide.")])
