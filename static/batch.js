@@ -1,6 +1,7 @@
 // Batch page: every 1.5 s the batch's JSON redraws each file's line (status, progress, phase
 // or counts) and the summary line; once the batch is final, the totals are filled in and
-// shown, and polling stops. Labels come from the page (#page-labels): the script keeps none.
+// shown, and polling stops. Labels and words come from the page (#page-labels, #batch-words):
+// the script keeps no French of its own.
 (function () {
   "use strict";
   const section = document.getElementById("batch");
@@ -8,6 +9,7 @@
   const labels = JSON.parse(document.getElementById("page-labels").textContent);
   const format = window.ValidateurFormat;
   const plural = format.plural;
+  const words = JSON.parse(document.getElementById("batch-words").textContent);
 
   function setText(element, value) {
     if (element && element.textContent !== value) { element.textContent = value; }
@@ -15,13 +17,14 @@
 
   function facts(run) {
     if (run.status === "completed") {
-      return [plural(run.totalRows, "ligne"), plural(run.counts.error, "erreur"),
-              plural(run.counts.warning, "avertissement"),
-              plural(run.counts.optimization, "optimisation"),
-              "gain potentiel " + format.money(run.potentialGain)].join(" · ");
+      return [plural(run.totalRows, words.line), plural(run.counts.error, words.error),
+              plural(run.counts.warning, words.warning),
+              plural(run.counts.optimization, words.optimization),
+              words.gain + " " + format.money(run.potentialGain)].join(" · ");
     }
-    if (run.status === "failed") { return run.errorMessage || labels.status.failed; }
-    if (run.status === "cancelled") { return labels.status.cancelled; }
+    if (labels.final.indexOf(run.status) >= 0) {  // failed (with its reason) or cancelled
+      return (run.errorCategory && run.errorMessage) || labels.status[run.status];
+    }
     return format.percent(run.progress) + " · " + (labels.phase[run.phase] || run.phase);
   }
 
@@ -38,10 +41,12 @@
   }
 
   function progressLine(batch) {
-    let text = plural(batch.counts.completed, "terminé") + " sur " +
-      plural(batch.fileCount, "fichier");
-    if (batch.counts.failed) { text += ", " + plural(batch.counts.failed, "échoué"); }
-    if (batch.counts.cancelled) { text += ", " + plural(batch.counts.cancelled, "annulé"); }
+    let text = plural(batch.counts.completed, words.completed) + " " + words.of + " " +
+      plural(batch.fileCount, words.file);
+    if (batch.counts.failed) { text += ", " + plural(batch.counts.failed, words.failed); }
+    if (batch.counts.cancelled) {
+      text += ", " + plural(batch.counts.cancelled, words.cancelled);
+    }
     return text;
   }
 
@@ -93,7 +98,7 @@
       list.appendChild(line);
     });
     setText(document.getElementById("rejected-title"),
-            plural(rejected.length, "fichier refusé", "fichiers refusés"));
+            plural(rejected.length, words.rejected, words.rejectedMany));
     box.hidden = false;
   }
 

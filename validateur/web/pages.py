@@ -98,8 +98,12 @@ def _script_labels() -> dict[str, Any]:
     """What the pages' scripts show and stop on, handed over by the page (they keep no copy):
     the status and phase labels, and the final statuses."""
     return {"status": labels.STATUS, "phase": labels.PHASE,
-            "final": [status for status in RunStatus if status.is_final],
-            "batchStatus": labels.BATCH_STATUS,
+            "final": [status for status in RunStatus if status.is_final]}
+
+
+def _batch_script_labels() -> dict[str, Any]:
+    """The batch page's script also reads the batch statuses and which of them are final."""
+    return {**_script_labels(), "batchStatus": labels.BATCH_STATUS,
             "batchFinal": [status for status in BatchStatus if status.is_final]}
 
 
@@ -199,7 +203,7 @@ def batch_page(batch_id: int) -> Any:
     return render_template("pages/batch.html", batch=batch, summary=summary,
                            status=batches.status_of(batch, summary),
                            batch_runs=batches.runs_of(batch.id),
-                           script_labels=_script_labels())
+                           script_labels=_batch_script_labels())
 
 
 @bp.get("/runs/<run_id:run_id>")
