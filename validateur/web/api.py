@@ -219,7 +219,7 @@ def list_batches() -> Any:
     items, total = queries.paginate(batches.visible(current_user), args["page"],
                                     args["per_page"])
     summaries = batches.summaries(batch.id for batch in items)
-    all_runs = {batch.id: batches.runs_of(batch.id) for batch in items}
+    all_runs = batches.runs_by_batch(batch.id for batch in items)
     owners = queries.owner_emails([run for group in all_runs.values() for run in group])
     names = organizations.names_of({batch.organization_id for batch in items})
     return jsonify({"items": [batch_json(batch, summaries[batch.id], all_runs[batch.id], owners,
