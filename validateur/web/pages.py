@@ -11,15 +11,25 @@ import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
-from validateur import auth, labels, lifecycle, organizations, runs, sessions
+from validateur import auth, batches, labels, lifecycle, organizations, runs, sessions
 from validateur.auth import require_upload_right
-from validateur.models import RunStatus, ValidationRun
+from validateur.extensions import db
+from validateur.models import Batch, BatchStatus, RunStatus, ValidationRun
 from validateur.schemas import load_args, result_args, run_list_args
 from validateur.security import check_login_account
-from validateur.uploads import UploadRejected, accept_stream
+from validateur.uploads import UploadRejected, accept_batch, accept_stream
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.forms import ActionForm, LoginForm, UploadForm
@@ -91,11 +101,23 @@ def _script_labels() -> dict[str, Any]:
             "final": [status for status in RunStatus if status.is_final]}
 
 
+def _batch_script_labels() -> dict[str, Any]:
+    """The batch page's script also reads the batch statuses and which of them are final."""
+    return {**_script_labels(), "batchStatus": labels.BATCH_STATUS,
+            "batchFinal": [status for status in BatchStatus if status.is_final]}
+
+
 @bp.get("/")
 @login_required
 def upload() -> Any:
     return render_template("pages/upload.html", form=UploadForm(),
                            nothing_chosen=NOTHING_CHOSEN)
+
+
+@bp.app_context_processor
+def _batch_limit() -> dict[str, Any]:
+    """The upload page says how many files a batch may hold (on every render of it)."""
+    return {"max_files": current_app.config["VALIDATEUR_BATCH_MAX_FILES"]}
 
 
 @bp.post("/upload")
@@ -107,6 +129,9 @@ def upload_form() -> Any:
         flash(NOTHING_CHOSEN, "error")
         return render_template("pages/upload.html", form=form,
                                nothing_chosen=NOTHING_CHOSEN), 400
+    chosen = [f for f in request.files.getlist("file") if f.filename]
+    if len(chosen) > 1 or (chosen and (chosen[0].filename or "").lower().endswith(".zip")):
+        return _upload_batch_form(chosen)
     file = form.file.data
     try:
         run = accept_stream(file.stream, file.filename, current_user.id)
@@ -117,13 +142,27 @@ def upload_form() -> Any:
     return redirect(url_for("pages.run_page", run_id=run.id))
 
 
+def _upload_batch_form(chosen: list[Any]) -> Any:
+    """Several files chosen without JavaScript: one batch, then its page (refusals flashed)."""
+    try:
+        accepted = accept_batch([(f.stream, f.filename) for f in chosen], current_user.id)
+    except UploadRejected as exc:
+        flash(exc.message, "error")
+        return render_template("pages/upload.html", form=UploadForm(),
+                               nothing_chosen=NOTHING_CHOSEN), exc.status
+    for refused in accepted.rejected:
+        flash(f"« {refused.file_name} » refusé : {refused.message}", "error")
+    return redirect(url_for("pages.batch_page", batch_id=accepted.batch_id))
+
+
 @bp.get("/runs")
 @login_required
 def runs_page() -> Any:
     """The runs list, filtered by status and part of the file name; 404 past the last page."""
     args = load_args(run_list_args, request.args)
     status, name_part, page = args.get("status"), args.get("q"), args["page"]
-    query = queries.filter_runs(visible_runs(), status, name_part)
+    batch_id = args.get("batch")
+    query = queries.filter_runs(visible_runs(), status, name_part, batch_id)
     items, total = queries.paginate(query, page, RUNS_PER_PAGE)
     last = queries.last_page(total, RUNS_PER_PAGE)
     owners = queries.owner_emails(items) if _shows_owners() else {}
@@ -132,9 +171,62 @@ def runs_page() -> Any:
     html = render_template(
         "pages/runs.html", runs=items, page=page, last=last, total=total, status=status,
         q=name_part, owners=owners, organization_names=names, beyond=page > last,
-        script_labels=_script_labels(), per_page=RUNS_PER_PAGE,
+        script_labels=_script_labels(), per_page=RUNS_PER_PAGE, batch=batch_id,
+        batch_heads=_batch_heads(items),
     )
     return html, 404 if page > last else 200
+
+
+def _batch_heads(items: list[ValidationRun]) -> dict[int, dict[str, Any]]:
+    """For the runs list's group rows: each batch on the page, its status and file count."""
+    ids = {run.batch_id for run in items if run.batch_id is not None}
+    if not ids:
+        return {}
+    summaries = batches.summaries(ids)
+    heads: dict[int, dict[str, Any]] = {}
+    for batch_id in ids:
+        batch = db.session.get(Batch, batch_id)
+        if batch is not None:
+            heads[batch_id] = {"status": batches.status_of(batch, summaries[batch_id]),
+                               "files": summaries[batch_id].file_count}
+    return heads
+
+
+@bp.get("/batches/<run_id:batch_id>")
+@login_required
+def batch_page(batch_id: int) -> Any:
+    """One line per file with its own live progress (static/batch.js), then the totals."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    summary = batches.summaries([batch.id])[batch.id]
+    return render_template("pages/batch.html", batch=batch, summary=summary,
+                           status=batches.status_of(batch, summary),
+                           batch_runs=batches.runs_of(batch.id),
+                           script_labels=_batch_script_labels())
+
+
+@bp.route("/batches/<run_id:batch_id>/cancel", methods=["GET", "POST"])
+@require_upload_right
+def batch_cancel_page(batch_id: int) -> Any:
+    """GET asks « Annuler le lot 5 ? »; POST cancels each open run (the runs' own cancel)."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    open_runs = batches.open_runs(batch.id)
+    if not open_runs:
+        flash(f"Le lot {batch.id} est déjà terminé ; il ne peut plus être annulé.", "error")
+        return redirect(url_for("pages.batch_page", batch_id=batch.id))
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("pages/batch_cancel.html", batch=batch, form=form,
+                               open_count=len(open_runs))
+    if not form.validate_on_submit():
+        abort(400)
+    for run in open_runs:
+        lifecycle.cancel_run(run)
+    flash(f"Lot {batch.id} annulé.", "success")
+    return redirect(url_for("pages.batch_page", batch_id=batch.id))
 
 
 @bp.get("/runs/<run_id:run_id>")
