@@ -7,6 +7,7 @@
         ├── AmountOutOfRange      validation/cells.py     an amount of 10⁹ $ or more (also a
         │                         ValueError: the reader treats it as an unreadable amount)
         ├── UploadRejected        uploads.py       an upload refused: HTTP status, code, French text
+        ├── ArchiveRefused        archives.py      a batch's .zip that cannot be read as a whole
         ├── BadArguments          schemas.py       a query argument out of range (400)
         ├── ExportInterrupted     exports.py       the export's query failed mid-stream
         ├── ConfigError           config.py        the environment is misconfigured (start-up)

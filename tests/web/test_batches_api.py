@@ -1,4 +1,4 @@
-"""POST /api/batches and the batch JSON (interface.md « Batches »): without a worker."""
+"""POST /api/batches and the batch JSON (README.md § API): without a worker."""
 
 from __future__ import annotations
 
