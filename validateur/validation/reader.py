@@ -296,9 +296,10 @@ class BillingReader:
     ```
 
     Rows are numbered from 1, blank rows skipped and not counted; each row also knows its
-    `line` in the file (every record counted, as a spreadsheet numbers them). Iterating opens the file;
-    leaving the `with` block (or exhausting the iteration) closes it. `batches()` gives the
-    same rows in bounded lists, for a consumer that handles them in bulk (the job's COPY).
+    `line` in the file (every record counted, as a spreadsheet numbers them). Iterating opens
+    the file; leaving the `with` block (or exhausting the iteration) closes it. `batches()`
+    gives the same rows in bounded lists, for a consumer that handles them in bulk (the job's
+    COPY).
     """
 
     def __init__(self, path: Path, fmt: FileFormat | None = None) -> None:

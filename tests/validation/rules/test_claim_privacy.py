@@ -68,7 +68,8 @@ def shown(finding: Finding) -> str:
 def test_the_rebuilt_rows_are_the_rows(slug: str) -> None:
     make_runs, _ = CASES[slug]
     for rows in make_runs():
-        assert [_build(row.row_number, cells_of(row, row.id_ramq), row.line) for row in rows] == rows
+        rebuilt = [_build(row.row_number, cells_of(row, row.id_ramq), row.line) for row in rows]
+        assert rebuilt == rows
 
 
 @pytest.mark.parametrize("slug", sorted(CASES))

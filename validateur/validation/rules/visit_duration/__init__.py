@@ -121,8 +121,8 @@ class VisitDurationRule:
         if value > billed:
             claim, code = row.claim, self._code_strings[code]
             visit = Visit(
-                row.row_number, claim, code, row.date_service, minutes, value, extra_periods, billed,
-                row.doctor, row.doctor_info,
+                row.row_number, claim, code, row.date_service, minutes, value, extra_periods,
+                billed, row.doctor, row.doctor_info,
             )
             self._visits.append(visit)
 
