@@ -25,12 +25,13 @@ MAX_PAGE = 10_000_000
 MAX_PER_PAGE = 500
 MAX_QUERY_LENGTH = 255
 RULE_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-SCENARIO_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-LICENCE = re.compile(r"[0-9]{7}")
+#: Whole-value patterns (`validate.Regexp` only anchors the start, hence `\Z`).
+SCENARIO_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}\Z")
+LICENCE = re.compile(r"[0-9]{7}\Z")
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ISO_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 #: A claim number as `cells.claim_number` accepts it.
-CLAIM = re.compile(r"[0-9][0-9A-Z-]{0,19}")
+CLAIM = re.compile(r"[0-9][0-9A-Z-]{0,19}\Z")
 #: C0 controls (NUL included), DEL and C1 controls: never part of a file name or a code.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
