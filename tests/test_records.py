@@ -172,7 +172,7 @@ def test_every_finding_text_survives_copy(app: Flask) -> None:
 def test_every_row_text_survives_copy(app: Flask) -> None:
     rng = random.Random(5)
     text_fields = [name for name in BillingRow.__slots__
-                   if name not in ("row_number", "date_service", "debut", "fin", "unites",
+                   if name not in ("row_number", "line", "date_service", "debut", "fin", "unites",
                                    "montant_preliminaire", "montant_paye", "context",
                                    "problems")]  # fmt: skip
     rows = [BillingRow(n, **{name: _odd_text(rng, 12) for name in text_fields})

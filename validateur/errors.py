@@ -8,6 +8,8 @@
         │                         ValueError: the reader treats it as an unreadable amount)
         ├── UploadRejected        uploads.py       an upload refused: HTTP status, code, French text
         ├── ArchiveRefused        archives.py      a batch's .zip that cannot be read as a whole
+        ├── StreamTooLarge        storage.py       a zip member longer than its byte budget (also
+        │                         a ValueError)
         ├── BadArguments          schemas.py       a query argument out of range (400)
         ├── ExportInterrupted     exports.py       the export's query failed mid-stream
         ├── ConfigError           config.py        the environment is misconfigured (start-up)

@@ -1,4 +1,5 @@
-"""Findings as CSV for Excel-fr: UTF-8 with BOM, `;` delimiter, formulas neutralised.
+"""Findings as CSV for Excel-fr (UTF-8 with BOM, `;` delimiter) and as an Excel workbook,
+formulas neutralised in both.
 
 People read the rule and scenario as French titles; the stable codes stay beside them, so a
 spreadsheet can still be filtered on them. Amounts stay machine-readable for Excel-fr: a
@@ -19,9 +20,12 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from decimal import Decimal
+from typing import Any, BinaryIO
 
+import xlsxwriter
 from flask import Response, stream_with_context
 from sqlalchemy import Select
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,11 +35,13 @@ from validateur.errors import ValidateurError
 from validateur.extensions import db
 from validateur.models import ValidationResult, ValidationRun
 from validateur.validation.catalogue import rule_title, scenario_title
+from validateur.validation.findings import Severity
 
 log = logging.getLogger(__name__)
 
 HEADER = ["Sévérité", "Règle", "Scénario", "Message", "Solution", "Lignes", "ID RAMQ",
-          "Impact monétaire ($)", "Code de règle", "Code de scénario"]
+          "Impact monétaire ($)", "Date", "Médecin", "Licence du médecin", "Personne",
+          "Rangées de données", "Code de règle", "Code de scénario"]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
 
@@ -52,7 +58,9 @@ def neutralise(cell: str) -> str:
 #: The columns an export reads: rows of these, not ORM objects (4x less work per finding).
 EXPORTED = (ValidationResult.severity, ValidationResult.rule, ValidationResult.scenario,
             ValidationResult.message, ValidationResult.solution, ValidationResult.rows,
-            ValidationResult.id_ramq, ValidationResult.monetary_impact)
+            ValidationResult.id_ramq, ValidationResult.monetary_impact,
+            ValidationResult.service_date, ValidationResult.doctor,
+            ValidationResult.doctor_label, ValidationResult.person, ValidationResult.lines)
 
 
 def spreadsheet_amount(finding: Any) -> str:
@@ -60,16 +68,23 @@ def spreadsheet_amount(finding: Any) -> str:
     return f"{finding.monetary_impact:.2f}".replace(".", ",")
 
 
+def numbers(values: list[int] | None) -> str:
+    """`[5, 19]` → `5 19`: line or row numbers in one cell."""
+    return " ".join(str(value) for value in values or [])
+
+
 def finding_cells(finding: Any) -> list[str]:
     """One CSV line of a finding (an ORM object or a row of `EXPORTED`)."""
     cells = [
         labels.label(labels.SEVERITY, finding.severity), rule_title(finding.rule),
         scenario_title(finding.rule, finding.scenario), finding.message, finding.solution,
-        " ".join(str(r) for r in finding.rows or []), " ".join(finding.id_ramq or []),
+        numbers(finding.lines), " ".join(finding.id_ramq or []),
     ]
-    codes = [finding.rule, finding.scenario]
+    day = finding.service_date.isoformat() if finding.service_date else ""
+    described = [day, finding.doctor_label or "", finding.doctor or "", finding.person or "",
+                 numbers(finding.rows), finding.rule, finding.scenario]
     return [neutralise(c) for c in cells] + [spreadsheet_amount(finding)] + [
-        neutralise(c) for c in codes]
+        neutralise(c) for c in described]
 
 
 def _csv_text(rows: Iterable[list[str]]) -> str:
@@ -133,3 +148,140 @@ def batch_findings_csv_response(batch_id: int, query: Select[Any]) -> Response:
         ValidationRun.file_name, *EXPORTED)
     return _download(f"batch {batch_id}", columns, BATCH_HEADER, batch_finding_cells,
                      f"lot-{batch_id}-constats.csv")
+
+
+# --- Excel -----------------------------------------------------------------------------------
+
+#: The « Constats » sheet: (header, width). Amounts are numbers, dates are dates.
+XLSX_COLUMNS = (
+    ("Sévérité", 13), ("Règle", 30), ("Scénario", 40), ("Date", 11), ("Médecin", 10),
+    ("Licence du médecin", 10), ("Personne", 15), ("Lignes", 14), ("ID RAMQ", 16),
+    ("Impact monétaire", 15), ("Message", 80), ("Solution", 60), ("Rangées de données", 14),
+    ("Code de règle", 16), ("Code de scénario", 16),
+)
+SUMMARY_COLUMNS = (("Sévérité", 13), ("Règle", 40), ("Constats", 10), ("Montant à risque", 16),
+                   ("Gain potentiel", 16))
+#: Shown by Excel-fr as `1 234,56 $` (number formats are written in the neutral locale).
+CURRENCY_FORMAT = '#,##0.00 "$";-#,##0.00 "$"'
+DATE_FORMAT = "yyyy-mm-dd"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: Bytes per chunk of the streamed workbook.
+CHUNK_BYTES = 64 * 1024
+
+
+def write_workbook(target: BinaryIO, findings: Iterable[Any],
+                   groups: list[dict[str, Any]]) -> int:
+    """Write the workbook to `target` in constant memory; the number of findings written.
+
+    XlsxWriter's `constant_memory` mode flushes each row to a temporary file as soon as the
+    next one starts, so memory does not grow with the number of findings; text goes through
+    `write_string` (never read as a formula) after `neutralise`, like the CSV.
+    """
+    book = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False,
+                                        "strings_to_formulas": False,
+                                        "strings_to_urls": False})
+    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
+    money = book.add_format({"num_format": CURRENCY_FORMAT})
+    day = book.add_format({"num_format": DATE_FORMAT})
+    sheet = book.add_worksheet("Constats")
+    summary = book.add_worksheet("Résumé")
+    _header(sheet, XLSX_COLUMNS, bold)
+    count = 0
+    for count, finding in enumerate(findings, 1):
+        _finding_row(sheet, count, finding, money, day)
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(count, 1), len(XLSX_COLUMNS) - 1)
+    _summary(summary, groups, bold, money)
+    book.close()
+    return count
+
+
+def _header(sheet: Any, columns: tuple[tuple[str, int], ...], bold: Any) -> None:
+    for col, (title, width) in enumerate(columns):
+        sheet.set_column(col, col, width)
+        sheet.write_string(0, col, title, bold)
+
+
+def _finding_row(sheet: Any, row: int, finding: Any, money: Any, day: Any) -> None:
+    texts = [
+        labels.label(labels.SEVERITY, finding.severity), rule_title(finding.rule),
+        scenario_title(finding.rule, finding.scenario),
+    ]
+    for col, value in enumerate(texts):
+        sheet.write_string(row, col, neutralise(value))
+    if finding.service_date:
+        sheet.write_datetime(row, 3, finding.service_date, day)
+    for col, value in ((4, finding.doctor_label), (5, finding.doctor), (6, finding.person),
+                       (7, numbers(finding.lines)), (8, " ".join(finding.id_ramq or []))):
+        if value:
+            sheet.write_string(row, col, neutralise(value))
+    sheet.write_number(row, 9, float(finding.monetary_impact), money)
+    for col, value in ((10, finding.message), (11, finding.solution),
+                       (12, numbers(finding.rows)), (13, finding.rule), (14, finding.scenario)):
+        if value:
+            sheet.write_string(row, col, neutralise(value))
+
+
+def _summary(sheet: Any, groups: list[dict[str, Any]], bold: Any, money: Any) -> None:
+    """Counts and amounts per severity and rule, then one total line per severity."""
+    _header(sheet, SUMMARY_COLUMNS, bold)
+    row = 0
+    totals: dict[Severity, list[Any]] = {}
+    for group in groups:
+        row += 1
+        severity = Severity(group["severity"])
+        _summary_row(sheet, row, labels.label(labels.SEVERITY, severity),
+                     rule_title(group["rule"]), group, money)
+        total = totals.setdefault(severity, [0, Decimal(0), Decimal(0)])
+        total[0] += group["count"]
+        total[1] += group["atRisk"]
+        total[2] += group["toGain"]
+    row += 1
+    for severity in Severity:
+        if severity in totals:
+            row += 1
+            count, risk, gain = totals[severity]
+            _summary_row(sheet, row, labels.label(labels.SEVERITY, severity), "Total",
+                         {"count": count, "atRisk": risk, "toGain": gain}, money)
+
+
+def _summary_row(sheet: Any, row: int, severity: str, rule: str, group: dict[str, Any],
+                 money: Any) -> None:
+    sheet.write_string(row, 0, severity)
+    sheet.write_string(row, 1, rule)
+    sheet.write_number(row, 2, group["count"])
+    sheet.write_number(row, 3, float(group["atRisk"]), money)
+    sheet.write_number(row, 4, float(group["toGain"]), money)
+
+
+def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """The workbook's bytes, then the (already unlinked) temporary file closed."""
+    try:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+    finally:
+        handle.close()
+
+
+def findings_xlsx_response(run: ValidationRun, query: Select[Any],
+                           groups: list[dict[str, Any]]) -> Response:
+    """The Excel download: built in a temporary file (constant memory), then streamed.
+
+    The whole workbook is written before the answer starts, so a failing query is a clean
+    error status; the file is unlinked at once (only its open handle keeps it) and closed
+    when the last chunk is sent or the client goes away.
+    """
+    columns: Select[Any] = query.with_only_columns(*EXPORTED)  # type: ignore[assignment]
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 (closed by `_file_chunks`)
+    try:
+        rows = db.session.execute(columns.execution_options(yield_per=BATCH))
+        write_workbook(handle, rows, groups)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    response = Response(_file_chunks(handle), mimetype=XLSX_MIMETYPE, direct_passthrough=True)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="validation-{run.id}-constats.xlsx"'
+    )
+    return response

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -339,10 +340,27 @@ class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     patient: Mapped[str | None] = mapped_column(Text)
 
 
+def _rank_of(context: Any) -> int:
+    """`severity_rank` from the row's severity, for findings added through the ORM."""
+    return Severity(context.get_current_parameters()["severity"]).rank
+
+
 class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
+    """One finding. The typed columns (`service_date`, `doctor`, `lines`...) are what pages
+    filter and group on; `severity_rank` orders a page by an index rather than a sort."""
+
     __tablename__ = "validation_results"
-    __table_args__ = (Index("ix_validation_results_run_sev_rule", "validation_run_id",
-                            "severity", "rule"),)
+    __table_args__ = (
+        Index("ix_validation_results_run_sev_rule", "validation_run_id", "severity", "rule"),
+        Index("ix_validation_results_run_order", "validation_run_id", "severity_rank", "rule",
+              "id"),
+        Index("ix_validation_results_run_rule_scenario", "validation_run_id", "rule",
+              "scenario"),
+        Index("ix_validation_results_run_doctor_date", "validation_run_id", "doctor",
+              "service_date"),
+        Index("ix_validation_results_run_date", "validation_run_id", "service_date"),
+        Index("ix_validation_results_claims", "id_ramq", postgresql_using="gin"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     validation_run_id: Mapped[int] = mapped_column(
@@ -357,6 +375,12 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
     id_ramq: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     monetary_impact: Mapped[Decimal] = mapped_column(MONEY_TOTAL, default=Decimal("0"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # written and read whole
+    severity_rank: Mapped[int] = mapped_column(SmallInteger, default=_rank_of)
+    service_date: Mapped[date | None] = mapped_column(Date)
+    doctor: Mapped[str | None] = mapped_column(String(7))  # the 7-digit licence
+    doctor_label: Mapped[str | None] = mapped_column(String(32))  # `Dr. T***`
+    person: Mapped[str | None] = mapped_column(String(32))  # `ABCD****5678`
+    lines: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list, server_default="{}")
 
 
 class ValidationLog(db.Model):  # type: ignore[name-defined,misc]

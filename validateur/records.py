@@ -22,6 +22,7 @@ import psycopg
 from validateur.extensions import db
 from validateur.models import RunStatus
 from validateur.validation.findings import Finding, Severity
+from validateur.validation.lines import LineMap
 from validateur.validation.rows import BillingRow
 
 RECORD_COLUMNS = (
@@ -39,9 +40,11 @@ _NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 FINDING_COLUMNS = (
     "validation_run_id", "rule", "scenario", "severity", "message", "solution", "rows",
-    "id_ramq", "monetary_impact", "data",
+    "id_ramq", "monetary_impact", "data", "severity_rank", "service_date", "doctor",
+    "doctor_label", "person", "lines",
 )
 _COPY_FINDINGS = f"COPY validation_results ({', '.join(FINDING_COLUMNS)}) FROM STDIN"
+_RANKS = {severity: str(severity.rank) for severity in Severity}
 
 
 class RecordLines:
@@ -123,6 +126,7 @@ class RunWriter:
         self._run_text = str(run_id)
         self._copy: Any = None
         self._lines = RecordLines(run_id)
+        self._line_map = LineMap()
         self.rows_written = 0
 
     def still_processing(self) -> bool:
@@ -158,6 +162,7 @@ class RunWriter:
     def write_batch(self, rows: list[BillingRow]) -> None:
         """COPY a batch of rows (the reader hands them over in lists of `BATCH_ROWS`)."""
         self._copy.write(self._lines.text(rows))
+        self._line_map.add(rows)
         self.rows_written += len(rows)
 
     def write_findings(self, findings: Iterable[Finding]) -> FindingTotals:
@@ -175,11 +180,19 @@ class RunWriter:
         return totals
 
     def _finding_values(self, f: Finding) -> tuple[str, ...]:
-        """A finding's COPY values as PostgreSQL text literals (arrays and JSON included)."""
+        """A finding's COPY values as PostgreSQL text literals (arrays and JSON included).
+
+        Its `lines` are the rule's, else those of its rows (`LineMap`, learnt from the rows
+        copied); empty texts are NULL.
+        """
+        lines = f.lines or self._line_map.lines(f.rows)
         return (
             self._run_text, f.rule, f.scenario, f.severity, f.message, f.solution,
             "{" + ",".join(map(str, f.rows)) + "}", _text_array(f.id_ramq),
-            str(f.monetary_impact), _json(f.data),
+            str(f.monetary_impact), _json(f.data), _RANKS[f.severity],
+            _NULL if f.service_date is None else f.service_date.isoformat(),
+            f.doctor or _NULL, f.doctor_label or _NULL, f.person or _NULL,
+            "{" + ",".join(map(str, lines)) + "}",
         )
 
 
@@ -196,13 +209,19 @@ def _text_array(items: tuple[str, ...]) -> str:
 
 
 def _copy_text(batch: list[tuple[str, ...]]) -> str:
-    """COPY text of rows of text values; only a batch holding a special character is escaped."""
+    """COPY text of rows of text values; only a batch holding a special character is escaped.
+
+    A value may be the NULL marker `_NULL` itself (that very object): it is the one backslash
+    a plain batch holds, and is never escaped.
+    """
     if not batch:
         return ""
+    nulls = sum([value is _NULL for values in batch for value in values])
     data = "\n".join(["\t".join(values) for values in batch]) + "\n"
-    if not _is_plain(data, len(batch), len(batch[0])):
+    if not _is_plain(data, len(batch), len(batch[0]), backslashes=nulls):
         data = "".join(
-            "\t".join(value.translate(_COPY_ESCAPES) for value in values) + "\n"
+            "\t".join(value if value is _NULL else value.translate(_COPY_ESCAPES)
+                      for value in values) + "\n"
             for values in batch
         )
     return _without_nul(data)
@@ -215,18 +234,18 @@ def _without_nul(data: str) -> str:
     return data.replace("\0", "") if "\0" in data else data
 
 
-def _is_plain(data: str, lines: int, width: int) -> bool:
+def _is_plain(data: str, lines: int, width: int, backslashes: int = 0) -> bool:
     """Whether `data`, `lines` lines of `width` values joined by tabs, needs no escaping.
 
     Counting tabs and newlines in the whole batch tells whether a value holds one, and one
-    scan each finds a carriage return or backslash: four C-speed passes instead of
-    escaping every value.
+    scan each finds a carriage return or counts backslashes (`backslashes`: those of NULL
+    markers): four C-speed passes instead of escaping every value.
     """
     return (
         data.count("\t") == (width - 1) * lines
         and data.count("\n") == lines
         and "\r" not in data
-        and "\\" not in data
+        and data.count("\\") == backslashes
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +26,13 @@ MAX_PER_PAGE = 500
 MAX_QUERY_LENGTH = 255
 MAX_ORGANIZATION_LENGTH = 320
 RULE_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: Whole-value patterns (`validate.Regexp` only anchors the start, hence `\Z`).
+SCENARIO_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}\Z")
+LICENCE = re.compile(r"[0-9]{7}\Z")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+#: A claim number as `cells.claim_number` accepts it.
+CLAIM = re.compile(r"[0-9][0-9A-Z-]{0,19}\Z")
 #: C0 controls (NUL included), DEL and C1 controls: never part of a file name or a code.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -65,6 +73,11 @@ class FindingSchema(Schema):
     idRamq = fields.List(fields.String(), attribute="id_ramq")
     monetaryImpact = fields.Decimal(attribute="monetary_impact", as_string=True, places=2)
     data = fields.Dict()
+    serviceDate = fields.Date(attribute="service_date", allow_none=True)
+    doctor = fields.String(allow_none=True)
+    doctorLabel = fields.String(attribute="doctor_label", allow_none=True)
+    person = fields.String(allow_none=True)
+    lines = fields.List(fields.Integer())
 
 
 class LogSchema(Schema):
@@ -112,9 +125,47 @@ class RunListArgsSchema(PageArgsSchema):
                                            _no_control_characters])
 
 
+class IsoDate(fields.Field[date]):
+    """`YYYY-MM-DD` exactly (no other ISO shape, no time): a calendar date, no time zone."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> date:
+        if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+            raise ValidationError("not a date")
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValidationError("not a date") from None
+
+
+class IsoMonth(fields.Field[date]):
+    """`YYYY-MM`: the first day of that month."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> date:
+        if not isinstance(value, str) or not ISO_MONTH.fullmatch(value):
+            raise ValidationError("not a month")
+        try:
+            return date.fromisoformat(value + "-01")
+        except ValueError:
+            raise ValidationError("not a month") from None
+
+
 class ResultArgsSchema(PageArgsSchema):
+    """The filters of a run's findings, shared by the list, its groups and the exports."""
+
     severity = fields.Enum(Severity, by_value=True)
     rule = fields.String(validate=_rule_code)
+    scenario = fields.String(validate=validate.Regexp(SCENARIO_CODE))
+    doctor = fields.String(validate=validate.Regexp(LICENCE))
+    date = IsoDate()
+    claim = fields.String(validate=validate.Regexp(CLAIM))
+
+
+
+class CalendarArgsSchema(_Arguments):
+    doctor = fields.String(validate=validate.Regexp(LICENCE))
+    month = IsoMonth()
 
 
 def _one_of(codes: type[StrEnum]) -> str:
@@ -134,6 +185,11 @@ ARGUMENT_RULES: dict[str, str] = {
                      f"{MAX_ORGANIZATION_LENGTH} caractères au plus"),
     "severity": _one_of(Severity),
     "rule": "un code de règle (lettres minuscules, chiffres et traits d'union)",
+    "scenario": "un code de scénario (lettres, chiffres, traits d'union)",
+    "doctor": "un numéro de licence de 7 chiffres",
+    "date": "une date AAAA-MM-JJ (par exemple 2025-03-10)",
+    "month": "un mois AAAA-MM (par exemple 2025-03)",
+    "claim": "un numéro de réclamation (chiffres)",
 }
 
 
@@ -164,3 +220,4 @@ logs_schema = LogSchema(many=True)
 page_args = PageArgsSchema()
 run_list_args = RunListArgsSchema()
 result_args = ResultArgsSchema()
+calendar_args = CalendarArgsSchema()

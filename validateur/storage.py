@@ -27,6 +27,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import File
 
+from validateur.validation.errors import ValidateurError
+
 log = logging.getLogger(__name__)
 
 PART_SUFFIX = ".part"
@@ -144,7 +146,7 @@ def store_local_file(source: Path) -> tuple[str, int]:
     return stored_name, target.stat().st_size
 
 
-class StreamTooLarge(ValueError):
+class StreamTooLarge(ValidateurError, ValueError):
     """`store_stream` read more than its limit: nothing is kept."""
 
 

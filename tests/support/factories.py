@@ -34,8 +34,10 @@ def make_row(
     units: int | None = None,
     id_ramq: str | None = None,
     row_number: int | None = None,
+    line: int | None = None,
 ) -> BillingRow:
-    """A typed row as the reader would produce it, with the identities derived."""
+    """A typed row as the reader would produce it, with the identities derived; its file
+    `line` is the row number plus one (the header line) unless given."""
     number = row_number if row_number is not None else next(_numbers)
     day = date.fromisoformat(day) if isinstance(day, str) else day
     patient_id = nam(patient) if isinstance(patient, int) else patient
@@ -48,6 +50,7 @@ def make_row(
     id_ramq = id_ramq or f"{10000000000 + number}"
     return BillingRow(
         row_number=number,
+        line=number + 1 if line is None else line,
         facture=f"F{number:06d}",
         id_ramq=id_ramq,
         date_service_text=day.isoformat(),

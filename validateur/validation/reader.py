@@ -219,14 +219,18 @@ def record_batches(text: io.TextIOWrapper, delimiter: str,
         yield batch
 
 
-_Build = Callable[[int, list[str]], BillingRow | None]
+_Build = Callable[[int, list[str], int], BillingRow | None]
 
 
 def _build_rows(build: _Build, records: list[list[str]], rows: list[BillingRow],
-                row_number: int) -> int:
-    """Build the rows of clean records into `rows`; the last row number given."""
-    for cells in records:
-        row = build(row_number + 1, cells)
+                row_number: int, first_line: int) -> int:
+    """Build the rows of clean records into `rows`; the last row number given.
+
+    `first_line` is the file line of `records[0]`: each record is one line as a spreadsheet
+    shows it, so the line of a record is a plain counter (no cost per physical line).
+    """
+    for line, cells in enumerate(records, first_line):
+        row = build(row_number + 1, cells, line)
         if row is not None:
             row_number += 1
             rows.append(row)
@@ -250,7 +254,7 @@ class _Repair:
                           for column in columns}
 
     def build(self, build: _Build, cells: list[str], row_number: int, before: list[BillingRow],
-              rows: list[BillingRow]) -> BillingRow | None:
+              rows: list[BillingRow], line: int) -> BillingRow | None:
         """The row of one damaged record; `before` and `rows` are the rows read just before."""
         joined = "".join(cells)
         if is_binary_record(joined):
@@ -261,7 +265,7 @@ class _Repair:
         )
         if "\0" in joined:
             cells = [cell.replace("\0", "") for cell in cells]
-        row = build(row_number + 1, cells)
+        row = build(row_number + 1, cells, line)
         if row is not None and damaged:
             row.problems = row.problems + damaged
         return row
@@ -291,9 +295,11 @@ class BillingReader:
             progress(reader.bytes_read / reader.total_bytes)
     ```
 
-    Rows are numbered from 1, blank rows skipped and not counted. Iterating opens the file;
-    leaving the `with` block (or exhausting the iteration) closes it. `batches()` gives the
-    same rows in bounded lists, for a consumer that handles them in bulk (the job's COPY).
+    Rows are numbered from 1, blank rows skipped and not counted; each row also knows its
+    `line` in the file (every record counted, as a spreadsheet numbers them). Iterating opens
+    the file; leaving the `with` block (or exhausting the iteration) closes it. `batches()`
+    gives the same rows in bounded lists, for a consumer that handles them in bulk (the job's
+    COPY).
     """
 
     def __init__(self, path: Path, fmt: FileFormat | None = None) -> None:
@@ -352,6 +358,7 @@ class BillingReader:
         repair = _Repair(fmt.columns)
         skip = fmt.header_index + 1  # the lines before the header, and the header
         row_number = 0
+        line = 1  # the file line of the next record
         before: list[BillingRow] = []
         try:
             for records, damaged in marked_batches(text, fmt.delimiter, size):
@@ -360,15 +367,18 @@ class BillingReader:
                     skip -= cut
                     records = records[cut:]
                     damaged = [index - cut for index in damaged if index >= cut]
+                    line += cut
                 rows: list[BillingRow] = []
                 if not damaged:
-                    row_number = _build_rows(build, records, rows, row_number)
+                    row_number = _build_rows(build, records, rows, row_number, line)
                 else:
                     start = 0
                     for index in damaged:
-                        row_number = _build_rows(build, records[start:index], rows, row_number)
+                        row_number = _build_rows(build, records[start:index], rows, row_number,
+                                                 line + start)
                         try:
-                            row = repair.build(build, records[index], row_number, before, rows)
+                            row = repair.build(build, records[index], row_number, before, rows,
+                                               line + index)
                         except _BinaryContent:
                             if rows:
                                 yield rows  # the rows before it come first, then the error
@@ -377,7 +387,9 @@ class BillingReader:
                             row_number += 1
                             rows.append(row)
                         start = index + 1
-                    row_number = _build_rows(build, records[start:], rows, row_number)
+                    row_number = _build_rows(build, records[start:], rows, row_number,
+                                             line + start)
+                line += len(records)
                 if rows:
                     before = rows
                     yield rows

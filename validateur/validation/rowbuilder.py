@@ -96,8 +96,8 @@ def _remember(cache: dict[str, T], parse: Callable[[str], T], text: str) -> T:
 
 def row_builder(
     columns: dict[Column, int], header_size: int
-) -> Callable[[int, list[str]], BillingRow | None]:
-    """A `build(row_number, cells)` for one file layout; it returns None for a blank record.
+) -> Callable[[int, list[str], int], BillingRow | None]:
+    """A `build(row_number, cells, line)` for one file layout; None for a blank record.
 
     A closure rather than a class: the hot path reads its state from local cells, not
     attributes (measurably faster at a million rows).
@@ -115,7 +115,7 @@ def row_builder(
     doctors: dict[str, str] = {}
     nam_at_start = NAM_AT_START.match
 
-    def build(row_number: int, cells: list[str]) -> BillingRow | None:
+    def build(row_number: int, cells: list[str], line: int = 0) -> BillingRow | None:
         problems: list[RowProblem] = []
         count = len(cells)
         if count < width:
@@ -201,6 +201,7 @@ def row_builder(
         # Positional on purpose (4x faster than keywords); the order is checked at import.
         return BillingRow(
             row_number,
+            line,
             facture,
             id_ramq,
             date_text,
@@ -237,7 +238,7 @@ def row_builder(
 def _check_field_order() -> None:
     """`row_builder` passes BillingRow fields by position: fail loudly if rows.py reorders them."""
     texts = [f"{c.value}_text" if c.value in _TYPED else c.value for c in Column]
-    expected = ["row_number", *texts, *_TYPED_FIELDS]
+    expected = ["row_number", "line", *texts, *_TYPED_FIELDS]
     if [f.name for f in fields(BillingRow)] != expected:
         raise RuntimeError("BillingRow fields changed: update row_builder (rowbuilder.py)")
 

@@ -95,7 +95,10 @@ class BillingRow:
     """One data row of a billing file, as text and as typed values.
 
     `row_number` is the reader's own 1-based data-row number (blank rows are not counted),
-    never the export's `#` column. Text attributes hold the cell exactly as decoded ("" when
+    never the export's `#` column. `line` is the row's 1-based line in the file as a
+    spreadsheet shows it: every record counts, the `sep=`, title, header and blank lines
+    included (a quoted cell holding line breaks is one line), 0 when unknown (rows built in
+    tests). Text attributes hold the cell exactly as decoded ("" when
     absent). Typed attributes are `None` when the cell is empty or unparseable.
 
     `claim` is the claim number rules may show: the stripped `ID RAMQ` when it is claim-shaped
@@ -104,6 +107,7 @@ class BillingRow:
     """
 
     row_number: int
+    line: int = 0
     facture: str = ""
     id_ramq: str = ""
     date_service_text: str = ""

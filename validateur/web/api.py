@@ -7,11 +7,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import batches, exports, health, lifecycle, organizations
+from validateur import batches, calendar, exports, health, lifecycle, organizations
 from validateur.auth import is_token_request, require_upload_right
 from validateur.extensions import csrf, db
 from validateur.models import Batch, Organization, User, ValidationRun
 from validateur.schemas import (
+    calendar_args,
     findings_schema,
     load_args,
     logs_schema,
@@ -21,6 +22,7 @@ from validateur.schemas import (
     run_schema,
 )
 from validateur.uploads import BatchAccepted, UploadRejected, accept_batch, accept_stream
+from validateur.validation.catalogue import rule_title, scenario_title
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.errors import error_response
@@ -104,12 +106,41 @@ def get_validation(run_id: int) -> Any:
 @bp.get("/validations/<run_id:run_id>/results")
 @login_required
 def get_results(run_id: int) -> Any:
+    """A page of findings; filters `severity`, `rule`, `scenario`, `doctor`, `date`, `claim`."""
     run = get_run_or_404(run_id)
     args = load_args(result_args, request.args)
-    query = queries.findings_query(run.id, args.get("severity"), args.get("rule"))
+    query = queries.filtered_findings(run.id, args)
     items, total = queries.paginate(query, args["page"], args["per_page"])
     return jsonify({"items": findings_schema.dump(items), "page": args["page"],
                     "perPage": args["per_page"], "total": total})
+
+
+@bp.get("/validations/<run_id:run_id>/groups")
+@login_required
+def get_groups(run_id: int) -> Any:
+    """Count and amounts per (severity, rule, scenario) with French titles, same filters."""
+    run = get_run_or_404(run_id)
+    args = load_args(result_args, request.args)
+    groups = queries.finding_groups(run.id, args, by_scenario=True)
+    return jsonify({"groups": [_group_json(group) for group in groups],
+                    "total": sum(group["count"] for group in groups)})
+
+
+def _group_json(group: dict[str, Any]) -> dict[str, Any]:
+    return {"severity": group["severity"].value, "rule": group["rule"],
+            "ruleTitle": rule_title(group["rule"]), "scenario": group["scenario"],
+            "scenarioTitle": scenario_title(group["rule"], group["scenario"]),
+            "count": group["count"], "moneyAtRisk": f"{group['atRisk']:.2f}",
+            "potentialGain": f"{group['toGain']:.2f}"}
+
+
+@bp.get("/validations/<run_id:run_id>/calendar")
+@login_required
+def get_calendar(run_id: int) -> Any:
+    """The doctor × day calendar (validateur/calendar.py); filters `doctor`, `month`."""
+    run = get_run_or_404(run_id)
+    args = load_args(calendar_args, request.args)
+    return jsonify({"doctors": calendar.calendar(run.id, args.get("doctor"), args.get("month"))})
 
 
 @bp.get("/validations/<run_id:run_id>/results.csv")
@@ -117,8 +148,16 @@ def get_results(run_id: int) -> Any:
 def get_results_csv(run_id: int) -> Response:
     run = get_run_or_404(run_id)
     args = load_args(result_args, request.args)
-    query = queries.findings_query(run.id, args.get("severity"), args.get("rule"))
-    return exports.findings_csv_response(run, query)
+    return exports.findings_csv_response(run, queries.filtered_findings(run.id, args))
+
+
+@bp.get("/validations/<run_id:run_id>/results.xlsx")
+@login_required
+def get_results_xlsx(run_id: int) -> Response:
+    run = get_run_or_404(run_id)
+    args = load_args(result_args, request.args)
+    return exports.findings_xlsx_response(run, queries.filtered_findings(run.id, args),
+                                          queries.finding_groups(run.id, args))
 
 
 @bp.get("/validations/<run_id:run_id>/logs")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -50,43 +52,82 @@ def owner_emails(runs: list[ValidationRun]) -> dict[int, str]:
     return {user_id: email for user_id, email in rows}
 
 
-def _severity_rank() -> Any:
-    """`Severity.rank` in SQL, so a page of findings is sorted by the database."""
-    return case({severity: severity.rank for severity in Severity},
-                value=ValidationResult.severity, else_=len(Severity))
-
-
 def findings_query(run_id: int, severity: Severity | str | None = None,
-                   rule: str | None = None) -> Select[Any]:
-    """A run's findings, most urgent first, then by rule and first row."""
-    query = select(ValidationResult).where(ValidationResult.validation_run_id == run_id)
+                   rule: str | None = None, *, scenario: str | None = None,
+                   doctor: str | None = None, day: date | None = None,
+                   claim: str | None = None) -> Select[Any]:
+    """A run's findings, most urgent first, then by rule and id; the filters combine.
+
+    The order is the index `ix_validation_results_run_order` (run, severity rank, rule, id),
+    so a page is read from it, not sorted from the whole run; `doctor` and `day` have their
+    own index, `claim` the GIN index of `id_ramq`.
+    """
+    query = select(ValidationResult).where(
+        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim))
+    return query.order_by(ValidationResult.severity_rank, ValidationResult.rule,
+                          ValidationResult.id)
+
+
+def filtered_findings(run_id: int, args: Mapping[str, Any]) -> Select[Any]:
+    """`findings_query` with the checked arguments of `schemas.result_args`."""
+    return findings_query(run_id, args.get("severity"), args.get("rule"),
+                          scenario=args.get("scenario"), doctor=args.get("doctor"),
+                          day=args.get("date"), claim=args.get("claim"))
+
+
+def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | None,
+                     scenario: str | None, doctor: str | None, day: date | None,
+                     claim: str | None) -> list[Any]:
+    result = ValidationResult
+    conditions: list[Any] = [result.validation_run_id == run_id]
     if severity:
-        query = query.where(ValidationResult.severity == severity)
+        conditions.append(result.severity == severity)
     if rule:
-        query = query.where(ValidationResult.rule == rule)
-    return query.order_by(_severity_rank(), ValidationResult.rule, ValidationResult.id)
+        conditions.append(result.rule == rule)
+    if scenario:
+        conditions.append(result.scenario == scenario)
+    if doctor:
+        conditions.append(result.doctor == doctor)
+    if day:
+        conditions.append(result.service_date == day)
+    if claim:
+        conditions.append(result.id_ramq.contains([claim]))
+    return conditions
 
 
-def finding_groups(run_id: int) -> list[dict[str, Any]]:
-    """Count, money at risk and money to gain per (severity, rule), most urgent first."""
+def finding_groups(run_id: int, args: Mapping[str, Any] | None = None, *,
+                   by_scenario: bool = False) -> list[dict[str, Any]]:
+    """Count, money at risk and money to gain per (severity, rule[, scenario]), most urgent
+    first; `args` are the findings' filters (`schemas.result_args`), none by default."""
+    args = args or {}
     impact = ValidationResult.monetary_impact
+    keys = [ValidationResult.severity, ValidationResult.rule]
+    if by_scenario:
+        keys.append(ValidationResult.scenario)
+    conditions = _finding_filters(run_id, args.get("severity"), args.get("rule"),
+                                  args.get("scenario"), args.get("doctor"), args.get("date"),
+                                  args.get("claim"))
     rows = db.session.execute(
         select(
-            ValidationResult.severity,
-            ValidationResult.rule,
+            *keys,
             func.count(),
             func.coalesce(func.sum(case((impact < 0, -impact), else_=0)), 0),
             func.coalesce(func.sum(case((impact > 0, impact), else_=0)), 0),
         )
-        .where(ValidationResult.validation_run_id == run_id)
-        .group_by(ValidationResult.severity, ValidationResult.rule)
+        .where(*conditions)
+        .group_by(*keys)
     ).all()
-    groups = [
-        {"severity": sev, "rule": rule, "count": int(count), "atRisk": Decimal(risk),
-         "toGain": Decimal(gain)}
-        for sev, rule, count, risk, gain in rows
-    ]
-    return sorted(groups, key=lambda g: (g["severity"].rank, g["rule"]))
+    groups = []
+    for row in rows:
+        sev, rule, *rest = row
+        scenario = rest.pop(0) if by_scenario else None
+        count, risk, gain = rest
+        group = {"severity": Severity(sev), "rule": rule, "count": int(count),
+                 "atRisk": Decimal(risk), "toGain": Decimal(gain)}
+        if by_scenario:
+            group["scenario"] = scenario
+        groups.append(group)
+    return sorted(groups, key=lambda g: (g["severity"].rank, g["rule"], g.get("scenario", "")))
 
 
 def logs_of(run_id: int) -> list[ValidationLog]:
@@ -110,5 +151,5 @@ def batch_findings_query(batch_id: int, severity: Severity | str | None = None,
         query = query.where(ValidationResult.severity == severity)
     if rule:
         query = query.where(ValidationResult.rule == rule)
-    return query.order_by(ValidationRun.id, _severity_rank(), ValidationResult.rule,
+    return query.order_by(ValidationRun.id, ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)

@@ -44,7 +44,7 @@ def with_canaries(rows: Iterable[BillingRow]) -> list[BillingRow]:
     rebuilt = []
     for n, row in enumerate(rows):
         id_ramq = CANARIES[n // 2 % len(CANARIES)] if n % 2 else row.id_ramq
-        built = _build(row.row_number, cells_of(row, id_ramq))
+        built = _build(row.row_number, cells_of(row, id_ramq), row.line)
         assert built is not None
         rebuilt.append(built)
     return rebuilt
@@ -68,7 +68,8 @@ def shown(finding: Finding) -> str:
 def test_the_rebuilt_rows_are_the_rows(slug: str) -> None:
     make_runs, _ = CASES[slug]
     for rows in make_runs():
-        assert [_build(row.row_number, cells_of(row, row.id_ramq)) for row in rows] == rows
+        rebuilt = [_build(row.row_number, cells_of(row, row.id_ramq), row.line) for row in rows]
+        assert rebuilt == rows
 
 
 @pytest.mark.parametrize("slug", sorted(CASES))

@@ -18,7 +18,11 @@ from validateur.validation.findings import Finding, Severity
 from validateur.validation.reader import BillingReader
 from validateur.validation.rows import BillingRow, Column, Problem, RowProblem
 from validateur.validation.rules import build_rules
-from validateur.validation.rules.structure import MAX_PER_SCENARIO, StructureRule
+from validateur.validation.rules.structure import (
+    MAX_PER_SCENARIO,
+    MAX_ROWS_PER_FINDING,
+    StructureRule,
+)
 
 NO_REFERENCE = ReferenceData()
 
@@ -40,11 +44,13 @@ def test_clean_rows_give_no_finding() -> None:
     assert run(rows) == []
 
 
-def test_one_error_per_row_problem_naming_row_and_column() -> None:
+def test_one_error_per_row_problem_naming_line_column_and_bad_value() -> None:
     rows = [
-        with_problems(make_row(row_number=1, id_ramq="11111111111"),
+        with_problems(replace(make_row(row_number=1, id_ramq="11111111111"),
+                              date_service_text="2025-13-45"),
                       RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE)),
-        with_problems(make_row(row_number=2),
+        with_problems(replace(make_row(row_number=2), montant_paye_text="12,3,4",
+                              debut_text="25h99"),
                       RowProblem(Problem.INVALID_AMOUNT, Column.MONTANT_PAYE),
                       RowProblem(Problem.INVALID_TIME, Column.DEBUT)),
         with_problems(make_row(row_number=3), RowProblem(Problem.MISSING_VALUE, Column.CODE)),
@@ -61,20 +67,21 @@ def test_one_error_per_row_problem_naming_row_and_column() -> None:
     by_scenario = {f.scenario: f for f in findings}
     date_finding = by_scenario["invalid-date"]
     assert date_finding.rule == "structure"
-    assert date_finding.message == (
-        "Ligne 1 : la date de la colonne « Date de Service » est invalide."
+    assert date_finding.message == (  # line = row + 1 (the header line)
+        "Ligne 2 : la date « 2025-13-45 » de la colonne « Date de Service » est invalide."
     )
+    assert date_finding.lines == (2,) and date_finding.data["value"] == "2025-13-45"
     assert date_finding.id_ramq == ("11111111111",)
     assert date_finding.monetary_impact == Decimal("0.00")
     assert by_scenario["invalid-amount"].message == (
-        "Ligne 2 : le montant de la colonne « Montant payé » est illisible."
+        "Ligne 3 : le montant « 12,3,4 » de la colonne « Montant payé » est illisible."
     )
     assert by_scenario["invalid-time"].message == (
-        "Ligne 2 : l'heure de la colonne « Début » est invalide."
+        "Ligne 3 : l'heure « 25h99 » de la colonne « Début » est invalide."
     )
-    assert by_scenario["missing-value"].message == "Ligne 3 : la colonne « Code » est vide."
+    assert by_scenario["missing-value"].message == "Ligne 4 : la colonne « Code » est vide."
     assert by_scenario["extra-cells"].message == (
-        "Ligne 4 : la ligne contient plus de cellules que l'en-tête."
+        "Ligne 5 : la ligne contient plus de cellules que l'en-tête."
     )
     assert all(f.solution for f in findings)
 
@@ -101,7 +108,7 @@ def test_no_id_ramq_when_the_claim_is_empty() -> None:
     assert finding.id_ramq == ()
 
 
-def test_invalid_nam_is_a_warning() -> None:
+def test_invalid_nam_is_one_warning_listing_its_rows() -> None:
     rows = [
         replace(make_row(row_number=1), patient="DOE, JANE"),
         replace(make_row(row_number=2), patient="GOSMxxxx1415 - DOE, JANE"),
@@ -110,14 +117,13 @@ def test_invalid_nam_is_a_warning() -> None:
         replace(make_row(row_number=5), patient="ABCD1234567 - TROP COURT"),
     ]
     findings = run(rows)
-    assert summary(findings) == [
-        ("invalid-nam", "warning", (1,)),
-        ("invalid-nam", "warning", (5,)),
-    ]
+    assert summary(findings) == [("invalid-nam", "warning", (1, 5))]
     assert findings[0].message == (
-        "Ligne 1 : la colonne « Patient » ne commence pas par un NAM (4 lettres et 8 chiffres)."
+        "Lignes 2 et 6 : la colonne « Patient » ne commence pas par un NAM (4 lettres et 8 "
+        "chiffres)."
     )
-    assert "DOE" not in findings[0].message
+    assert findings[0].data == {"count": 2, "column": "Patient"}
+    assert "DOE" not in findings[0].message and "ABCD" not in findings[0].message
 
 
 def test_invalid_claim_is_a_warning_that_never_shows_the_cell(tmp_path: Path) -> None:
@@ -134,33 +140,31 @@ def test_invalid_claim_is_a_warning_that_never_shows_the_cell(tmp_path: Path) ->
         findings = run(list(reader))
     assert summary(findings) == [
         ("invalid-date", "error", (5,)),
-        ("invalid-claim", "warning", (1,)),
-        ("invalid-claim", "warning", (2,)),
-        ("invalid-claim", "warning", (5,)),
+        ("invalid-claim", "warning", (1, 2, 5)),
     ]
     first = next(f for f in findings if f.scenario == "invalid-claim")
     assert first.message == (
-        "Ligne 1 : la colonne « ID RAMQ » ne contient pas un numéro de réclamation ; sa valeur "
-        "n'est pas affichée."
+        "Lignes 2, 3 et 6 : la colonne « ID RAMQ » ne contient pas un numéro de réclamation ; "
+        "sa valeur n'est pas affichée."
     )
     assert "numéro de réclamation" in first.solution
-    assert first.data == {"row": 1, "column": "ID RAMQ"}
+    assert first.data == {"count": 3, "column": "ID RAMQ"}
     for finding in findings:
         assert finding.id_ramq == ()
         shown = finding.message + finding.solution + repr(finding.data)
         assert "CANA" not in shown.upper()
 
 
-def test_invalid_claims_are_capped_like_every_scenario() -> None:
+def test_one_finding_lists_at_most_a_thousand_rows_and_says_how_many() -> None:
     rows = [with_problems(replace(make_row(row_number=n), id_ramq="Canari", claim=""),
                           RowProblem(Problem.INVALID_CLAIM, Column.ID_RAMQ))
-            for n in range(1, MAX_PER_SCENARIO + 3)]  # fmt: skip
-    findings = run(rows)
-    assert len(findings) == MAX_PER_SCENARIO + 1
-    assert findings[-1].message == (
-        "2 autres cas de numéros de réclamation invalides ne sont pas détaillés : seuls les "
-        "1\u202f000 premiers sont listés."
-    )
+            for n in range(MAX_ROWS_PER_FINDING + 2, 0, -1)]  # fmt: skip
+    (finding,) = run(rows)
+    assert finding.rows == tuple(range(1, MAX_ROWS_PER_FINDING + 1))
+    assert finding.lines == tuple(range(2, MAX_ROWS_PER_FINDING + 2))
+    assert finding.data["count"] == MAX_ROWS_PER_FINDING + 2
+    assert finding.message.startswith("1\u202f002 lignes (2, 3, 4, 5, 6, 7, 8, 9, 10, 11, …) :")
+    assert finding.message.endswith("Seules les 1\u202f000 premières lignes sont listées.")
 
 
 def test_duplicate_claim_names_claim_code_and_rows() -> None:
@@ -206,7 +210,7 @@ def test_unknown_code_only_with_the_reference_table() -> None:
     findings = run(rows, reference)
     assert summary(findings) == [("unknown-code", "warning", (2,))]
     assert findings[0].message == (
-        "Ligne 2 : le code 99999 est absent du manuel de facturation de la RAMQ."
+        "Ligne 3 : le code 99999 est absent du manuel de facturation de la RAMQ."
     )
 
 
@@ -217,11 +221,12 @@ def test_unknown_code_that_is_not_a_code_is_not_quoted() -> None:
     assert "(illisible)" in finding.message
 
 
-def test_cap_per_scenario_keeps_the_lowest_rows_and_counts_the_rest() -> None:
+def test_cap_per_scenario_keeps_the_first_subjects_and_counts_the_rest() -> None:
     extra = 7
     rows = [
-        with_problems(make_row(row_number=n), RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE))
-        for n in range(MAX_PER_SCENARIO + extra, 0, -1)  # fed in reverse order
+        with_problems(replace(make_row(row_number=n), date_service_text=f"2025-13-{n:04d}"),
+                      RowProblem(Problem.INVALID_DATE, Column.DATE_SERVICE))
+        for n in range(1, MAX_PER_SCENARIO + extra + 1)  # one bad value per row
     ]
     rows.append(with_problems(make_row(row_number=5000), RowProblem(Problem.EXTRA_CELLS)))
     findings = run(rows)
@@ -342,30 +347,30 @@ def test_invalid_character_is_a_warning_naming_row_and_column() -> None:
     ]
     patient = next(f for f in findings if f.data.get("column") == "Patient")
     assert patient.message == (
-        "Ligne 4 : la colonne « Patient » contient un caractère invalide (octet nul ou "
+        "Ligne 5 : la colonne « Patient » contient un caractère invalide (octet nul ou "
         "caractère illisible)."
     )
     assert patient.id_ramq == ("30000000004",) and "retirés" in patient.solution
 
 
-def test_invalid_characters_are_capped_like_every_scenario() -> None:
+def test_invalid_characters_are_one_finding_per_column() -> None:
     rows = [with_problems(make_row(row_number=n),
-                          RowProblem(Problem.INVALID_CHARACTER, Column.PATIENT))
-            for n in range(1, MAX_PER_SCENARIO + 2)]  # fmt: skip
+                          RowProblem(Problem.INVALID_CHARACTER, Column.PATIENT),
+                          RowProblem(Problem.INVALID_CHARACTER, Column.FACTURE if n % 2 else
+                                     Column.PATIENT))
+            for n in range(1, 12)]  # fmt: skip
     findings = run(rows)
-    assert len(findings) == MAX_PER_SCENARIO + 1
-    assert findings[-1].message == (
-        "1 autre cas de caractères invalides n'est pas détaillé : seuls les 1\u202f000 premiers "
-        "sont listés."
-    )
+    assert [(f.data["column"], f.data["count"]) for f in findings] == [
+        ("Patient", 16), ("Facture", 6)]
 
 
 def test_the_omitted_count_is_grouped_the_quebec_way() -> None:
-    rows = [with_problems(make_row(row_number=n), RowProblem(Problem.EXTRA_CELLS))
+    rows = [with_problems(replace(make_row(row_number=n), debut_text=f"{n}:99"),
+                          RowProblem(Problem.INVALID_TIME, Column.DEBUT))
             for n in range(1, MAX_PER_SCENARIO + 1235)]  # fmt: skip
     info = run(rows)[-1]
     assert info.message == (
-        "1\u202f234 autres cas de lignes avec des cellules en trop ne sont pas détaillés : "
+        "1\u202f234 autres cas d'heures invalides ne sont pas détaillés : "
         "seuls les 1\u202f000 premiers sont listés."
     )
 
@@ -378,6 +383,6 @@ def test_an_amount_out_of_range_is_an_error_naming_the_column(tmp_path: Path) ->
     assert (finding.scenario, finding.severity, finding.rows) == (
         "amount-out-of-range", Severity.ERROR, (1,))
     assert finding.message == (
-        "Ligne 1 : le montant de la colonne « Montant payé » atteint 1\u202f000\u202f000\u202f000"
-        "\u00a0$ ou plus : ce n'est pas un montant de facturation."
+        "Ligne 2 : le montant « 1 000 000 000,00 » de la colonne « Montant payé » atteint "
+        "1\u202f000\u202f000\u202f000\u00a0$ ou plus : ce n'est pas un montant de facturation."
     )

@@ -28,7 +28,7 @@ from operator import itemgetter
 from typing import Final
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding
+from validateur.validation.findings import Common, Finding
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules.annual_code import messages as text
 from validateur.validation.rules.annual_code.messages import ZERO, AnnualAct, Fact, Group
@@ -62,6 +62,8 @@ Stored = Fact | list[Fact]
 _ROW: Final = 1
 _CODE: Final = 3
 _PAID: Final = 6
+_DOCTOR: Final = 7
+_DOCTOR_INFO: Final = 8
 _by_date_row_claim = itemgetter(0, 1, 2)
 
 
@@ -76,6 +78,7 @@ class AnnualCodeRule:
         self.codes = frozenset(ANNUAL_CODES)
         self._groups: dict[GroupKey, Stored] = {}
         self._year_of = Years().of
+        self._infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
@@ -92,6 +95,8 @@ class AnnualCodeRule:
             row.montant_preliminaire,
             row.montant_paye,
             row.is_paid,
+            row.doctor,
+            self._infos.setdefault(row.doctor_info, row.doctor_info),
         )
         key = (row.patient_id, self._year_of(day), ANNUAL_CODES[code])
         known = self._groups.get(key)
@@ -119,15 +124,25 @@ class AnnualCodeRule:
         count = len(groups)
         errors = {"E1": 0, "E2": 0, "E3": 0}
         gain = ZERO
+        labels: dict[str, str] = {}
         for key in sorted(groups, key=lambda key: _rows_then_scenario(_facts(groups[key]))):
             facts = _facts(groups.pop(key))
             scenario = _scenario(facts)
-            finding = _judge(scenario, key, facts)
+            finding = _typed(_judge(scenario, key, facts), facts, labels)
             if scenario != "P1":  # P1 has no impact
                 errors[scenario] += 1
                 gain += finding.monetary_impact
             yield finding
         yield text.summary(rows_checked, count, codes, errors, gain)
+
+
+def _typed(finding: Finding, facts: Facts, labels: dict[str, str]) -> Finding:
+    """The date and doctor every act of the group shares, and the masked patient."""
+    common = Common()
+    for fact in facts:
+        common.add(fact[0], fact[_DOCTOR], fact[_DOCTOR_INFO])
+    finding.person = finding.data["patient"]
+    return common.fill(finding, labels)
 
 
 def _facts(stored: Stored) -> Facts:

@@ -31,10 +31,12 @@ class AnnualAct(NamedTuple):
     claimed: Decimal | None
     paid_amount: Decimal | None
     paid: bool
+    doctor: str  # `BillingRow.doctor`
+    doctor_info: str  # shared per distinct text, only to mask it
 
 
 #: An `AnnualAct` as stored by the rule: a plain tuple of the same fields.
-Fact = tuple[date, int, str, str, Decimal | None, Decimal | None, bool]
+Fact = tuple[date, int, str, str, Decimal | None, Decimal | None, bool, str, str]
 
 
 class Group(NamedTuple):
@@ -134,7 +136,7 @@ def finding(scenario: str, group: Group, **fields: Any) -> Finding:
 
 def p1(patient: str, year: int, kind: str, fact: Fact) -> Finding:
     """P1, by far the most frequent finding: written straight from the stored fact."""
-    day, number, id_ramq, code, claimed, paid_amount, paid = fact
+    day, number, id_ramq, code, claimed, paid_amount, paid, _, _ = fact
     iso = day.isoformat()
     message = (
         f"Code annuel {code} ({kind}) facturé une seule fois en {year} pour ce "

@@ -19,7 +19,8 @@ Memory and time: per doctor-day, the small facts of its 8857/8859 rows only (`In
 other rows cost one lookup. A doctor-day with one intervention holds it itself; a second one
 turns it into a list, appended to from then on, so a row costs O(1) whatever the size of its
 doctor-day (the job pauses the cyclic garbage collector during the pass, so lists cost no
-collector time). Findings are built only as they are consumed.
+collector time). Findings are built only as they are consumed; each carries its doctor-day's
+date, licence and masked doctor.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
+from validateur.validation.findings import CENT, Finding, Severity, date_fr, licence, money_fr
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules import wording
@@ -127,14 +128,17 @@ class ClinicalMinutesRule:
         """One finding per doctor-day over the limit, in (rows, scenario, claims) order."""
         days, self._days = self._days, {}
         over: list[_Pending] = []
-        for (_, day), stored in days.items():
+        for (doctor, day), stored in days.items():
             acts = stored if isinstance(stored, list) else [stored]
             if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES:
-                over.append(_pending(day, sorted(acts, key=_order)))
+                over.append(_pending(day, sorted(acts, key=_order), doctor))
         del days
         over.sort(key=_by_rows_scenario_claims)
-        for *_, day, acts in over:
-            yield _over_limit(day, acts)
+        for *_, day, acts, doctor in over:
+            finding = _over_limit(day, acts)
+            finding.service_date, finding.doctor = day, licence(doctor)
+            finding.doctor_label = finding.data["doctor"]
+            yield finding
 
 
 def _order(act: Intervention) -> tuple[bool, time, int, str]:
@@ -142,14 +146,15 @@ def _order(act: Intervention) -> tuple[bool, time, int, str]:
 
 
 #: A doctor-day over the limit, sortable on its first three items like its finding.
-_Pending = tuple[tuple[int, ...], str, tuple[str, ...], date, list[Intervention]]
+_Pending = tuple[tuple[int, ...], str, tuple[str, ...], date, list[Intervention], str]
 _by_rows_scenario_claims = itemgetter(0, 1, 2)
 
 
-def _pending(day: date, acts: list[Intervention]) -> _Pending:
+def _pending(day: date, acts: list[Intervention], doctor: str) -> _Pending:
     """What the finding of a doctor-day over the limit is sorted by, then its facts."""
     scenario = "OVER_LIMIT_PAID" if all(a.paid for a in acts) else "OVER_LIMIT"
-    return tuple(a.row_number for a in acts), scenario, tuple(a.id_ramq for a in acts), day, acts
+    rows, claims = tuple(a.row_number for a in acts), tuple(a.id_ramq for a in acts)
+    return rows, scenario, claims, day, acts, doctor
 
 
 def _over_limit(day: date, acts: list[Intervention]) -> Finding:

@@ -33,12 +33,14 @@ from datetime import date
 from operator import itemgetter
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding
+from validateur.validation.findings import Finding, set_doctor
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules.gmf_8875 import messages as text
 from validateur.validation.rules.gmf_8875.messages import (
     CLAIM,
     DAY,
+    DOCTOR,
+    DOCTOR_INFO,
     GMF_FORFAIT_CODE,
     GMF_FORFAIT_TARIFF,
     PAID,
@@ -92,6 +94,7 @@ class Gmf8875Rule:
         self._forfaits: dict[int, dict[str, Act | list[Act]]] = {}  # year → patient → 8875(s)
         self._first_visits: dict[int, dict[str, Act]] = {}  # year → patient → GMF visit
         self._year_of = Years().of
+        self._infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
@@ -108,7 +111,8 @@ class Gmf8875Rule:
         forfaits = self._forfaits.get(year)
         if forfaits is None:
             forfaits = self._forfaits[year] = {}
-        act = (day, row.row_number, row.claim, GMF_FORFAIT_CODE, row.is_paid)
+        act = (day, row.row_number, row.claim, GMF_FORFAIT_CODE, row.is_paid, row.doctor,
+               self._infos.setdefault(row.doctor_info, row.doctor_info))
         known = forfaits.get(patient)
         if known is None:
             forfaits[patient] = act
@@ -138,7 +142,8 @@ class Gmf8875Rule:
         known = visits.get(patient)
         number, claim = row.row_number, row.claim
         if known is None or (day, number, claim) < known[:3]:
-            visits[patient] = (day, number, claim, _CODES[code], row.is_paid)
+            visits[patient] = (day, number, claim, _CODES[code], row.is_paid, row.doctor,
+                               self._infos.setdefault(row.doctor_info, row.doctor_info))
 
     def finish(self) -> Iterator[Finding]:
         """SKIPPED first when there is no GMF list, then findings by row, scenario, claim."""
@@ -158,11 +163,15 @@ class Gmf8875Rule:
                 for patient, visit in firsts.items()
             )
         pending.sort(key=_by_row_scenario_claim)
+        labels: dict[str, str] = {}
         for _, _, _, key, other, kept in pending:
             if other is None or kept is None:
-                yield text.missed(key, visits[key[1]].pop(key[0]))
+                act = visits[key[1]].pop(key[0])
+                finding = text.missed(key, act)
             else:
-                yield text.e1(key, kept, other)
+                act, finding = other, text.e1(key, kept, other)
+            finding.service_date, finding.person = act[DAY], finding.data["patient"]
+            yield set_doctor(finding, act[DOCTOR], act[DOCTOR_INFO], labels)
 
 
 def _duplicates(key: PatientYear, acts: list[Act]) -> list[_Pending]:

@@ -25,13 +25,16 @@ _TARIFF_TEXT = str(GMF_FORFAIT_TARIFF)
 _NO_IMPACT = Decimal(0)
 
 PatientYear = tuple[str, int]
-#: The facts kept for one 8875 row or one GMF visit: (date, row, ID RAMQ, code, paid).
-Act = tuple[date, int, str, str, bool]
+#: The facts kept for one 8875 row or one GMF visit: (date, row, ID RAMQ, code, paid,
+#: `BillingRow.doctor`, `Doctor Info` shared per distinct text).
+Act = tuple[date, int, str, str, bool, str, str]
 DAY: Final = 0
 ROW: Final = 1
 CLAIM: Final = 2
 CODE: Final = 3
 PAID: Final = 4
+DOCTOR: Final = 5
+DOCTOR_INFO: Final = 6
 
 
 def claim(act: Act) -> str:

@@ -28,7 +28,7 @@ from datetime import date
 from decimal import Decimal
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding
+from validateur.validation.findings import Finding, licence
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules.office_fee import messages as text
@@ -36,6 +36,7 @@ from validateur.validation.rules.office_fee.days import (
     REGISTERED,
     WALK_IN,
     DayBook,
+    DayKey,
     DoctorDay,
     paid_mark,
 )
@@ -136,7 +137,7 @@ class OfficeFeeRule:
         masks: dict[str, str] = {}
         for key in sorted(days):
             state = days.pop(key)
-            for finding in evaluate(key[0], state, masks):
+            for finding in evaluate(key, state, masks):
                 tally.add(finding)
                 yield finding
         yield text.summary(fees, self._skipped_fees, count, tally)
@@ -155,8 +156,18 @@ def _fee(row: BillingRow, code: str, walk_in: bool) -> Fee:
     )
 
 
-def evaluate(day: date, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
-    """Every finding of one doctor-day, in scenario then row order (`masks`: a cache)."""
+def evaluate(key: DayKey, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
+    """Every finding of one doctor-day (`key` = date, `BillingRow.doctor`), in scenario then
+    row order (`masks`: a cache). Each carries the doctor-day's date, licence and masked name."""
+    found = _evaluate(key, state, masks)
+    for finding in found:
+        finding.service_date, finding.doctor = key[0], licence(key[1])
+        finding.doctor_label = masks[state.doctor_info]
+    return found
+
+
+def _evaluate(key: DayKey, state: DoctorDay, masks: dict[str, str]) -> list[Finding]:
+    day = key[0]
     counts = state.counts()
     fees: Sequence[Fee] = state.fees
     if not fees:

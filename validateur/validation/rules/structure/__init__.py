@@ -5,25 +5,29 @@ and billing staff must fix the row in their billing software before anything els
 checked. Every other rule skips the fields it cannot use, so these findings are the only trace
 of a bad cell.
 
-- one `error` finding per row problem found by the reader (`invalid-date`, `invalid-amount`,
-  `amount-out-of-range`, `invalid-time`, `missing-value`, `extra-cells`), naming the row and
-  the column, never the cell's value;
-- `invalid-character` (warning): a cell held a NUL (removed) or an undecodable character
-  (kept as U+FFFD), one finding per row and column (docs/file-format.md);
-- `invalid-nam` (warning): `Patient` is not empty and does not start with a NAM;
-- `invalid-claim` (warning): `ID RAMQ` is not empty and not claim-shaped (`cells.claim_number`):
-  the reader left the row without a claim (`BillingRow.claim` is ""), so no finding shows it;
-- `duplicate-claim` (warning): the same `ID RAMQ` + `Code` on two rows or more, one finding per
-  claim and code naming all its rows;
-- `unknown-code` (warning): only when the reference codes table is loaded, a code neither in it
-  nor named by another rule;
-- `no-data` (warning): the file has a header and no data row.
+Identical problems are one finding: the same scenario and **subject** (docs/rules.md, « Subject
+of a finding ») list all their rows. Subjects: the column for `missing-value`,
+`invalid-character`, `invalid-nam` and `invalid-claim`; the column and the bad value for
+`invalid-date`, `invalid-time`, `invalid-amount` and `amount-out-of-range` (the value is quoted
+only when it looks like a date, a time or an amount: digits and separators, never letters, so
+a name or a NAM shifted into that column is never shown); the code for `unknown-code`; the
+(claim, code) pair for `duplicate-claim`; nothing for `extra-cells` and `no-data`.
 
-At most `MAX_PER_SCENARIO` findings per scenario, those of the lowest row numbers, then one
-`info` finding with the number left out. Output is sorted (scenario, then first row), so it
-does not depend on row order. Memory: the kept hits (bounded) plus, for duplicates, a log of
-about 24 bytes per claim line (`claims.py`), never the rows. Findings are built only
-as they are consumed. Texts: `messages.py`.
+- errors: `invalid-date`, `invalid-amount`, `amount-out-of-range`, `invalid-time`,
+  `missing-value`, `extra-cells`;
+- warnings: `invalid-character` (a NUL removed or an undecodable character kept, per column),
+  `invalid-nam` (`Patient` not empty and not starting with a NAM), `invalid-claim` (`ID RAMQ`
+  not empty and not claim-shaped: the row has no claim for any rule, and no finding shows the
+  cell), `duplicate-claim` (the same `ID RAMQ` + `Code` on two rows or more), `unknown-code`
+  (with the reference codes table loaded, a code neither in it nor named by another rule),
+  `no-data` (a header and no data row).
+
+Bounds: at most `MAX_PER_SCENARIO` subjects per scenario (the first met in the file), each
+listing at most `MAX_ROWS_PER_FINDING` rows (the lowest) with the total in its message and
+`data["count"]`; rows of subjects beyond the cap are counted in one closing `info` finding.
+Output is sorted (scenario, then first row). Memory: the kept subjects and rows (bounded)
+plus, for duplicates, a log of about 24 bytes per claim line (`claims.py`), never the rows.
+Texts: `messages.py`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Callable, Iterator
 
 from validateur.validation.cells import NAM_AT_START
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import Finding
+from validateur.validation.findings import Common, Finding
 from validateur.validation.rows import BillingRow, Column, Problem
 from validateur.validation.rules.structure.claims import ClaimLog
 from validateur.validation.rules.structure.messages import (
@@ -41,13 +45,19 @@ from validateur.validation.rules.structure.messages import (
     NO_DATA,
     SLUG,
     UNKNOWN_CODE,
+    Subject,
     duplicate_finding,
     no_data_finding,
     omitted_finding,
-    row_finding,
+    quotable_value,
+    showable,
+    subject_finding,
 )
 
+#: Subjects (findings) per scenario.
 MAX_PER_SCENARIO = 1_000
+#: Rows listed by one finding (its message and `data["count"]` give the total).
+MAX_ROWS_PER_FINDING = 1_000
 #: Rows remembered per duplicated claim.
 MAX_ROWS_PER_DUPLICATE = 100
 
@@ -73,32 +83,73 @@ SCENARIOS: tuple[str, ...] = (
     UNKNOWN_CODE,
 )
 
-#: One row-level hit before rendering: (row number, column slug, claim number, code).
-_Hit = tuple[int, str, str, str]
-_PATIENT = Column.PATIENT.value
-_CODE = Column.CODE.value
+_PATIENT = Column.PATIENT
+_CODE = Column.CODE
 _nam_at_start = NAM_AT_START.match
+#: Where a row keeps the text of a column whose bad value a finding may quote.
+_VALUE_TEXT: dict[Column, Callable[[BillingRow], str]] = {
+    Column.DATE_SERVICE: lambda row: row.date_service_text,
+    Column.DEBUT: lambda row: row.debut_text,
+    Column.FIN: lambda row: row.fin_text,
+    Column.MONTANT_PRELIMINAIRE: lambda row: row.montant_preliminaire_text,
+    Column.MONTANT_PAYE: lambda row: row.montant_paye_text,
+}
+QUOTED_SCENARIOS = frozenset({
+    Problem.INVALID_DATE.value, Problem.INVALID_TIME.value, Problem.INVALID_AMOUNT.value,
+    Problem.AMOUNT_OUT_OF_RANGE.value,
+})  # fmt: skip
 
 
-class _Lowest:
-    """The `MAX_PER_SCENARIO` hits of lowest row number, and how many hits there were."""
+class _Subject:
+    """The rows of one (scenario, subject): the lowest `MAX_ROWS_PER_FINDING`, and a count."""
 
-    __slots__ = ("hits", "total")
+    __slots__ = ("common", "count", "hits")
 
     def __init__(self) -> None:
-        self.hits: list[_Hit] = []
-        self.total = 0
+        self.hits: list[tuple[int, int, str]] = []  # (row, line, claim)
+        self.count = 0
+        self.common = Common()
 
-    def add(self, hit: _Hit) -> None:
-        self.total += 1
-        self.hits.append(hit)
-        if len(self.hits) >= 2 * MAX_PER_SCENARIO:
-            self.hits.sort()
-            del self.hits[MAX_PER_SCENARIO:]
+    def add(self, row: BillingRow) -> None:
+        self.count += 1
+        self.common.add(row.date_service, row.doctor, row.doctor_info)
+        hits = self.hits
+        hits.append((row.row_number, row.line, row.claim))
+        if len(hits) >= 2 * MAX_ROWS_PER_FINDING:
+            hits.sort()
+            del hits[MAX_ROWS_PER_FINDING:]
 
-    def kept(self) -> list[_Hit]:
+    def kept(self) -> list[tuple[int, int, str]]:
         self.hits.sort()
-        return self.hits[:MAX_PER_SCENARIO]
+        return self.hits[:MAX_ROWS_PER_FINDING]
+
+
+class _Scenario:
+    """The subjects of one scenario, at most `MAX_PER_SCENARIO`, and the rows left out."""
+
+    __slots__ = ("left_out", "subjects")
+
+    def __init__(self) -> None:
+        self.subjects: dict[Subject, _Subject] = {}
+        self.left_out = 0
+
+    def add(self, subject: Subject, row: BillingRow) -> None:
+        known = self.subjects.get(subject)
+        if known is None:
+            if len(self.subjects) >= MAX_PER_SCENARIO:
+                self.left_out += 1
+                return
+            known = self.subjects[subject] = _Subject()
+        known.add(row)
+
+    def findings(self, scenario: str, labels: dict[str, str]) -> Iterator[Finding]:
+        ranked = sorted(self.subjects.items(), key=lambda item: item[1].kept()[0][0])
+        for (column, value), subject in ranked:
+            hits = subject.kept()
+            finding = subject_finding(scenario, column, value, subject.count, hits)
+            yield subject.common.fill(finding, labels)
+        if self.left_out:
+            yield omitted_finding(scenario, self.left_out, MAX_PER_SCENARIO)
 
 
 class StructureRule:
@@ -113,15 +164,17 @@ class StructureRule:
 
     def __init__(self, reference: ReferenceData) -> None:
         self._known_codes = reference.known_codes
-        self._hits: dict[str, _Lowest] = {scenario: _Lowest() for scenario in SCENARIOS}
+        self._scenarios: dict[str, _Scenario] = {scenario: _Scenario() for scenario in SCENARIOS}
         self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)
         self._fed: Callable[[], bool] = lambda: False
         self.feed = self._feeder()
 
     def _feeder(self) -> Callable[[BillingRow], None]:
         known, add_claim = self._known_codes, self._claims.adder()
-        invalid_nam, unknown_code = self._hits[INVALID_NAM].add, self._hits[UNKNOWN_CODE].add
+        invalid_nam = self._scenarios[INVALID_NAM].add
+        unknown_code = self._scenarios[UNKNOWN_CODE].add
         feed_problems = self._feed_problems
+        patient_subject: Subject = (_PATIENT, "")
         fed = False
         self._fed = lambda: fed
 
@@ -132,7 +185,7 @@ class StructureRule:
                 feed_problems(row)
             patient = row.patient
             if patient and not _nam_at_start(patient) and not patient.isspace():
-                invalid_nam((row.row_number, _PATIENT, row.claim, ""))
+                invalid_nam(patient_subject, row)
             code = row.code.strip()
             if not code:
                 return
@@ -142,7 +195,7 @@ class StructureRule:
                 and code not in RULE_CODES
                 and code.upper() not in known
             ):
-                unknown_code((row.row_number, _CODE, row.claim, code))
+                unknown_code((_CODE, showable(code)), row)
             claim = row.claim
             if claim:
                 add_claim((claim, code), row.row_number)
@@ -150,13 +203,17 @@ class StructureRule:
         return feed
 
     def _feed_problems(self, row: BillingRow) -> None:
-        number, claim = row.row_number, row.claim
         for problem in row.problems:
-            column = problem.column.value if problem.column else ""
-            self._hits[problem.problem.value].add((number, column, claim, ""))
+            column = problem.column
+            scenario = problem.problem.value
+            value = ""
+            if scenario in QUOTED_SCENARIOS and column in _VALUE_TEXT:
+                value = quotable_value(_VALUE_TEXT[column](row))
+            self._scenarios[scenario].add((column, value), row)
 
     def finish(self) -> Iterator[Finding]:
         """Findings scenario by scenario (see `SCENARIOS`), built as they are consumed."""
+        labels: dict[str, str] = {}
         for scenario in SCENARIOS:
             if scenario == NO_DATA:
                 if not self._fed():
@@ -167,11 +224,7 @@ class StructureRule:
                 self._claims = ClaimLog(MAX_PER_SCENARIO, MAX_ROWS_PER_DUPLICATE)  # free it
                 for _, claim, code, count, rows in ranked:
                     yield duplicate_finding(claim, code, count, rows)
-                reported = len(ranked)
-            else:
-                kept = self._hits[scenario].kept()
-                for hit in kept:
-                    yield row_finding(scenario, *hit)
-                total, reported = self._hits[scenario].total, len(kept)
-            if total > reported:
-                yield omitted_finding(scenario, total - reported, MAX_PER_SCENARIO)
+                if total > len(ranked):
+                    yield omitted_finding(scenario, total - len(ranked), MAX_PER_SCENARIO)
+                continue
+            yield from self._scenarios[scenario].findings(scenario, labels)

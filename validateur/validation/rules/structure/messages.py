@@ -1,7 +1,8 @@
 """French texts of the `structure` rule: messages and solutions for billing staff.
 
-Messages name the row number, the column (its header text), the claim (« réclamation ») number
-and the code, never another cell's value: claim numbers come from `BillingRow.claim`, which is
+Messages name the lines (as a spreadsheet numbers them), the column (its header text), the
+code, and the bad value of a date, time or amount when it looks like one (`quotable_value`),
+never another cell's value: claim numbers come from `BillingRow.claim`, which is
 empty unless the cell is claim-shaped (an `invalid-claim` warning says so), and a code that
 does not look like one is shown as `(illisible)`, since a shifted row may carry a patient's name
 in those columns.
@@ -113,26 +114,73 @@ def rows_fr(rows: list[int]) -> str:
     return "lignes " + ", ".join(shown[:-1]) + " et " + shown[-1]
 
 
-def row_finding(scenario: str, number: int, column: str, claim: str, code: str) -> Finding:
-    """One row-level finding: `column` is a `Column` value or "", `claim` a claim-shaped number
-    or "" (`BillingRow.claim`), `code` only for unknown codes."""
-    label = COLUMN_LABELS[Column(column)] if column else ""
-    what, solution = PROBLEM_TEXT[scenario]
-    warning = scenario in WARNINGS
-    data: dict[str, object] = {"row": number}
+#: What a finding is about within its scenario: (column or None, quoted value or code, or "").
+Subject = tuple[Column | None, str]
+#: A value a structure finding may quote: digits and the separators of dates, times and amounts
+#: (at least one digit, no letter but the `h` of `9h30`), so a name or a NAM is never shown.
+_QUOTABLE = re.compile(r"(?=.*[0-9])[0-9 \u00a0\u202f.,:/()$+\-\u2212hH]{1,24}")
+#: The same problem on several lines, where the single-line text does not fit.
+PLURAL_TEXT: dict[str, str] = {
+    Problem.EXTRA_CELLS.value: "ces lignes contiennent plus de cellules que l'en-tête",
+}
+
+
+def quotable_value(text: str) -> str:
+    """The stripped bad value of a date, time or amount cell when it may be quoted, else ""."""
+    value = text.strip()
+    return value if _QUOTABLE.fullmatch(value) else ""
+
+
+def lines_fr(lines: list[int], count: int) -> str:
+    """Where a finding is, as a spreadsheet numbers the lines: `Ligne 5`, `Lignes 5 et 9`,
+    `172 lignes (5, 19, 22, …)` (only the first `MAX_ROWS_IN_MESSAGE` are named)."""
+    shown = [str(line) for line in lines[:MAX_ROWS_IN_MESSAGE]]
+    if count == 1 and shown:
+        return "Ligne " + shown[0]
+    if count > len(shown) or count > MAX_ROWS_IN_MESSAGE:
+        return f"{integer(count)} lignes ({', '.join(shown)}, …)"
+    return "Lignes " + ", ".join(shown[:-1]) + " et " + shown[-1]
+
+
+def _what(scenario: str, label: str, value: str, several: bool) -> str:
+    """The problem in words, quoting the bad value of a date, time or amount when given."""
+    if several and scenario in PLURAL_TEXT:
+        return PLURAL_TEXT[scenario]
+    what = PROBLEM_TEXT[scenario][0]
+    if value and scenario != UNKNOWN_CODE:
+        quoted = f"« {value} » de la colonne"
+        what = what.replace("de la colonne", quoted, 1)
+    return what.format(label=label, code=value)
+
+
+def subject_finding(scenario: str, column: Column | None, value: str, count: int,
+                    hits: list[tuple[int, int, str]]) -> Finding:
+    """One finding for every row of a (scenario, subject): `hits` are the listed (row, file
+    line, claim) in row order, `count` how many rows have it (`hits` may hold fewer)."""
+    label = COLUMN_LABELS[column] if column else ""
+    solution = PROBLEM_TEXT[scenario][1]
+    rows = tuple(hit[0] for hit in hits)
+    lines = tuple(hit[1] for hit in hits)
+    claims = tuple(dict.fromkeys(hit[2] for hit in hits if hit[2]))
+    shown_lines = list(lines) if all(lines) else list(rows)  # rows built without a line
+    data: dict[str, object] = {"count": count}
     if column:
         data["column"] = label
-    if code:
-        data["code"] = showable(code)
+    if value:
+        data["code" if scenario == UNKNOWN_CODE else "value"] = value
+    message = f"{lines_fr(shown_lines, count)} : {_what(scenario, label, value, count > 1)}."
+    if count > len(hits):
+        message += f" Seules les {integer(len(hits))} premières lignes sont listées."
     return Finding(
         rule=SLUG,
         scenario=scenario,
-        severity=Severity.WARNING if warning else Severity.ERROR,
-        message=f"Ligne {number} : " + what.format(label=label, code=showable(code)) + ".",
+        severity=Severity.WARNING if scenario in WARNINGS else Severity.ERROR,
+        message=message,
         solution=solution.format(label=label),
-        rows=(number,),
-        id_ramq=(claim,) if claim else (),
+        rows=rows,
+        id_ramq=claims,
         data=data,
+        lines=lines if all(lines) else (),
     )
 
 

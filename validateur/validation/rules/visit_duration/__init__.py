@@ -30,7 +30,14 @@ from operator import itemgetter
 from typing import NamedTuple
 
 from validateur.validation.engine import ReferenceData
-from validateur.validation.findings import CENT, Finding, Severity, date_fr, money_fr
+from validateur.validation.findings import (
+    CENT,
+    Finding,
+    Severity,
+    date_fr,
+    money_fr,
+    set_doctor,
+)
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules import wording
 from validateur.validation.rules.wording import count
@@ -78,6 +85,8 @@ class Visit(NamedTuple):
     value: Decimal
     extra_periods: int
     billed: Decimal
+    doctor: str
+    doctor_info: str
 
 
 _by_row_then_claim = itemgetter(0, 1)
@@ -112,7 +121,8 @@ class VisitDurationRule:
         if value > billed:
             claim, code = row.claim, self._code_strings[code]
             visit = Visit(
-                row.row_number, claim, code, row.date_service, minutes, value, extra_periods, billed
+                row.row_number, claim, code, row.date_service, minutes, value, extra_periods,
+                billed, row.doctor, row.doctor_info,
             )
             self._visits.append(visit)
 
@@ -123,8 +133,11 @@ class VisitDurationRule:
         visits, self._visits = self._visits, []
         visits.sort(key=_by_row_then_claim)
         money = lru_cache(maxsize=4_096)(money_fr)  # amounts repeat; this run only
+        labels: dict[str, str] = {}
         for visit in visits:
-            yield _optimization(visit, money)
+            finding = _optimization(visit, money)
+            finding.service_date = visit.day
+            yield set_doctor(finding, visit.doctor, visit.doctor_info, labels)
 
 
 def _codes_to_bill(extra_periods: int) -> str:
