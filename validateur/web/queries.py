@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 
 from validateur.extensions import db
-from validateur.models import RunStatus, User, ValidationLog, ValidationResult, ValidationRun
+from validateur.models import (
+    BillingRecord,
+    RunStatus,
+    User,
+    ValidationLog,
+    ValidationResult,
+    ValidationRun,
+)
 from validateur.validation.findings import Severity
 
 MAX_LOG_LINES = 500
@@ -52,7 +59,7 @@ def owner_emails(runs: list[ValidationRun]) -> dict[int, str]:
 def findings_query(run_id: int, severity: Severity | str | None = None,
                    rule: str | None = None, *, scenario: str | None = None,
                    doctor: str | None = None, day: date | None = None,
-                   claim: str | None = None) -> Select[Any]:
+                   claim: str | None = None, rows: list[int] | None = None) -> Select[Any]:
     """A run's findings, most urgent first, then by rule and id; the filters combine.
 
     The order is the index `ix_validation_results_run_order` (run, severity rank, rule, id),
@@ -60,7 +67,7 @@ def findings_query(run_id: int, severity: Severity | str | None = None,
     own index, `claim` the GIN index of `id_ramq`.
     """
     query = select(ValidationResult).where(
-        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim))
+        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim, rows))
     return query.order_by(ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)
 
@@ -69,12 +76,12 @@ def filtered_findings(run_id: int, args: Mapping[str, Any]) -> Select[Any]:
     """`findings_query` with the checked arguments of `schemas.result_args`."""
     return findings_query(run_id, args.get("severity"), args.get("rule"),
                           scenario=args.get("scenario"), doctor=args.get("doctor"),
-                          day=args.get("date"), claim=args.get("claim"))
+                          day=args.get("date"), claim=args.get("claim"), rows=args.get("rows"))
 
 
 def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | None,
                      scenario: str | None, doctor: str | None, day: date | None,
-                     claim: str | None) -> list[Any]:
+                     claim: str | None, rows: list[int] | None = None) -> list[Any]:
     result = ValidationResult
     conditions: list[Any] = [result.validation_run_id == run_id]
     if severity:
@@ -89,6 +96,8 @@ def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | N
         conditions.append(result.service_date == day)
     if claim:
         conditions.append(result.id_ramq.contains([claim]))
+    if rows is not None:  # the rows of an invoice (`invoice_rows`): findings touching one
+        conditions.append(result.rows.overlap(rows))
     return conditions
 
 
@@ -103,7 +112,7 @@ def finding_groups(run_id: int, args: Mapping[str, Any] | None = None, *,
         keys.append(ValidationResult.scenario)
     conditions = _finding_filters(run_id, args.get("severity"), args.get("rule"),
                                   args.get("scenario"), args.get("doctor"), args.get("date"),
-                                  args.get("claim"))
+                                  args.get("claim"), args.get("rows"))
     rows = db.session.execute(
         select(
             *keys,
@@ -136,3 +145,35 @@ def logs_of(run_id: int) -> list[ValidationLog]:
             .limit(MAX_LOG_LINES)
         ).scalars()
     )
+
+
+def finding_doctors(run_id: int) -> list[tuple[str, str]]:
+    """(licence, masked label) of every doctor a finding of the run names, by licence (two
+    doctors with one initial stay two). Read from the findings' index, never from the run's
+    million billing rows, so the run page and the calendar's selector stay fast; a doctor
+    with no finding at all is not offered (the calendar API still has them)."""
+    rows = db.session.execute(
+        select(ValidationResult.doctor, func.min(ValidationResult.doctor_label))
+        .where(ValidationResult.validation_run_id == run_id,
+               ValidationResult.doctor.is_not(None))
+        .group_by(ValidationResult.doctor).order_by(ValidationResult.doctor)
+    ).all()
+    return [(str(licence), label or "") for licence, label in rows]
+
+
+def first_finding_day(run_id: int, doctor: str) -> date | None:
+    """The earliest service date of a doctor's findings (the calendar opens on its month)."""
+    day: date | None = db.session.execute(
+        select(func.min(ValidationResult.service_date))
+        .where(ValidationResult.validation_run_id == run_id, ValidationResult.doctor == doctor)
+    ).scalar_one()
+    return day
+
+
+def invoice_rows(run_id: int, invoice: str) -> list[int]:
+    """The row numbers of one invoice (`Facture`) of the run, for the run page's search."""
+    return list(db.session.scalars(
+        select(BillingRecord.row_number)
+        .where(BillingRecord.validation_run_id == run_id, BillingRecord.facture == invoice)
+        .order_by(BillingRecord.row_number)
+    ))
