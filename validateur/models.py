@@ -265,6 +265,9 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
               "service_date"),
         Index("ix_validation_results_run_date", "validation_run_id", "service_date"),
         Index("ix_validation_results_claims", "id_ramq", postgresql_using="gin"),
+        # The run page's sums per (severity, rule, scenario): an index-only scan.
+        Index("ix_validation_results_run_groups", "validation_run_id", "severity_rank", "rule",
+              "scenario", postgresql_include=["severity", "monetary_impact"]),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

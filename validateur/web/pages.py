@@ -184,7 +184,7 @@ def run_page(run_id: int) -> Any:
         search=search, groups=_nested(groups),
         group_total=sum(group["count"] for group in groups),
         doctors=queries.finding_doctors(run.id) if completed else [],
-        rules=_rule_choices(run.id, groups, filtered=bool(shown)) if completed else [],
+        rules=sorted(queries.finding_rules(run.id), key=rule_title) if completed else [],
         export_args={key: value for key, value in shown.items() if key != "q"}
         | ({"claim": search["claim"]} if search and search.get("claim") else {}),
         logs=queries.logs_of(run.id) if final_without_results else [],
@@ -214,13 +214,6 @@ def _search(run_id: int, args: dict[str, Any]) -> dict[str, Any]:
     rows = queries.invoice_rows(run_id, text)
     args["rows"] = rows
     return {"text": text, "kind": "invoice" if rows else "none", "rows": rows}
-
-
-def _rule_choices(run_id: int, groups: list[dict[str, Any]], filtered: bool) -> list[str]:
-    """The rules that wrote findings in this run (the rule filter's choices), by title:
-    the page's groups when nothing is filtered, else one more pass over every finding."""
-    source = queries.finding_groups(run_id) if filtered else groups
-    return sorted({group["rule"] for group in source}, key=rule_title)
 
 
 def _nested(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, text
 
 from validateur.extensions import db
 from validateur.models import (
@@ -147,18 +147,51 @@ def logs_of(run_id: int) -> list[ValidationLog]:
     )
 
 
+#: Distinct licences by a loose index scan of `ix_validation_results_run_doctor_date` (one
+#: index probe per doctor instead of reading 131,000 findings), each with the masked label
+#: of its first finding (one licence is one `Doctor Info`, hence one label).
+_DOCTORS_SQL = text("""
+WITH RECURSIVE d AS (
+    (SELECT doctor FROM validation_results
+     WHERE validation_run_id = :run AND doctor IS NOT NULL ORDER BY doctor LIMIT 1)
+    UNION ALL
+    SELECT (SELECT v.doctor FROM validation_results v
+            WHERE v.validation_run_id = :run AND v.doctor > d.doctor ORDER BY v.doctor LIMIT 1)
+    FROM d WHERE d.doctor IS NOT NULL
+)
+SELECT d.doctor,
+       (SELECT v.doctor_label FROM validation_results v
+        WHERE v.validation_run_id = :run AND v.doctor = d.doctor
+          AND v.doctor_label IS NOT NULL LIMIT 1) AS label
+FROM d WHERE d.doctor IS NOT NULL
+""")
+
+
 def finding_doctors(run_id: int) -> list[tuple[str, str]]:
     """(licence, masked label) of every doctor a finding of the run names, by licence (two
     doctors with one initial stay two). Read from the findings' index, never from the run's
     million billing rows, so the run page and the calendar's selector stay fast; a doctor
     with no finding at all is not offered (the calendar API still has them)."""
-    rows = db.session.execute(
-        select(ValidationResult.doctor, func.min(ValidationResult.doctor_label))
-        .where(ValidationResult.validation_run_id == run_id,
-               ValidationResult.doctor.is_not(None))
-        .group_by(ValidationResult.doctor).order_by(ValidationResult.doctor)
-    ).all()
+    rows = db.session.execute(_DOCTORS_SQL, {"run": run_id}).all()
     return [(str(licence), label or "") for licence, label in rows]
+
+
+_RULES_SQL = text("""
+WITH RECURSIVE r AS (
+    (SELECT rule FROM validation_results WHERE validation_run_id = :run ORDER BY rule LIMIT 1)
+    UNION ALL
+    SELECT (SELECT v.rule FROM validation_results v
+            WHERE v.validation_run_id = :run AND v.rule > r.rule ORDER BY v.rule LIMIT 1)
+    FROM r WHERE r.rule IS NOT NULL
+)
+SELECT rule FROM r WHERE rule IS NOT NULL
+""")
+
+
+def finding_rules(run_id: int) -> list[str]:
+    """The rules that wrote findings in a run (the run page's rule filter), by a loose index
+    scan of `ix_validation_results_run_rule_scenario`: a few probes, not a pass over the run."""
+    return [str(rule) for rule in db.session.scalars(_RULES_SQL, {"run": run_id})]
 
 
 def first_finding_day(run_id: int, doctor: str) -> date | None:

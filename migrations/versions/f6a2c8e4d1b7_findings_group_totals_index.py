@@ -1,0 +1,27 @@
+"""findings: a covering index for the run page's totals per severity, rule and scenario
+
+The run page sums every finding of a run per (severity, rule, scenario) on each view; on a
+131 000-finding run a heap scan took 300-500 ms. With severity and amount in the index the
+sums are an index-only scan (about 50-100 ms on the same run).
+
+Revision ID: f6a2c8e4d1b7
+Revises: e5f1a7c3b9d2
+Create Date: 2026-12-03 16:00:00
+
+"""
+from alembic import op
+
+revision = 'f6a2c8e4d1b7'
+down_revision = 'e5f1a7c3b9d2'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_validation_results_run_groups', 'validation_results',
+                    ['validation_run_id', 'severity_rank', 'rule', 'scenario'],
+                    postgresql_include=['severity', 'monetary_impact'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_validation_results_run_groups', table_name='validation_results')
