@@ -80,7 +80,7 @@
   function row(finding) {
     const tr = element("tr");
     tr.setAttribute("role", "row");
-    const th = element("th", "claims", list(finding.idRamq) || "—");
+    const th = element("th", "claims", list(finding.idRamq) || "Sans réclamation");
     th.scope = "row";
     th.setAttribute("role", "rowheader");
     tr.appendChild(th);

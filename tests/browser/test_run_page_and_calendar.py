@@ -182,7 +182,8 @@ def test_the_calendar_shows_the_days_of_the_file_and_opens_one_with_the_keyboard
                 f"Inscrits {want['registered'][0]} / {want['registered'][1]}")
             expect(cell.locator('[data-figure="walk-in"]')).to_have_text(
                 f"Sans rdv {want['walk_in'][0]} / {want['walk_in'][1]}")
-            expect(cell.locator('[data-figure="billed"]')).to_have_text(money(want["billed"]))
+            expect(cell.locator('[data-figure="billed"]')).to_have_text(
+                f"Facturé {money(want['billed'])}")
         first = page.locator('li.day[data-date="2025-08-01"]')
         expect(first).to_have_class("day optimization")
         expect(first.locator(".day-status")).to_have_text("↗ Optimisation")
