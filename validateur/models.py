@@ -223,6 +223,11 @@ def count_values(counts: Mapping[str, int]) -> dict[str, Any]:
 
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "billing_records"
+    __table_args__ = (
+        # The calendar reads one month of a run, the run page's search one invoice.
+        Index("ix_billing_records_run_date", "validation_run_id", "date_service"),
+        Index("ix_billing_records_run_invoice", "validation_run_id", "facture"),
+    )
 
     validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -59,7 +59,7 @@ def owner_emails(runs: list[ValidationRun]) -> dict[int, str]:
 def findings_query(run_id: int, severity: Severity | str | None = None,
                    rule: str | None = None, *, scenario: str | None = None,
                    doctor: str | None = None, day: date | None = None,
-                   claim: str | None = None, rows: list[int] | None = None) -> Select[Any]:
+                   claim: str | None = None, claims: list[str] | None = None) -> Select[Any]:
     """A run's findings, most urgent first, then by rule and id; the filters combine.
 
     The order is the index `ix_validation_results_run_order` (run, severity rank, rule, id),
@@ -67,7 +67,7 @@ def findings_query(run_id: int, severity: Severity | str | None = None,
     own index, `claim` the GIN index of `id_ramq`.
     """
     query = select(ValidationResult).where(
-        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim, rows))
+        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim, claims))
     return query.order_by(ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)
 
@@ -76,16 +76,17 @@ def filtered_findings(run_id: int, args: Mapping[str, Any]) -> Select[Any]:
     """`findings_query` with the checked arguments of `schemas.result_args`."""
     return findings_query(run_id, args.get("severity"), args.get("rule"),
                           scenario=args.get("scenario"), doctor=args.get("doctor"),
-                          day=args.get("date"), claim=args.get("claim"), rows=args.get("rows"))
+                          day=args.get("date"), claim=args.get("claim"),
+                          claims=args.get("claims"))
 
 
 def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | None,
                      scenario: str | None, doctor: str | None, day: date | None,
-                     claim: str | None, rows: list[int] | None = None) -> list[Any]:
+                     claim: str | None, claims: list[str] | None = None) -> list[Any]:
     result = ValidationResult
     conditions: list[Any] = [result.validation_run_id == run_id]
-    if severity:
-        conditions.append(result.severity == severity)
+    if severity:  # by rank: the column the ordering index starts with
+        conditions.append(result.severity_rank == Severity(severity).rank)
     if rule:
         conditions.append(result.rule == rule)
     if scenario:
@@ -96,8 +97,8 @@ def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | N
         conditions.append(result.service_date == day)
     if claim:
         conditions.append(result.id_ramq.contains([claim]))
-    if rows is not None:  # the rows of an invoice (`invoice_rows`): findings touching one
-        conditions.append(result.rows.overlap(rows))
+    if claims is not None:  # the claims of an invoice (`invoice_claims`), by the GIN index
+        conditions.append(result.id_ramq.overlap(claims))
     return conditions
 
 
@@ -112,7 +113,7 @@ def finding_groups(run_id: int, args: Mapping[str, Any] | None = None, *,
         keys.append(ValidationResult.scenario)
     conditions = _finding_filters(run_id, args.get("severity"), args.get("rule"),
                                   args.get("scenario"), args.get("doctor"), args.get("date"),
-                                  args.get("claim"), args.get("rows"))
+                                  args.get("claim"), args.get("claims"))
     rows = db.session.execute(
         select(
             *keys,
@@ -203,10 +204,11 @@ def first_finding_day(run_id: int, doctor: str) -> date | None:
     return day
 
 
-def invoice_rows(run_id: int, invoice: str) -> list[int]:
-    """The row numbers of one invoice (`Facture`) of the run, for the run page's search."""
-    return list(db.session.scalars(
-        select(BillingRecord.row_number)
+def invoice_claims(run_id: int, invoice: str) -> tuple[int, list[str]]:
+    """How many rows one invoice (`Facture`) has in the run, and their claim numbers: the run
+    page's search finds the invoice's findings through their claims (the GIN index)."""
+    rows = db.session.execute(
+        select(BillingRecord.id_ramq)
         .where(BillingRecord.validation_run_id == run_id, BillingRecord.facture == invoice)
-        .order_by(BillingRecord.row_number)
-    ))
+    ).scalars().all()
+    return len(rows), sorted({claim.strip() for claim in rows if claim and claim.strip()})
