@@ -165,7 +165,7 @@ def test_the_calendar_shows_the_days_of_the_file_and_opens_one_with_the_keyboard
         page.goto(f"{site.url}/runs/{run_id}")
         page.click("#calendar-link")
         page.wait_for_load_state()
-        _look(screen, "calendar")
+        _look(screen, "work-calendar")
         expect(page.locator("h2#doctor-title")).to_contain_text("Dr. C***")
         expect(page.locator("h2#doctor-title")).to_contain_text("licence 1234567")
         expect(page.locator("#doctor-select option")).to_have_count(2)  # two Dr. C***
@@ -203,7 +203,7 @@ def test_the_calendar_shows_the_days_of_the_file_and_opens_one_with_the_keyboard
         expect(panel.locator(".day-finding").first).to_contain_text(FEE_CLAIM)
         link = page.locator("#day-panel-link").get_attribute("href") or ""
         assert parse_qs(urlsplit(link).query) == {"doctor": ["1234567"], "date": ["2025-08-05"]}
-        _look(screen, "calendar-day-open")
+        _look(screen, "work-calendar-day-open")
 
         page.click("#next-month")
         page.wait_for_load_state()
@@ -212,7 +212,7 @@ def test_the_calendar_shows_the_days_of_the_file_and_opens_one_with_the_keyboard
         september = page.locator('li.day[data-date="2025-09-02"]')
         expect(september.locator('[data-figure="registered"]')).to_have_text(
             f"Inscrits {want['registered'][0]} / {want['registered'][1]}")
-        _look(screen, "calendar-september")
+        _look(screen, "work-calendar-september")
         page.click("#previous-month")
         page.wait_for_load_state()
         expect(page.locator("#month-title")).to_have_text("août 2025")
@@ -226,7 +226,7 @@ def test_the_calendar_shows_the_days_of_the_file_and_opens_one_with_the_keyboard
         other = page.locator('li.day[data-date="2025-08-01"]')
         expect(other.locator('[data-figure="registered"]')).to_have_text(
             f"Inscrits {want['registered'][0]} / {want['registered'][1]}")
-        _look(screen, "calendar-other-doctor")
+        _look(screen, "work-calendar-other-doctor")
         assert screen.errors == []
     finally:
         screen.close()
