@@ -150,9 +150,9 @@
         state.page += 1;
         answer.items.forEach(function (finding) { state.parts.body.appendChild(row(finding)); });
         const shown = state.parts.body.children.length;
-        state.parts.caption.textContent = answer.total
-          ? "Constats 1 à " + format.integer(shown) + " sur " + format.integer(answer.total)
-          : "Aucun constat";
+        state.parts.caption.textContent = state.title + " : " + (answer.total
+          ? "constats 1 à " + format.integer(shown) + " sur " + format.integer(answer.total)
+          : "aucun constat");
         state.status.textContent = format.plural(shown, "constat affiché", "constats affichés") +
           " sur " + format.integer(answer.total) + ".";
         const more = shown < answer.total;
@@ -174,7 +174,9 @@
     status.setAttribute("aria-live", "polite");
     const button = element("button", "secondary more", "Afficher " + PER_PAGE + " constats de plus");
     button.type = "button";
-    const state = { page: 0, parts: parts, status: status, button: button };
+    const heading = group.querySelector(".scenario-title");
+    const state = { page: 0, parts: parts, status: status, button: button,
+                    title: heading ? heading.textContent.trim() : "Constats" };
     button.addEventListener("click", function () { load(group, state); });
     body.insertBefore(parts.box, link);
     body.insertBefore(status, link);

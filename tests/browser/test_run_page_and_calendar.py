@@ -109,6 +109,9 @@ def test_the_run_page_groups_searches_filters_and_exports(
         rows = group.locator("table.group-findings tbody tr")
         expect(rows).to_have_count(4)
         expect(group.locator(".group-status")).to_have_text("4 constats affichés sur 4.")
+        expect(group.locator("caption")).to_have_text(
+            "Frais de cabinet non facturés : constats 1 à 4 sur 4")
+        expect(group.locator("button.more")).to_be_hidden()  # nothing more to load
         expect(rows.first).to_contain_text("Dr. C***")
         expect(rows.first).to_contain_text("1234567")
         _look(screen, "work-run-group-open")
