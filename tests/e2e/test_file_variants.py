@@ -152,7 +152,9 @@ def test_a_nul_byte_in_a_cell_is_removed_and_reported(
         ("invalid-character", "warning", [at_row], "Diagnostic"),
         ("invalid-character", "warning", [at_row], "Doctor Info"),
     ]
-    assert findings[0].message.startswith(f"Ligne {at_row} : la colonne « Diagnostic » ")
+    # the message names the line a spreadsheet shows: the row plus the header line
+    assert findings[0].message.startswith(f"Ligne {at_row + 1} : la colonne « Diagnostic » ")
+    assert findings[0].lines == [at_row + 1]
     assert all("AB" not in f.message and "XY" not in f.message for f in findings)
 
 
