@@ -76,9 +76,12 @@ SELECT doctor, day, min(info COLLATE "C") AS info, coalesce(sum(billed), 0) AS b
 FROM p
 GROUP BY 1, 2
 """
+#: Only the texts of the dates asked for (the rows joined are those dates' rows anyway): one
+#: month is read through `ix_billing_records_run_date`, not the whole run.
 _INFOS_SQL = """
 SELECT DISTINCT doctor_info FROM billing_records
 WHERE validation_run_id = :run AND coalesce(doctor_info, '') <> ''
+  AND date_service >= :start AND date_service < :stop
 """
 #: For this query's transaction only: sort a million rows in memory rather than on disk, and
 #: join the few `Doctor Info` texts by hash (rows just copied have no statistics yet, and the
@@ -167,7 +170,7 @@ def calendar(run_id: int, doctor: str | None = None, month: date | None = None
              ) -> list[dict[str, Any]]:
     """The calendar of a run: doctors (by licence) × days, optionally one licence, one month."""
     start, stop = month_range(month)
-    infos = _identities(run_id, doctor)
+    infos = _identities(run_id, doctor, start, stop)
     params: dict[str, Any] = {"run": run_id, "start": start, "stop": stop,
                               "infos": list(infos), "doctors": list(infos.values())}
     findings_filter = ""
@@ -185,10 +188,11 @@ def calendar(run_id: int, doctor: str | None = None, month: date | None = None
     return [doctors[key].as_json() for key in sorted(doctors)]
 
 
-def _identities(run_id: int, doctor: str | None) -> dict[str, str]:
-    """`Doctor Info` text → the rules' doctor identity, for the run's distinct texts (only
-    those of licence `doctor` when given)."""
-    texts = db.session.execute(text(_INFOS_SQL), {"run": run_id}).scalars()
+def _identities(run_id: int, doctor: str | None, start: date, stop: date) -> dict[str, str]:
+    """`Doctor Info` text → the rules' doctor identity, for the run's distinct texts of the
+    dates [start, stop) (only those of licence `doctor` when given)."""
+    texts = db.session.execute(text(_INFOS_SQL),
+                               {"run": run_id, "start": start, "stop": stop}).scalars()
     found = {info: doctor_identity(info) for info in texts}
     return {info: who for info, who in found.items()
             if who and (doctor is None or who == doctor)}

@@ -318,6 +318,11 @@ def count_values(counts: Mapping[str, int]) -> dict[str, Any]:
 
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "billing_records"
+    __table_args__ = (
+        # The calendar reads one month of a run, the run page's search one invoice.
+        Index("ix_billing_records_run_date", "validation_run_id", "date_service"),
+        Index("ix_billing_records_run_invoice", "validation_run_id", "facture"),
+    )
 
     validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -360,6 +365,9 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
               "service_date"),
         Index("ix_validation_results_run_date", "validation_run_id", "service_date"),
         Index("ix_validation_results_claims", "id_ramq", postgresql_using="gin"),
+        # The run page's sums per (severity, rule, scenario): an index-only scan.
+        Index("ix_validation_results_run_groups", "validation_run_id", "severity_rank", "rule",
+              "scenario", postgresql_include=["severity", "monetary_impact"]),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -51,8 +51,8 @@ def test_login_upload_and_watch_the_run_complete(site: Site, chromium: Any, edit
         page.click("#upload-button")
         page.wait_for_url("**/runs/*", timeout=15_000)
         expect(page.locator("#run-status")).to_have_text("Terminée", timeout=60_000)
-        expect(page.locator("table.findings")).to_contain_text("invalid-date")
-        expect(page.locator(".amounts")).to_contain_text("Gain potentiel")
+        expect(page.locator("#groups")).to_contain_text("invalid-date")
+        expect(page.locator(".summary")).to_contain_text("Gain potentiel")
         assert page.locator("#run-progress").get_attribute("value") == "100"
         page.screenshot(path=str(SCREENSHOTS / "run.png"), full_page=True)
         page.select_option("select[name=severity]", "error")

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv
+from tests.workers import start_rq_worker, stop, wait_final
 
 
 def login(client: FlaskClient, person: Person) -> Any:
@@ -267,17 +271,104 @@ def test_a_completed_run_page_is_french_and_formatted(app: Flask, client: FlaskC
     login(client, editor)
     page = _text(client.get(f"/runs/{run_id}"))
     assert f"<dd id=\"run-rows\">100{NNBSP}000</dd>" in page
-    assert f"1{NNBSP}234,56{NBSP}$" in page and f"-1{NNBSP}234,50{NBSP}$" in page
+    assert f"1{NNBSP}234,56{NBSP}$" in page and f"à risque 1{NNBSP}234,50{NBSP}$" in page
     assert "Erreurs : 2" in page and "Optimisations : 1" in page
     assert "Frais de cabinet non facturés" in page and "Sommaire des frais de cabinet" in page
-    assert ">Frais de cabinet (19928 et 19929)</a>" in page
-    assert '<code class="code">office-fee</code>' in page
-    assert ">office-fee<" not in page.replace('<code class="code">office-fee</code>', "")
-    assert ">MISSED<" not in page and ">SUMMARY<" not in page
-    assert "4 constats" in page and "Terminée" in page
+    assert "<h4>Frais de cabinet (19928 et 19929) <code class=\"code\">office-fee</code>" in page
+    codes = re.sub(r'<code class="code">[^<]*</code>', "", page)
+    assert ">office-fee<" not in codes and ">MISSED<" not in codes and ">SUMMARY<" not in codes
+    assert "4 constats ; ouvrez un groupe" in page and "Terminée" in page
+    assert 'id="results"' not in page  # no flat list until a filter asks for one
     assert 'id="run-phase"' not in page  # no phase once it is over
+    errors = _text(client.get(f"/runs/{run_id}?severity=error"))
+    assert f"-1{NNBSP}234,50{NBSP}$" in errors and "Constats 1 à 2 sur 2 (filtrés)" in errors
     one = _text(client.get(f"/runs/{run_id}?severity=optimization"))
     assert "1 constat" in one and "1 constats" not in one
+
+
+@pytest.fixture()
+def rq_worker(service_env: dict[str, str], tmp_path: Path) -> Iterator[None]:
+    """A real `rq worker` on the session's queue, for the tests that need a completed run."""
+    worker = start_rq_worker(service_env, tmp_path / "worker.log")
+    try:
+        yield
+    finally:
+        stop(worker)
+
+
+def _findings_run(app: Flask, client: FlaskClient, person: Person) -> int:
+    """A completed run whose findings name doctors, dates, claims and rows (real worker)."""
+
+    doctor_b = "7654321-54321 | Gagnon, Luc - Omnipraticien"
+    rows = [act(n, **{"Date de Service": "2025-08-01"}) for n in range(1, 8)]
+    rows += [act(n, **{"Date de Service": "2025-08-02", "Doctor Info": doctor_b})
+             for n in range(8, 15)]
+    rows.append(act(15, Code="19928", Facture="F-ERREUR", **{"ID RAMQ": "30000000777",
+                                                               "Date de Service": "2025-08-04",
+                                                               "Montant Preliminaire": "32,40"}))
+    run_id = int(upload_csv(client, person, billing_csv(rows), "aout.csv")
+                 .get_json()["validationId"])
+    assert wait_final(app, run_id).status == "completed"
+    return run_id
+
+
+def test_the_run_page_finds_a_claim_or_an_invoice_in_one_search(
+    app: Flask, client: FlaskClient, editor: Person, rq_worker: None
+) -> None:
+    run_id = _findings_run(app, client, editor)
+    login(client, editor)
+    claim = _text(client.get(f"/runs/{run_id}?q=30000000777"))
+    assert "Réclamation 30000000777 : 1 constat." in claim
+    assert "Constats 1 à 1 sur 1 (filtrés)" in claim and "2025-08-04" in claim
+    assert f'/api/validations/{run_id}/results.csv?claim=30000000777"' in claim
+    invoice = _text(client.get(f"/runs/{run_id}?q=F-ERREUR"))
+    assert "Facture F-ERREUR (1 ligne) : 1 constat." in invoice and "30000000777" in invoice
+    nothing = _text(client.get(f"/runs/{run_id}?q=99999999999"))
+    assert "Aucun constat ne nomme la réclamation ou la facture « 99999999999 »." in nothing
+    assert client.get(f"/runs/{run_id}?q=a%00b").status_code == 400
+
+
+def test_the_run_page_filters_combine_and_the_exports_follow_them(
+    app: Flask, client: FlaskClient, editor: Person, rq_worker: None
+) -> None:
+    run_id = _findings_run(app, client, editor)
+    login(client, editor)
+    page = _text(client.get(f"/runs/{run_id}"))
+    assert '<option value="1234567" >Dr. C*** · 1234567</option>' in page
+    assert '<option value="7654321" >Dr. G*** · 7654321</option>' in page
+    both = _text(client.get(f"/runs/{run_id}?doctor=7654321&severity=optimization"))
+    assert "Constats 1 à 1 sur 1 (filtrés)" in both and "2025-08-02" in both
+    assert '<option value="7654321" selected>' in both
+    for export in ("csv", "xlsx"):
+        assert (f"/api/validations/{run_id}/results.{export}"
+                "?severity=optimization&amp;doctor=7654321\"") in both
+    day = _text(client.get(f"/runs/{run_id}?doctor=1234567&date=2025-08-02"))
+    assert "Aucun constat pour ces filtres" in day
+    assert 'value="2025-08-02"' in day
+    assert client.get(f"/runs/{run_id}?date=2025-02-30").status_code == 400
+
+
+def test_the_calendar_page_is_one_doctor_month_sunday_first_in_french(
+    app: Flask, client: FlaskClient, editor: Person, rq_worker: None
+) -> None:
+    run_id = _findings_run(app, client, editor)
+    login(client, editor)
+    page = _text(client.get(f"/runs/{run_id}/calendar"))
+    assert "Dr. C*** <span class=\"licence\">licence 1234567</span>" in page
+    assert '<h3 id="month-title" aria-live="polite">août 2025</h3>' in page
+    assert "« Mois précédent" in page and "Mois suivant »" in page
+    assert "month=2025-07" in page and "month=2025-09" in page
+    assert "<li>dim.</li><li>lun.</li>" in page
+    # 2025-08-01 is a Friday: five blanks before it, and the link opens that doctor-day.
+    grid = page.split('<ol class="days" id="days">')[1]
+    assert grid.count('class="blank"') >= 5
+    assert grid.split('data-date="2025-08-01"')[0].count('class="blank"') == 5
+    assert "vendredi 1er août 2025 : optimisation" in page
+    assert f'href="/runs/{run_id}?doctor=1234567&amp;date=2025-08-01#results"' in page
+    assert "Inscrits 7 / 0" in page and f"Facturé 344,05{NBSP}$" in page
+    other = _text(client.get(f"/runs/{run_id}/calendar?doctor=7654321&month=2025-12"))
+    assert "Aucune facturation de ce médecin en décembre 2025." in other
+    assert client.get(f"/runs/{run_id}/calendar?month=2025-13").status_code == 400
 
 
 def test_findings_past_their_last_page_say_so(app: Flask, client: FlaskClient,

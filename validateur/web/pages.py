@@ -7,7 +7,10 @@ run page's script only enhances what the HTML already does.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,14 +25,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from marshmallow import fields, validate
+from sqlalchemy import Select
 
-from validateur import auth, batches, labels, lifecycle, organizations, runs, sessions
+from validateur import auth, batches, calendar, labels, lifecycle, organizations, runs, sessions
 from validateur.auth import require_upload_right
 from validateur.extensions import db
-from validateur.models import Batch, BatchStatus, RunStatus, ValidationRun
-from validateur.schemas import load_args, result_args, run_list_args
+from validateur.models import Batch, BatchStatus, RunStatus, ValidationResult, ValidationRun
+from validateur.schemas import (
+    CLAIM,
+    ResultArgsSchema,
+    calendar_args,
+    load_args,
+    run_list_args,
+)
 from validateur.security import check_login_account
 from validateur.uploads import UploadRejected, accept_batch, accept_stream
+from validateur.validation.catalogue import rule_title
 from validateur.web import queries
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.forms import ActionForm, LoginForm, UploadForm
@@ -38,6 +50,9 @@ bp = Blueprint("pages", __name__)
 bp.record_once(register_converters)
 RUNS_PER_PAGE = 25
 FINDINGS_PER_PAGE = 50
+MAX_SEARCH_LENGTH = 40
+#: A claim or invoice number: letters, digits, dashes, spaces, slashes (no control character).
+SEARCH_TEXT = re.compile(r"[0-9A-Za-z][0-9A-Za-z /_-]*\Z")
 NOTHING_CHOSEN = "Choisissez un fichier CSV à téléverser."
 
 
@@ -229,28 +244,186 @@ def batch_cancel_page(batch_id: int) -> Any:
     return redirect(url_for("pages.batch_page", batch_id=batch.id))
 
 
+class RunPageArgs(ResultArgsSchema):
+    """The run page's arguments: the findings' filters and `q`, a claim or an invoice number."""
+
+    q = fields.String(validate=[validate.Length(max=MAX_SEARCH_LENGTH),
+                                validate.Regexp(SEARCH_TEXT)])
+
+
+run_page_args = RunPageArgs()
+#: The filters the run page passes on (exports, group pages, pager links), in this order.
+FILTER_KEYS = ("q", "severity", "rule", "scenario", "doctor", "date")
+
+
 @bp.get("/runs/<run_id:run_id>")
 @login_required
 def run_page(run_id: int) -> Any:
+    """The summary, the search and filters (a GET form), the groups per severity, rule and
+    scenario (each opened on demand), and, once a filter or a search is given, the matching
+    findings page by page. Every query reads an index of the run's findings (`queries`), so
+    a 131,000-finding run answers as fast as a small one."""
     run = get_run_or_404(run_id)
-    args = load_args(result_args, request.args)
-    severity, rule, page = args.get("severity"), args.get("rule"), args["page"]
-    findings: list[Any] = []
-    total = 0
+    args = load_args(run_page_args, request.args)
+    page = args["page"]
     completed = run.status == RunStatus.COMPLETED
-    if completed:
-        findings, total = queries.paginate(queries.findings_query(run.id, severity, rule),
-                                           page, FINDINGS_PER_PAGE)
+    shown = {key: _shown(args[key]) for key in FILTER_KEYS if key in args}
+    search = _search(run.id, args) if completed and args.get("q") else None
+    listing = completed and (bool(shown) or page > 1)
+    # The groups use the same filters: their counts add up to the listing's total (no count).
+    groups = queries.finding_groups(run.id, args, by_scenario=True) if completed else []
+    total = sum(group["count"] for group in groups)
+    findings = _findings_page(queries.filtered_findings(run.id, args), page) if listing else []
     last = queries.last_page(total, FINDINGS_PER_PAGE)
+    beyond = listing and page > last
     final_without_results = run.status in (RunStatus.FAILED, RunStatus.CANCELLED)
     html = render_template(
         "pages/run.html", run=run, findings=findings, total=total, page=page, last=last,
-        per_page=FINDINGS_PER_PAGE, severity=severity, rule=rule, beyond=page > last,
-        groups=queries.finding_groups(run.id) if completed else [],
+        per_page=FINDINGS_PER_PAGE, listing=listing, beyond=beyond, shown=shown,
+        search=search, groups=_nested(groups),
+        group_total=total,
+        doctors=queries.finding_doctors(run.id) if completed else [],
+        rules=sorted(queries.finding_rules(run.id), key=rule_title) if completed else [],
+        export_args={key: value for key, value in shown.items() if key != "q"}
+        | ({"claim": search["claim"]} if search and search.get("claim") else {}),
         logs=queries.logs_of(run.id) if final_without_results else [],
         owner=_owner_email(run), script_labels=_script_labels(),
+        results_url=url_for("api.get_results", run_id=run.id),
     )
-    return html, 404 if page > last else 200
+    return html, 404 if beyond else 200
+
+
+def _findings_page(query: Select[Any], page: int) -> list[Any]:
+    """One page of findings, its ids first read from the index alone (a deferred join): page
+    2 000 of a 131,000-finding run skips 100,000 index entries, not 100,000 wide rows."""
+    ids = query.with_only_columns(ValidationResult.id).limit(FINDINGS_PER_PAGE) \
+        .offset((page - 1) * FINDINGS_PER_PAGE).scalar_subquery()
+    return list(db.session.scalars(query.where(ValidationResult.id.in_(ids))).all())
+
+
+def _shown(value: Any) -> str:
+    """A checked filter as the form and the links write it back (`2025-08-01`, `error`)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(getattr(value, "value", value))
+
+
+def _search(run_id: int, args: dict[str, Any]) -> dict[str, Any]:
+    """Resolve `q`: a claim number (`ID RAMQ`) when findings name it, else an invoice
+    (`Facture`), whose findings are those naming one of its claims; the filter found goes
+    into `args`."""
+    text = str(args["q"]).strip()
+    if CLAIM.fullmatch(text):
+        with_claim = {**args, "claim": text}
+        _items, count = queries.paginate(queries.filtered_findings(run_id, with_claim), 1, 1)
+        if count:
+            args["claim"] = text
+            return {"text": text, "kind": "claim", "claim": text}
+    rows, claims = queries.invoice_claims(run_id, text)
+    args["claims"] = claims
+    return {"text": text, "kind": "invoice" if rows else "none", "rows": rows}
+
+
+def _nested(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups per scenario nested as severity → rule → scenario, with each level's totals."""
+    severities: list[dict[str, Any]] = []
+    for group in groups:
+        if not severities or severities[-1]["severity"] != group["severity"]:
+            severities.append({"severity": group["severity"], "rules": [], **_zero()})
+        level = severities[-1]
+        if not level["rules"] or level["rules"][-1]["rule"] != group["rule"]:
+            level["rules"].append({"rule": group["rule"], "scenarios": [], **_zero()})
+        rule = level["rules"][-1]
+        rule["scenarios"].append(group)
+        for total in (level, rule):
+            total["count"] += group["count"]
+            total["atRisk"] += group["atRisk"]
+            total["toGain"] += group["toGain"]
+    return severities
+
+
+def _zero() -> dict[str, Any]:
+    return {"count": 0, "atRisk": Decimal(0), "toGain": Decimal(0)}
+
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+          "septembre", "octobre", "novembre", "décembre")
+#: Sunday first, as a Québec wall calendar.
+WEEKDAYS = ("dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi")
+WEEKDAYS_SHORT = ("dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam.")
+
+
+@bp.get("/runs/<run_id:run_id>/calendar")
+@login_required
+def calendar_page(run_id: int) -> Any:
+    """One doctor's month (`doctor`, `month` as the calendar API takes them): the figures
+    are `validateur.calendar`'s, the API's own, computed over the whole day. Month and
+    doctor change by links and a GET form, so the page works without JavaScript; the script
+    only opens a day's findings in place."""
+    run = get_run_or_404(run_id)
+    args = load_args(calendar_args, request.args)
+    completed = run.status == RunStatus.COMPLETED
+    doctors = queries.finding_doctors(run.id) if completed else []
+    known = {licence for licence, _label in doctors}
+    doctor = args.get("doctor") or (doctors[0][0] if doctors else None)
+    month = args.get("month")
+    if doctor and month is None:
+        first = queries.first_finding_day(run.id, doctor)
+        month = first.replace(day=1) if first else None
+    month = month or date.today().replace(day=1)
+    entry = calendar.calendar(run.id, doctor, month) if completed and doctor else []
+    label = entry[0]["label"] if entry else dict(doctors).get(doctor or "", "")
+    days = {day["date"]: day for day in entry[0]["days"]} if entry else {}
+    return render_template(
+        "pages/calendar.html", run=run, doctors=doctors, doctor=doctor, label=label,
+        unknown_doctor=bool(doctor and doctor not in known and not entry),
+        month=month, month_name=month_name(month), weeks=_month_cells(month, days),
+        previous=_shift(month, -1), following=_shift(month, 1), weekdays=WEEKDAYS,
+        weekdays_short=WEEKDAYS_SHORT, totals=_month_totals(days.values()),
+        results_url=url_for("api.get_results", run_id=run.id),
+    )
+
+
+def month_name(month: date) -> str:
+    """`décembre 2025`."""
+    return f"{MONTHS[month.month - 1]} {month.year}"
+
+
+def day_name(day: date) -> str:
+    """`vendredi 1er août 2025` (« 1er », as French writes the first of a month)."""
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{WEEKDAYS[(day.weekday() + 1) % 7]} {number} {MONTHS[day.month - 1]} {day.year}"
+
+
+def _shift(month: date, step: int) -> date:
+    index = month.year * 12 + month.month - 1 + step
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_cells(month: date, days: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The month's cells, Sunday first: blanks before the first day, then every day with its
+    figures (None when the doctor billed nothing that day)."""
+    lead = (month.weekday() + 1) % 7  # Monday = 0 in Python, Sunday first here
+    cells: list[dict[str, Any]] = [{"blank": True} for _ in range(lead)]
+    day = month
+    while day.month == month.month:
+        iso = day.isoformat()
+        cells.append({"blank": False, "date": iso, "day": day.day, "name": day_name(day),
+                      "short": WEEKDAYS_SHORT[(day.weekday() + 1) % 7],
+                      "figures": days.get(iso)})
+        day = date.fromordinal(day.toordinal() + 1)
+    return cells
+
+
+def _month_totals(days: Any) -> dict[str, Any]:
+    totals: dict[str, Any] = {"days": 0, "billed": Decimal(0), "gain": Decimal(0),
+                              "findings": 0}
+    for day in days:
+        totals["days"] += 1
+        totals["billed"] += Decimal(day["billed"])
+        totals["gain"] += Decimal(day["potentialGain"])
+        totals["findings"] += day["findings"]
+    return totals
 
 
 def _shows_owners() -> bool:

@@ -7,10 +7,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, text
 
 from validateur.extensions import db
-from validateur.models import RunStatus, User, ValidationLog, ValidationResult, ValidationRun
+from validateur.models import (
+    BillingRecord,
+    RunStatus,
+    User,
+    ValidationLog,
+    ValidationResult,
+    ValidationRun,
+)
 from validateur.validation.findings import Severity
 
 MAX_LOG_LINES = 500
@@ -55,7 +62,7 @@ def owner_emails(runs: list[ValidationRun]) -> dict[int, str]:
 def findings_query(run_id: int, severity: Severity | str | None = None,
                    rule: str | None = None, *, scenario: str | None = None,
                    doctor: str | None = None, day: date | None = None,
-                   claim: str | None = None) -> Select[Any]:
+                   claim: str | None = None, claims: list[str] | None = None) -> Select[Any]:
     """A run's findings, most urgent first, then by rule and id; the filters combine.
 
     The order is the index `ix_validation_results_run_order` (run, severity rank, rule, id),
@@ -63,7 +70,7 @@ def findings_query(run_id: int, severity: Severity | str | None = None,
     own index, `claim` the GIN index of `id_ramq`.
     """
     query = select(ValidationResult).where(
-        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim))
+        *_finding_filters(run_id, severity, rule, scenario, doctor, day, claim, claims))
     return query.order_by(ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)
 
@@ -72,16 +79,17 @@ def filtered_findings(run_id: int, args: Mapping[str, Any]) -> Select[Any]:
     """`findings_query` with the checked arguments of `schemas.result_args`."""
     return findings_query(run_id, args.get("severity"), args.get("rule"),
                           scenario=args.get("scenario"), doctor=args.get("doctor"),
-                          day=args.get("date"), claim=args.get("claim"))
+                          day=args.get("date"), claim=args.get("claim"),
+                          claims=args.get("claims"))
 
 
 def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | None,
                      scenario: str | None, doctor: str | None, day: date | None,
-                     claim: str | None) -> list[Any]:
+                     claim: str | None, claims: list[str] | None = None) -> list[Any]:
     result = ValidationResult
     conditions: list[Any] = [result.validation_run_id == run_id]
-    if severity:
-        conditions.append(result.severity == severity)
+    if severity:  # by rank: the column the ordering index starts with
+        conditions.append(result.severity_rank == Severity(severity).rank)
     if rule:
         conditions.append(result.rule == rule)
     if scenario:
@@ -92,6 +100,8 @@ def _finding_filters(run_id: int, severity: Severity | str | None, rule: str | N
         conditions.append(result.service_date == day)
     if claim:
         conditions.append(result.id_ramq.contains([claim]))
+    if claims is not None:  # the claims of an invoice (`invoice_claims`), by the GIN index
+        conditions.append(result.id_ramq.overlap(claims))
     return conditions
 
 
@@ -106,7 +116,7 @@ def finding_groups(run_id: int, args: Mapping[str, Any] | None = None, *,
         keys.append(ValidationResult.scenario)
     conditions = _finding_filters(run_id, args.get("severity"), args.get("rule"),
                                   args.get("scenario"), args.get("doctor"), args.get("date"),
-                                  args.get("claim"))
+                                  args.get("claim"), args.get("claims"))
     rows = db.session.execute(
         select(
             *keys,
@@ -153,3 +163,69 @@ def batch_findings_query(batch_id: int, severity: Severity | str | None = None,
         query = query.where(ValidationResult.rule == rule)
     return query.order_by(ValidationRun.id, ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)
+
+
+#: Distinct licences by a loose index scan of `ix_validation_results_run_doctor_date` (one
+#: index probe per doctor instead of reading 131,000 findings), each with the masked label
+#: of its first finding (one licence is one `Doctor Info`, hence one label).
+_DOCTORS_SQL = text("""
+WITH RECURSIVE d AS (
+    (SELECT doctor FROM validation_results
+     WHERE validation_run_id = :run AND doctor IS NOT NULL ORDER BY doctor LIMIT 1)
+    UNION ALL
+    SELECT (SELECT v.doctor FROM validation_results v
+            WHERE v.validation_run_id = :run AND v.doctor > d.doctor ORDER BY v.doctor LIMIT 1)
+    FROM d WHERE d.doctor IS NOT NULL
+)
+SELECT d.doctor,
+       (SELECT v.doctor_label FROM validation_results v
+        WHERE v.validation_run_id = :run AND v.doctor = d.doctor
+          AND v.doctor_label IS NOT NULL LIMIT 1) AS label
+FROM d WHERE d.doctor IS NOT NULL
+""")
+
+
+def finding_doctors(run_id: int) -> list[tuple[str, str]]:
+    """(licence, masked label) of every doctor a finding of the run names, by licence (two
+    doctors with one initial stay two). Read from the findings' index, never from the run's
+    million billing rows, so the run page and the calendar's selector stay fast; a doctor
+    with no finding at all is not offered (the calendar API still has them)."""
+    rows = db.session.execute(_DOCTORS_SQL, {"run": run_id}).all()
+    return [(str(licence), label or "") for licence, label in rows]
+
+
+_RULES_SQL = text("""
+WITH RECURSIVE r AS (
+    (SELECT rule FROM validation_results WHERE validation_run_id = :run ORDER BY rule LIMIT 1)
+    UNION ALL
+    SELECT (SELECT v.rule FROM validation_results v
+            WHERE v.validation_run_id = :run AND v.rule > r.rule ORDER BY v.rule LIMIT 1)
+    FROM r WHERE r.rule IS NOT NULL
+)
+SELECT rule FROM r WHERE rule IS NOT NULL
+""")
+
+
+def finding_rules(run_id: int) -> list[str]:
+    """The rules that wrote findings in a run (the run page's rule filter), by a loose index
+    scan of `ix_validation_results_run_rule_scenario`: a few probes, not a pass over the run."""
+    return [str(rule) for rule in db.session.scalars(_RULES_SQL, {"run": run_id})]
+
+
+def first_finding_day(run_id: int, doctor: str) -> date | None:
+    """The earliest service date of a doctor's findings (the calendar opens on its month)."""
+    day: date | None = db.session.execute(
+        select(func.min(ValidationResult.service_date))
+        .where(ValidationResult.validation_run_id == run_id, ValidationResult.doctor == doctor)
+    ).scalar_one()
+    return day
+
+
+def invoice_claims(run_id: int, invoice: str) -> tuple[int, list[str]]:
+    """How many rows one invoice (`Facture`) has in the run, and their claim numbers: the run
+    page's search finds the invoice's findings through their claims (the GIN index)."""
+    rows = db.session.execute(
+        select(BillingRecord.id_ramq)
+        .where(BillingRecord.validation_run_id == run_id, BillingRecord.facture == invoice)
+    ).scalars().all()
+    return len(rows), sorted({claim.strip() for claim in rows if claim and claim.strip()})
