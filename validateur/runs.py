@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 
-from validateur import runlog, storage
+from validateur import notifications, runlog, storage
 from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
@@ -230,9 +230,10 @@ def finish(run_id: int, outcome: Outcome, *, source: str, line: str, **metadata:
     crash in between leaves an orphan that `maintenance` removes, never a run whose file is
     gone while it could still need it.
 
-    The next issues add their outbox rows here, inside this same transaction, before the
-    commit (notifications of the run's end, the completion of its batch), so that a run is
-    never final without them nor they sent for a run that is not.
+    The outbox rows of the run's end (`notifications.record_run_end`: webhooks of its
+    organization, its owner's e-mail) are written here, inside this same transaction,
+    before the commit, so that a run is never final without them nor they sent for a run
+    that is not; their delivery jobs are enqueued after the commit (`dispatch`).
 
     Deleting the rows here waits for a job that is committing this run's rows: the update
     takes the row lock that job holds `FOR SHARE` until its commit, and the delete then sees
@@ -247,10 +248,11 @@ def finish(run_id: int, outcome: Outcome, *, source: str, line: str, **metadata:
     if outcome.discards_rows:
         _delete_rows_and_findings(run_id)
     runlog.add(run_id, outcome.level, source, line, **metadata)
-    # Outbox rows of later issues (notifications, batch completion) go here.
+    outbox = notifications.record_run_end(run_id)
     db.session.commit()
     runlog.echo(run_id, outcome.level, source, line)
     _delete_file(run_id, stored_name)
+    notifications.dispatch(outbox)
     return True
 
 
