@@ -279,7 +279,7 @@ def test_a_private_address_is_refused_at_registration(
 
 def test_webhook_api_for_managers(app: Flask, client: FlaskClient, loopback: None,
                                   receiver: Receiver, make_person: Any) -> None:
-    user, manager = _manager(app)
+    _, manager = _manager(app)
     created = client.post("/api/webhooks", headers=manager.headers,
                           json={"url": receiver.url, "events": ["validation.failed"]})
     assert created.status_code == 201
