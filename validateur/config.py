@@ -21,6 +21,8 @@ DEFAULT_QUEUE_NAME = "validation"
 DEFAULT_MAX_UPLOAD_MB = 300
 #: Rows and results of finished runs older than this are purged.
 DEFAULT_RETENTION_DAYS = 30
+#: Most files in one batch when VALIDATEUR_BATCH_MAX_FILES is unset.
+DEFAULT_BATCH_MAX_FILES = 20
 #: Hard limit of one validation job; RQ's silent 180 s default is far too short for 1M rows.
 DEFAULT_JOB_TIMEOUT_SECONDS = 3600
 #: How long RQ keeps a finished job's record (not its data: jobs return nothing).
@@ -141,6 +143,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VALIDATEUR_UPLOAD_DIR": upload_dir.resolve(),
         "VALIDATEUR_MAX_UPLOAD_MB": max_mb,
         "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024 + 64 * 1024,
+        "VALIDATEUR_BATCH_MAX_FILES": _int(env, "VALIDATEUR_BATCH_MAX_FILES",
+                                           DEFAULT_BATCH_MAX_FILES),
         "VALIDATEUR_RETENTION_DAYS": _int(env, "VALIDATEUR_RETENTION_DAYS", DEFAULT_RETENTION_DAYS),
         "VALIDATEUR_JOB_TIMEOUT": _int(env, "VALIDATEUR_JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT_SECONDS),
         "VALIDATEUR_RULES": _rules(env),

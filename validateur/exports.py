@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -84,30 +84,52 @@ def _rest(query: Select[Any], first: list[Any]) -> Iterator[Any]:
     return iter(db.session.execute(query.offset(BATCH).execution_options(yield_per=BATCH)))
 
 
-def _chunks(run_id: int, query: Select[Any], first: list[Any]) -> Iterator[str]:
-    yield "\ufeff" + _csv_text([HEADER, *(finding_cells(f) for f in first)])
+def _chunks(what: str, query: Select[Any], first: list[Any], header: list[str],
+            cells: Callable[[Any], list[str]]) -> Iterator[str]:
+    yield "\ufeff" + _csv_text([header, *(cells(f) for f in first)])
     batch: list[list[str]] = []
     try:
         for finding in _rest(query, first):
-            batch.append(finding_cells(finding))
+            batch.append(cells(finding))
             if len(batch) == BATCH:
                 yield _csv_text(batch)
                 batch = []
     except SQLAlchemyError as exc:
         db.session.rollback()
-        log.error("export of run %s interrupted: %s", run_id, type(exc).__name__)
-        raise ExportInterrupted(f"export of run {run_id} interrupted") from None
+        log.error("export of %s interrupted: %s", what, type(exc).__name__)
+        raise ExportInterrupted(f"export of {what} interrupted") from None
     if batch:
         yield _csv_text(batch)
+
+
+def _download(what: str, columns: Select[Any], header: list[str],
+              cells: Callable[[Any], list[str]], file_name: str) -> Response:
+    first = list(db.session.execute(columns.limit(BATCH)))
+    response = Response(stream_with_context(_chunks(what, columns, first, header, cells)),
+                        mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    return response
 
 
 def findings_csv_response(run: ValidationRun, query: Select[Any]) -> Response:
     """The CSV download; raises (clean error answer) if the query fails before any byte."""
     columns: Select[Any] = query.with_only_columns(*EXPORTED)  # type: ignore[assignment]
-    first = list(db.session.execute(columns.limit(BATCH)))
-    response = Response(stream_with_context(_chunks(run.id, columns, first)),
-                        mimetype="text/csv")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="validation-{run.id}-constats.csv"'
-    )
-    return response
+    return _download(f"run {run.id}", columns, HEADER, finding_cells,
+                     f"validation-{run.id}-constats.csv")
+
+
+#: A batch's export: the file each finding comes from, first.
+BATCH_HEADER = ["Fichier", *HEADER]
+
+
+def batch_finding_cells(finding: Any) -> list[str]:
+    """One CSV line of a batch's finding: its run's file name, then the run export's cells."""
+    return [neutralise(finding.file_name), *finding_cells(finding)]
+
+
+def batch_findings_csv_response(batch_id: int, query: Select[Any]) -> Response:
+    """Every finding of a batch, with a « Fichier » column (`query` joins the runs)."""
+    columns: Select[Any] = query.with_only_columns(  # type: ignore[assignment]
+        ValidationRun.file_name, *EXPORTED)
+    return _download(f"batch {batch_id}", columns, BATCH_HEADER, batch_finding_cells,
+                     f"lot-{batch_id}-constats.csv")

@@ -29,6 +29,9 @@ SIGNATURE = "— Validateur RAMQ"
 RUN_SUBJECT = {"completed": "terminée", "failed": "en échec", "cancelled": "annulée"}
 BATCH_SUBJECT = {"completed": "terminé", "partial": "terminé en partie", "failed": "en échec",
                  "cancelled": "annulé"}
+#: The final states of a batch's files, as its e-mail counts them.
+BATCH_FILE_STATES = {"completed": labels.STATUS["completed"], "failed": labels.STATUS["failed"],
+                     "cancelled": labels.STATUS["cancelled"]}
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,11 @@ def compose(event: str, data: Mapping[str, Any]) -> tuple[str, str]:
     if "batchId" in data:
         name = f"Lot {data['batchId']}"
         subject = f"{name} {BATCH_SUBJECT.get(status, status)}"
+        runs = data.get("runs") or {}
         head = [f"Le lot {data['batchId']} est {BATCH_SUBJECT.get(status, status)}.",
-                f"Fichiers : {formatting.integer(int(data.get('fileCount', 0)))}"]
+                f"Fichiers : {formatting.integer(int(data.get('fileCount', 0)))}",
+                *(f"Fichiers {label.lower()}s : {formatting.integer(int(runs.get(code, 0)))}"
+                  for code, label in BATCH_FILE_STATES.items())]
     else:
         name = f"Validation {data['validationId']}"
         subject = f"{name} {RUN_SUBJECT.get(status, status)}"

@@ -227,6 +227,42 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class BatchStatus(StrEnum):
+    """A batch's status: open ones are read from its runs, final ones are stored once."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (BatchStatus.QUEUED, BatchStatus.PROCESSING)
+
+
+class Batch(db.Model):  # type: ignore[name-defined,misc]
+    """Several files submitted together: each is an ordinary run pointing here (`batch_id`).
+
+    While its runs are open the status is read from them (`batches.open_status`), so a run
+    starting writes nothing here; `final_status` and `finished_at` are written once, by
+    `batches.settle` inside the `runs.finish` transaction that makes the last run final,
+    and never change afterwards (not even when a run is later deleted).
+    """
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"),
+                                                        index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                index=True)
+    final_status: Mapped[BatchStatus | None] = mapped_column(EnumString(BatchStatus, 16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "validation_runs"
 
@@ -238,6 +274,9 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
     #: runs of an admin or of the command line without `--user` (admins see those).
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"),
                                                         index=True)
+    #: The batch it was submitted with, if any (`batches`).
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id", ondelete="SET NULL"),
+                                                 index=True)
     status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16), default=RunStatus.QUEUED,
                                               index=True)
     phase: Mapped[Phase] = mapped_column(EnumString(Phase, 16), default=Phase.QUEUED)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,10 +31,11 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from validateur import mail, queue, webhooks
+from validateur import batches, mail, queue, webhooks
 from validateur.errors import QueueNotConfigured, QueueUnavailable
 from validateur.extensions import db
 from validateur.models import (
+    BatchStatus,
     Notification,
     NotificationState,
     NotifyEmail,
@@ -54,6 +55,12 @@ BATCH_EVENT = "batch.completed"
 #: The run statuses each e-mail preference is told about.
 EMAIL_STATUSES = {NotifyEmail.NEVER: (), NotifyEmail.FAILURES: (RunStatus.FAILED,),
                   NotifyEmail.ALWAYS: tuple(RUN_EVENTS)}
+#: A batch is a failure to tell about when any of its files failed to complete.
+BATCH_EMAIL_STATUSES = {
+    NotifyEmail.NEVER: (),
+    NotifyEmail.FAILURES: (BatchStatus.FAILED, BatchStatus.PARTIAL),
+    NotifyEmail.ALWAYS: tuple(s for s in BatchStatus if s.is_final),
+}
 #: A scheduled job may fire a little before the database's clock says it is due.
 EARLY_SECONDS = 1
 #: The deliveries list shows this many, newest first.
@@ -125,30 +132,57 @@ def write_event(event: str, subject: str, data: dict[str, Any], organization_id:
     return [row for row in ids if row is not None]
 
 
-def _wants_email(user_id: int | None, status: RunStatus) -> int | None:
+def _wants_email(user_id: int | None, wanted: Mapping[NotifyEmail, tuple[str, ...]],
+                 status: str) -> int | None:
+    """`user_id` if that active user's preference asks for an e-mail about `status`."""
     if user_id is None:
         return None
     preference = db.session.execute(
         select(User.notify_email).where(User.id == user_id, User.active.is_(True))
     ).scalar_one_or_none()
-    if preference is None or status not in EMAIL_STATUSES[NotifyEmail(preference)]:
+    if preference is None or status not in wanted[NotifyEmail(preference)]:
         return None
     return user_id
 
 
-def record_run_end(run_id: int, *, email: bool = True) -> list[int]:
+def record_run_end(run_id: int) -> list[int]:
     """In `runs.finish`'s transaction: the run's event to its organization's endpoints, and
-    its owner's e-mail when `email` (a run of a batch leaves it to the batch's end) and
-    their preference asks for it. Returns the new rows' ids."""
+    its owner's e-mail when their preference asks for it, unless the run belongs to a batch
+    (the batch's end sends one e-mail for all its files). Returns the new rows' ids."""
     run = db.session.execute(
         select(ValidationRun).where(ValidationRun.id == run_id)
         .execution_options(populate_existing=True)
     ).scalar_one()
     status = RunStatus(run.status)
     data = run_data(run)
-    recipient = _wants_email(run.user_id, status) if email else None
+    in_batch = run.batch_id is not None
+    recipient = None if in_batch else _wants_email(run.user_id, EMAIL_STATUSES, status)
     return write_event(RUN_EVENTS[status], f"run:{run_id}", data, run.organization_id,
-                       run_id=run_id, email_to=recipient)
+                       run_id=run_id, batch_id=run.batch_id, email_to=recipient)
+
+
+def batch_data(settled: batches.Settled) -> dict[str, Any]:
+    """The body's `data` for a batch: its id, status, file count, totals and a link."""
+    summary = batches.summaries([settled.id])[settled.id]
+    return {
+        "batchId": int(settled.id),
+        "status": str(settled.status),
+        "fileCount": summary.file_count,
+        "runs": {str(s): int(n) for s, n in summary.counts.items()},
+        "totalRows": int(summary.rows),
+        "counts": {str(s): int(n) for s, n in summary.findings.items()},
+        "potentialGain": _money(summary.potential_gain),
+        "moneyAtRisk": _money(summary.money_at_risk),
+        "url": f"{current_app.config['VALIDATEUR_PUBLIC_URL']}/batches/{settled.id}",
+    }
+
+
+def record_batch_end(settled: batches.Settled) -> list[int]:
+    """In the same transaction, when `batches.settle` said the batch just became final:
+    `batch.completed` (whatever its status) and the submitter's one e-mail for the batch."""
+    recipient = _wants_email(settled.user_id, BATCH_EMAIL_STATUSES, settled.status)
+    return write_event(BATCH_EVENT, f"batch:{settled.id}", batch_data(settled),
+                       settled.organization_id, batch_id=settled.id, email_to=recipient)
 
 
 def record_test(hook: Webhook) -> int:

@@ -13,7 +13,8 @@ The whole life, in the order a run lives it:
 - `start_attempt`, `record_progress`: the job's own writes;
 - `requeue`: an open run goes back to queued (a retry, a deploy's hand-back, the sweeper),
   with its log line, in one transaction;
-- `finish(run_id, outcome, …)`: the only way to a final status. The guarded update, the data
+- `finish(run_id, outcome, …)` (`end`, which says what it did): the only way to a final
+  status. The guarded update, the data
   deletion the outcome needs and the log line commit together; the stored file is deleted
   after the commit. Every place that ends a run calls it: the job (`jobs.validation`), the
   failure callback (`jobs.callbacks`), the sweeper (`maintenance`), a cancel (`lifecycle`).
@@ -32,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 
-from validateur import notifications, runlog, storage
+from validateur import batches, notifications, runlog, storage
 from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
@@ -125,15 +126,38 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     The run is returned detached with its attributes as written (no SELECT to reload them):
     the caller reads id, status and job id. The log line is echoed to the process log by the
     caller once it is true (`runlog.echo`, after the enqueue).
+    """
+    run = add_queued(user_id, file_name, stored_name, file_size, encoding, delimiter,
+                     source=source, line=line)
+    db.session.commit()
+    return run
+
+
+def organization_of(user_id: int | None) -> int | None:
+    """The organization a new run of `user_id` belongs to (None for an admin or nobody)."""
+    if user_id is None:
+        return None
+    organization_id: int | None = db.session.execute(
+        select(User.organization_id).where(User.id == user_id)).scalar_one_or_none()
+    return organization_id
+
+
+def add_queued(user_id: int | None, file_name: str, stored_name: str, file_size: int,
+               encoding: str, delimiter: str, *, source: str, line: str,
+               batch_id: int | None = None, organization_id: int | None = None
+               ) -> ValidationRun:
+    """`submit` without the commit: a batch commits its runs together with itself.
 
     The run belongs to the uploader's organization as it is now (a later move of the
-    uploader leaves the run where it was); an admin's or an ownerless run to none.
+    uploader leaves the run where it was); an admin's or an ownerless run to none. A batch
+    passes the organization it already read (`organization_id`), one query for all its runs.
     """
-    organization_id = None if user_id is None else db.session.execute(
-        select(User.organization_id).where(User.id == user_id)).scalar_one_or_none()
+    if organization_id is None:
+        organization_id = organization_of(user_id)
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,
+        batch_id=batch_id,
         file_name=file_name[:255],
         stored_name=stored_name,
         file_size=file_size,
@@ -152,7 +176,6 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     db.session.flush()
     # Detached before the commit, which would expire it and cost a SELECT on next read.
     db.session.expunge(run)
-    db.session.commit()
     return run
 
 
@@ -219,8 +242,24 @@ def requeue(run_id: int, message: str, *, source: str, line: str, **metadata: An
     return True
 
 
+@dataclass(frozen=True)
+class Ended:
+    """What one `end` did: the run it made final and, if that run was the last open one of
+    its batch, the batch it settled (`batches.settle`), for its `batch.completed`."""
+
+    run_id: int
+    outcome: Outcome
+    batch: batches.Settled | None
+
+
 def finish(run_id: int, outcome: Outcome, *, source: str, line: str, **metadata: Any) -> bool:
-    """Make an open run final: True only when this call did it.
+    """Make an open run final: True only when this call did it (`end` says more)."""
+    return end(run_id, outcome, source=source, line=line, **metadata) is not None
+
+
+def end(run_id: int, outcome: Outcome, *, source: str, line: str,
+        **metadata: Any) -> Ended | None:
+    """Make an open run final: what it did, or None when the run was not open.
 
     One transaction holds the guarded status update (`outcome.allowed`: never from a final
     status), the deletion of the run's rows and findings when the outcome discards them (a
@@ -230,10 +269,12 @@ def finish(run_id: int, outcome: Outcome, *, source: str, line: str, **metadata:
     crash in between leaves an orphan that `maintenance` removes, never a run whose file is
     gone while it could still need it.
 
-    The outbox rows of the run's end (`notifications.record_run_end`: webhooks of its
-    organization, its owner's e-mail) are written here, inside this same transaction,
-    before the commit, so that a run is never final without them nor they sent for a run
-    that is not; their delivery jobs are enqueued after the commit (`dispatch`).
+    The same transaction settles the run's batch when this was its last open run
+    (`batches.settle`: its final status and `finished_at`, exactly once), and writes the
+    outbox rows (`notifications`: the run's end to its organization's webhooks and, for a
+    run outside a batch, its owner's e-mail; `batch.completed` and the batch's one e-mail
+    when `settled` is not None), so that a run or a batch is never final without them nor
+    they sent for one that is not. Their delivery jobs are enqueued after the commit.
 
     Deleting the rows here waits for a job that is committing this run's rows: the update
     takes the row lock that job holds `FOR SHARE` until its commit, and the delete then sees
@@ -244,16 +285,19 @@ def finish(run_id: int, outcome: Outcome, *, source: str, line: str, **metadata:
     if not _transition(run_id, outcome.allowed, finished_at=func.now(), stored_name=None,
                        **outcome.values()):
         db.session.rollback()
-        return False
+        return None
     if outcome.discards_rows:
         _delete_rows_and_findings(run_id)
     runlog.add(run_id, outcome.level, source, line, **metadata)
+    settled = batches.settle(run_id)
     outbox = notifications.record_run_end(run_id)
+    if settled is not None:
+        outbox += notifications.record_batch_end(settled)
     db.session.commit()
     runlog.echo(run_id, outcome.level, source, line)
     _delete_file(run_id, stored_name)
     notifications.dispatch(outbox)
-    return True
+    return Ended(run_id, outcome, settled)
 
 
 def _locked_stored_name(run_id: int) -> str | None:

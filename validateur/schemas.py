@@ -43,6 +43,7 @@ class RunSchema(Schema):
     errorMessage = fields.String(attribute="error_message", allow_none=True)
     errorCategory = fields.String(attribute="error_category", allow_none=True)
     jobId = fields.String(attribute="job_id", allow_none=True)
+    batchId = fields.Integer(attribute="batch_id", allow_none=True)
     attempts = fields.Integer()
     createdAt = fields.DateTime(attribute="created_at")
     startedAt = fields.DateTime(attribute="started_at", allow_none=True)
@@ -104,6 +105,7 @@ class PageArgsSchema(_Arguments):
 class RunListArgsSchema(PageArgsSchema):
     status = fields.Enum(RunStatus, by_value=True)
     q = fields.String(validate=[validate.Length(max=MAX_QUERY_LENGTH), _no_control_characters])
+    batch = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
 
 
 class ResultArgsSchema(PageArgsSchema):
@@ -123,6 +125,7 @@ ARGUMENT_RULES: dict[str, str] = {
     "per_page": f"un nombre entier de 1 à {MAX_PER_PAGE}",
     "status": _one_of(RunStatus),
     "q": f"du texte sans caractère de contrôle, {MAX_QUERY_LENGTH} caractères au plus",
+    "batch": "un numéro de lot (nombre entier positif)",
     "severity": _one_of(Severity),
     "rule": "un code de règle (lettres minuscules, chiffres et traits d'union)",
 }

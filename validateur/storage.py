@@ -144,6 +144,31 @@ def store_local_file(source: Path) -> tuple[str, int]:
     return stored_name, target.stat().st_size
 
 
+class StreamTooLarge(ValueError):
+    """`store_stream` read more than its limit: nothing is kept."""
+
+
+def store_stream(source: IO[bytes], limit: int) -> tuple[str, int]:
+    """Copy a stream (a member of an uploaded archive) into the upload directory under a
+    random name, read by chunks and never more than `limit` bytes: past it the copy is
+    deleted and `StreamTooLarge` raised (an archive may lie about its sizes)."""
+    upload_dir().mkdir(parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(16) + STORED_SUFFIX
+    target = path_of(stored_name)
+    size = 0
+    try:
+        with target.open("wb") as dst:
+            while chunk := source.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise StreamTooLarge(f"more than {limit} bytes")
+                dst.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return stored_name, size
+
+
 def delete(stored_name: str | None) -> None:
     """Delete a stored upload; a file already gone is fine (idempotent)."""
     if stored_name:

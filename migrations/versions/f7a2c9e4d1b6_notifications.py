@@ -5,7 +5,7 @@ target, written in the transaction that ends a run) and each person's e-mail pre
 (`never` for everybody to begin with: nobody starts receiving mail unasked).
 
 Revision ID: f7a2c9e4d1b6
-Revises: e5f1a7c3b9d2
+Revises: f2b7d4a8c1e6
 Create Date: 2027-01-06 10:00:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'f7a2c9e4d1b6'
-down_revision = 'e5f1a7c3b9d2'
+down_revision = 'f2b7d4a8c1e6'
 branch_labels = None
 depends_on = None
 

@@ -8,19 +8,28 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import exports, health, lifecycle, notifications, organizations, webhooks
+from validateur import (
+    batches,
+    exports,
+    health,
+    lifecycle,
+    notifications,
+    organizations,
+    webhooks,
+)
 from validateur.auth import is_token_request, require_upload_right
 from validateur.extensions import csrf, db
-from validateur.models import NotifyEmail, User, ValidationRun, Webhook
+from validateur.models import Batch, NotifyEmail, User, ValidationRun, Webhook
 from validateur.schemas import (
     findings_schema,
     load_args,
     logs_schema,
+    page_args,
     result_args,
     run_list_args,
     run_schema,
 )
-from validateur.uploads import UploadRejected, accept_stream
+from validateur.uploads import BatchAccepted, UploadRejected, accept_batch, accept_stream
 from validateur.web import queries, webhook_admin
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.errors import error_response
@@ -73,9 +82,10 @@ def create_validation() -> Any:
 @bp.get("/validations")
 @login_required
 def list_validations() -> Any:
-    """The caller's runs, filtered by `status` and by part of the file name (`q`)."""
+    """The caller's runs, filtered by `status`, part of the file name (`q`) and `batch`."""
     args = load_args(run_list_args, request.args)
-    query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"))
+    query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"),
+                                args.get("batch"))
     items, total = queries.paginate(query, args["page"], args["per_page"])
     owners = queries.owner_emails(items)
     return jsonify({"items": [_run_json(run, owners.get(run.user_id)) for run in items],
@@ -132,6 +142,114 @@ def cancel_validation(run_id: int) -> Any:
 def delete_validation(run_id: int) -> Any:
     lifecycle.delete_run(get_run_or_404(run_id))
     return "", 204
+
+
+# -- batches ---------------------------------------------------------------------------------
+
+def get_batch_or_404(batch_id: int) -> Batch:
+    """The batch if the caller may see it (the runs' rule); 404 otherwise."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    return batch
+
+
+def batch_json(batch: Batch, summary: batches.Summary,
+               batch_runs: list[ValidationRun], owners: dict[int, str]) -> dict[str, Any]:
+    """A batch as the contract shows it: counts per run status, totals, and its runs."""
+    return {
+        "id": batch.id,
+        "status": batches.status_of(batch, summary).value,
+        "fileCount": summary.file_count,
+        "counts": {status.value: count for status, count in summary.counts.items()},
+        "totals": {"rows": summary.rows,
+                   **{severity.value: count for severity, count in summary.findings.items()},
+                   "potentialGain": f"{summary.potential_gain:.2f}",
+                   "moneyAtRisk": f"{summary.money_at_risk:.2f}"},
+        "runs": [_run_json(run, owners.get(run.user_id) if run.user_id else None)
+                 for run in batch_runs],
+        "createdAt": batch.created_at.isoformat(),
+        "finishedAt": batch.finished_at.isoformat() if batch.finished_at else None,
+    }
+
+
+def batch_answer(batch: Batch) -> dict[str, Any]:
+    batch_runs = batches.runs_of(batch.id)
+    return batch_json(batch, batches.summaries([batch.id])[batch.id], batch_runs,
+                      queries.owner_emails(batch_runs))
+
+
+def _accepted_json(accepted: BatchAccepted) -> dict[str, Any]:
+    return {
+        "batchId": accepted.batch_id, "status": "queued",
+        "runs": [{"validationId": run.id, "fileName": run.file_name, "status": run.status}
+                 for run in accepted.runs],
+        "rejected": [{"fileName": r.file_name, "error": {"code": r.code, "message": r.message}}
+                     for r in accepted.rejected],
+    }
+
+
+@bp.post("/batches")
+@require_upload_right
+def create_batch() -> Any:
+    """Several files (field `files`, repeated; `.zip` archives count as their files)."""
+    parts = [(f.stream, f.filename) for f in request.files.getlist("files") if f.filename]
+    if not parts:
+        return error_response(400, "missing_file", "Aucun fichier reçu (champ « files »).")
+    try:
+        accepted = accept_batch(parts, current_user.id)
+    except UploadRejected as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    response = jsonify(_accepted_json(accepted))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.get_batch", batch_id=accepted.batch_id)
+    return response
+
+
+@bp.get("/batches")
+@login_required
+def list_batches() -> Any:
+    """The caller's organization's batches (admins: all), newest first, paginated."""
+    args = load_args(page_args, request.args)
+    items, total = queries.paginate(batches.visible(current_user), args["page"],
+                                    args["per_page"])
+    summaries = batches.summaries(batch.id for batch in items)
+    all_runs = {batch.id: batches.runs_of(batch.id) for batch in items}
+    owners = queries.owner_emails([run for group in all_runs.values() for run in group])
+    return jsonify({"items": [batch_json(batch, summaries[batch.id], all_runs[batch.id], owners)
+                              for batch in items],
+                    "page": args["page"], "perPage": args["per_page"], "total": total})
+
+
+@bp.get("/batches/<run_id:batch_id>")
+@login_required
+def get_batch(batch_id: int) -> Any:
+    return jsonify(batch_answer(get_batch_or_404(batch_id)))
+
+
+@bp.post("/batches/<run_id:batch_id>/cancel")
+@require_upload_right
+def cancel_batch(batch_id: int) -> Any:
+    """Cancels every open run of the batch, each through the run's own cancel."""
+    batch = get_batch_or_404(batch_id)
+    open_runs = batches.open_runs(batch.id)
+    if not open_runs:
+        return error_response(
+            409, "not_cancellable",
+            "Ce lot est déjà terminé ; il ne peut plus être annulé.")
+    for run in open_runs:
+        lifecycle.cancel_run(run)
+    db.session.expire_all()
+    return jsonify(batch_answer(get_batch_or_404(batch_id)))
+
+
+@bp.get("/batches/<run_id:batch_id>/results.csv")
+@login_required
+def get_batch_results_csv(batch_id: int) -> Response:
+    batch = get_batch_or_404(batch_id)
+    args = load_args(result_args, request.args)
+    query = queries.batch_findings_query(batch.id, args.get("severity"), args.get("rule"))
+    return exports.batch_findings_csv_response(batch.id, query)
 
 
 @bp.get("/health")

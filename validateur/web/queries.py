@@ -28,8 +28,11 @@ def last_page(total: int, per_page: int) -> int:
 
 
 def filter_runs(query: Select[Any], status: RunStatus | str | None = None,
-                name_part: str | None = None) -> Select[Any]:
-    """Runs of one status and/or whose file name contains `name_part` (any case)."""
+                name_part: str | None = None, batch_id: int | None = None) -> Select[Any]:
+    """Runs of one status and/or whose file name contains `name_part` (any case), and/or
+    of one batch."""
+    if batch_id is not None:
+        query = query.where(ValidationRun.batch_id == batch_id)
     if status:
         query = query.where(ValidationRun.status == status)
     if name_part:
@@ -95,3 +98,17 @@ def logs_of(run_id: int) -> list[ValidationLog]:
             .limit(MAX_LOG_LINES)
         ).scalars()
     )
+
+
+def batch_findings_query(batch_id: int, severity: Severity | str | None = None,
+                         rule: str | None = None) -> Select[Any]:
+    """Every finding of a batch's runs, file by file (in submission order), most urgent first."""
+    query = (select(ValidationResult)
+             .join(ValidationRun, ValidationRun.id == ValidationResult.validation_run_id)
+             .where(ValidationRun.batch_id == batch_id))
+    if severity:
+        query = query.where(ValidationResult.severity == severity)
+    if rule:
+        query = query.where(ValidationResult.rule == rule)
+    return query.order_by(ValidationRun.id, _severity_rank(), ValidationResult.rule,
+                          ValidationResult.id)
