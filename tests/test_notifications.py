@@ -23,7 +23,7 @@ from tests.support.api import Person
 from tests.support.receiver import Receiver
 from tests.support.runs import make_run
 from tests.support.smtp import SmtpServer
-from validateur import auth, notifications, runs
+from validateur import auth, batches, notifications, runs
 from validateur.extensions import db
 from validateur.maintenance import run_maintenance
 from validateur.models import (
@@ -387,3 +387,38 @@ def test_the_sweeper_reenqueues_a_notification_whose_job_was_lost(
         delivered = db.session.execute(select(func.count()).select_from(Notification).where(
             Notification.state == NotificationState.DELIVERED)).scalar_one()
         assert delivered == 0
+
+
+# -- batches --------------------------------------------------------------------------------
+
+def test_a_batch_sends_one_batch_completed_and_one_email(
+        app: Flask, loopback: None, receiver: Receiver, smtp: SmtpServer) -> None:
+    user, _ = _manager(app)
+    _preference(app, user.id, NotifyEmail.ALWAYS)
+    _, receiver.secret = _hook(app, user.organization_id, receiver.url)
+    with app.app_context():
+        batch_id = int(batches.create(user.id, user.organization_id).id)
+        db.session.commit()
+        run_ids = [make_run(RunStatus.PROCESSING, user_id=user.id, batch_id=batch_id)
+                   for _ in range(3)]
+    outcomes: list[runs.Outcome] = [DONE, FAILED, DONE]
+    with app.app_context():
+        for run_id, outcome in zip(run_ids, outcomes, strict=True):
+            assert runs.finish(run_id, outcome, source="test", line="fin")
+    rows = _rows(app)
+    assert sorted(r.event for r in rows) == ["batch.completed", "batch.completed",
+                                             "validation.completed", "validation.completed",
+                                             "validation.failed"]
+    (email,) = [r for r in rows if r.user_id is not None]
+    assert email.event == "batch.completed" and email.batch_id == batch_id
+    assert {_deliver(app, r.id) for r in rows} == {"delivered"}
+    (message,) = smtp.inbox.wait(1)
+    assert message["Subject"] == f"Lot {batch_id} terminé en partie"
+    text = message.get_content()
+    assert "Fichiers : 3" in text and "Fichiers en échec : 1" in text
+    assert "Erreurs : 6" in text and "Gain potentiel : 2\u202f469,12\u00a0$" in text
+    got = receiver.wait(4)
+    (batch_body,) = [r.payload for r in got if r.payload["type"] == "batch.completed"]
+    assert batch_body["data"]["status"] == "partial"
+    assert batch_body["data"]["fileCount"] == 3 and batch_body["data"]["totalRows"] == 2400
+    assert all(r.verified for r in got)

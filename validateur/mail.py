@@ -30,8 +30,7 @@ RUN_SUBJECT = {"completed": "terminée", "failed": "en échec", "cancelled": "an
 BATCH_SUBJECT = {"completed": "terminé", "partial": "terminé en partie", "failed": "en échec",
                  "cancelled": "annulé"}
 #: The final states of a batch's files, as its e-mail counts them.
-BATCH_FILE_STATES = {"completed": labels.STATUS["completed"], "failed": labels.STATUS["failed"],
-                     "cancelled": labels.STATUS["cancelled"]}
+BATCH_FILE_STATES = {"completed": "terminés", "failed": "en échec", "cancelled": "annulés"}
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def compose(event: str, data: Mapping[str, Any]) -> tuple[str, str]:
         runs = data.get("runs") or {}
         head = [f"Le lot {data['batchId']} est {BATCH_SUBJECT.get(status, status)}.",
                 f"Fichiers : {formatting.integer(int(data.get('fileCount', 0)))}",
-                *(f"Fichiers {label.lower()}s : {formatting.integer(int(runs.get(code, 0)))}"
+                *(f"Fichiers {label} : {formatting.integer(int(runs.get(code, 0)))}"
                   for code, label in BATCH_FILE_STATES.items())]
     else:
         name = f"Validation {data['validationId']}"
