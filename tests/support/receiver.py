@@ -27,6 +27,8 @@ class Received:
     verified: bool
     at: float
     payload: Any = None
+    #: Wall-clock time of arrival (to compare with a database timestamp).
+    wall: float = 0.0
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Receiver:
     default: int = 200
     answers: list[int] = field(default_factory=list)
     redirect_to: str | None = None
+    #: Seconds to wait before answering each next request (then at once).
+    delays: list[float] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -54,6 +58,9 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver._keep(self.path, headers, body)
                 code, location = receiver._next_answer()
+                with receiver._lock:
+                    delay = receiver.delays.pop(0) if receiver.delays else 0.0
+                time.sleep(delay)
                 self.send_response(code)
                 if location:
                     self.send_header("Location", location)
@@ -84,7 +91,7 @@ class Receiver:
             verified = False
         with self._lock:
             self.received.append(Received(path, headers, body, verified and bool(self.secret),
-                                          time.monotonic(), payload))
+                                          time.monotonic(), payload, time.time()))
 
     def _next_answer(self) -> tuple[int, str | None]:
         if self.redirect_to:
