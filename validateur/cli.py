@@ -25,7 +25,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
-from validateur import create_app, labels
+from validateur import create_app, labels, organizations
 from validateur.errors import ValidateurError
 from validateur.models import DEFAULT_MAX_PARALLEL, Plan, Role, RunStatus, ValidationRun
 
@@ -33,8 +33,7 @@ ROLE_CHOICE = click.Choice([r.value for r in Role])
 HELP_TEXT = "Afficher cette aide et quitter."
 #: Shortest password `users create` accepts.
 MIN_PASSWORD_LENGTH = 12
-#: Local part, @, a domain with at least one dot: enough to catch typing mistakes.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL = organizations.EMAIL
 #: What `tokens create` prints as a token's prefix (and stores): `vld_` and 8 characters.
 PREFIX_LENGTH = 12
 #: Commands the app's extensions add (Flask-Migrate's `db`): they need the app.

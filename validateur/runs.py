@@ -153,7 +153,9 @@ def add_queued(user_id: int | None, file_name: str, stored_name: str, file_size:
     passes the organization it already read (`organization_id`), one query for all its runs.
     """
     if organization_id is None:
-        organization_id = organization_of(user_id)
+        # The uploader is the request's user, already in the session: usually no query.
+        uploader = db.session.get(User, user_id) if user_id is not None else None
+        organization_id = uploader.organization_id if uploader is not None else None
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,

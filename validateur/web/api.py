@@ -19,7 +19,14 @@ from validateur import (
 )
 from validateur.auth import is_token_request, require_upload_right
 from validateur.extensions import csrf, db
-from validateur.models import Batch, NotifyEmail, User, ValidationRun, Webhook
+from validateur.models import (
+    Batch,
+    NotifyEmail,
+    Organization,
+    User,
+    ValidationRun,
+    Webhook,
+)
 from validateur.schemas import (
     findings_schema,
     load_args,
@@ -51,16 +58,22 @@ def _csrf_for_cookie_sessions() -> None:
         csrf.protect()
 
 
-def _run_json(run: ValidationRun, owner: str | None) -> dict[str, Any]:
+def _run_json(run: ValidationRun, owner: str | None, organization: str | None
+              ) -> dict[str, Any]:
     body: dict[str, Any] = run_schema.dump(run)
     body["owner"] = owner
+    body["organization"] = organization
     return body
 
 
 def _run_answer(run: ValidationRun) -> dict[str, Any]:
-    """One run with its owner's e-mail (a primary-key lookup, usually the caller itself)."""
+    """One run with its owner's e-mail and its organization's name (primary-key lookups,
+    usually of the caller and the caller's organization, already loaded)."""
     owner = db.session.get(User, run.user_id) if run.user_id is not None else None
-    return _run_json(run, owner.email if owner else None)
+    organization = (db.session.get(Organization, run.organization_id)
+                    if run.organization_id is not None else None)
+    return _run_json(run, owner.email if owner else None,
+                     organization.name if organization else None)
 
 
 @bp.post("/validations")
@@ -82,13 +95,19 @@ def create_validation() -> Any:
 @bp.get("/validations")
 @login_required
 def list_validations() -> Any:
-    """The caller's runs, filtered by `status`, part of the file name (`q`) and `batch`."""
+    """The runs of the caller's organization (admins: all), filtered by `status`, by part of
+    the file name (`q`), by `batch` and by organization name (`organization`)."""
     args = load_args(run_list_args, request.args)
     query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"),
                                 args.get("batch"))
+    if args.get("organization"):
+        query = query.where(organizations.named(ValidationRun.organization_id,
+                                                args["organization"]))
     items, total = queries.paginate(query, args["page"], args["per_page"])
     owners = queries.owner_emails(items)
-    return jsonify({"items": [_run_json(run, owners.get(run.user_id)) for run in items],
+    names = organizations.names_of({run.organization_id for run in items})
+    return jsonify({"items": [_run_json(run, owners.get(run.user_id),
+                                        names.get(run.organization_id)) for run in items],
                     "page": args["page"], "perPage": args["per_page"], "total": total})
 
 
@@ -157,6 +176,7 @@ def get_batch_or_404(batch_id: int) -> Batch:
 def batch_json(batch: Batch, summary: batches.Summary,
                batch_runs: list[ValidationRun], owners: dict[int, str]) -> dict[str, Any]:
     """A batch as the contract shows it: counts per run status, totals, and its runs."""
+    names = organizations.names_of({run.organization_id for run in batch_runs})
     return {
         "id": batch.id,
         "status": batches.status_of(batch, summary).value,
@@ -166,8 +186,8 @@ def batch_json(batch: Batch, summary: batches.Summary,
                    **{severity.value: count for severity, count in summary.findings.items()},
                    "potentialGain": f"{summary.potential_gain:.2f}",
                    "moneyAtRisk": f"{summary.money_at_risk:.2f}"},
-        "runs": [_run_json(run, owners.get(run.user_id) if run.user_id else None)
-                 for run in batch_runs],
+        "runs": [_run_json(run, owners.get(run.user_id) if run.user_id else None,
+                           names.get(run.organization_id or 0)) for run in batch_runs],
         "createdAt": batch.created_at.isoformat(),
         "finishedAt": batch.finished_at.isoformat() if batch.finished_at else None,
     }
