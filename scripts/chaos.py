@@ -36,6 +36,7 @@ from rq.job import Job
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support.receiver import Receiver  # noqa: E402
 from validateur.dev import EmbeddedRedis, free_port, start_embedded_postgres, wait_for_port  # noqa: E402
 
 FAST = {"VALIDATEUR_STALL_SECONDS": "3", "VALIDATEUR_SWEEP_SECONDS": "1",
@@ -75,6 +76,7 @@ class Stack:
         self.env: dict[str, str] = {}
         self.base = ""
         self.token = ""
+        self.manager_token = ""
 
     def start(self) -> None:
         admin_url = os.environ.get("DATABASE_URL") or self._local_or_embedded_postgres()
@@ -86,11 +88,16 @@ class Stack:
         self.admin_url, self.database_name = admin_url, name
         self.env = {**os.environ, **self.timings, "DATABASE_URL": self.database_url,
                     "REDIS_URL": self.redis.start(), "SECRET_KEY": secrets.token_hex(16),
-                    "VALIDATEUR_DEV": "1", "VALIDATEUR_UPLOAD_DIR": str(self.work / "uploads")}
+                    "VALIDATEUR_DEV": "1", "VALIDATEUR_UPLOAD_DIR": str(self.work / "uploads"),
+                    "VALIDATEUR_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver is on loopback
         self._cli("db", "upgrade")
         self._cli("users", "create", "chaos@exemple.test", "--role", "editor",
                   "--password", secrets.token_hex(8))
         self.token = self._cli("tokens", "create", "chaos@exemple.test").strip().splitlines()[-1]
+        self._cli("users", "create", "gestion@exemple.test", "--role", "manager", "--org",
+                  "chaos@exemple.test", "--password", secrets.token_hex(8))
+        self.manager_token = self._cli("tokens", "create", "gestion@exemple.test"
+                                       ).strip().splitlines()[-1]
         port = free_port()
         self.web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
@@ -139,9 +146,10 @@ class Stack:
 
     # -- API ------------------------------------------------------------------------------
     def call(self, path: str, data: bytes | None = None,
-             ctype: str = "") -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(self.base + path, data=data,
-                                         headers={"Authorization": f"Bearer {self.token}"})
+             ctype: str = "", token: str = "") -> tuple[int, dict[str, Any]]:
+        request = urllib.request.Request(
+            self.base + path, data=data,
+            headers={"Authorization": f"Bearer {token or self.token}"})
         if ctype:
             request.add_header("Content-Type", ctype)
         try:
@@ -321,6 +329,89 @@ def redis_down_uploads(stack: Stack, runs: int) -> Outcome:
     return outcome
 
 
+NOTIFY_SCENARIO = "notification: worker SIGKILL mid-delivery"
+SMALL_FILE = ("#,Facture,ID RAMQ,Date de Service,Code,Montant Preliminaire,Montant payé,"
+              "Doctor Info,Patient\r\n1,F1,1,2025-01-06,15804,\"49,15\",\"49,15\","
+              "\"1000000-10000 | X, Y - Omni\",\"TEST00000001 - X, Y\"\r\n").encode()
+
+
+def _deliveries(stack: Stack, run_id: int) -> list[tuple[str, int]]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute("SELECT state, attempts FROM notifications WHERE "
+                            "validation_run_id = %s AND webhook_id IS NOT NULL", (run_id,))
+        return [(str(state), int(attempts)) for state, attempts in rows.fetchall()]
+
+
+def _requests_for(receiver: Receiver, run_id: int) -> list[str]:
+    return [got.headers.get("webhook-id", "") for got in list(receiver.received)
+            if got.verified and got.payload["data"].get("validationId") == run_id]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def notification_worker_killed(stack: Stack, runs: int) -> Outcome:
+    """A run completes; its webhook's receiver holds the first POST unanswered; every worker
+    is SIGKILLed (horses too) meanwhile. Expected: the sweeper gives the outbox row a new
+    job, the receiver gets the same `webhook-id` again, and the row is delivered once.
+    `resumed after` is the time from the kill to the second arrival."""
+    outcome = Outcome(NOTIFY_SCENARIO)
+    receiver = Receiver().up()
+    try:
+        status, hook = stack.call("/api/webhooks", json.dumps(
+            {"url": receiver.url, "events": ["validation.completed"]}).encode(),
+            "application/json", token=stack.manager_token)
+        if status != 201:
+            outcome.notes.append(f"webhook registration {status}")
+            outcome.unexpected += 1
+            return outcome
+        receiver.secret = hook["secret"]
+        for _ in range(runs):
+            _notify_once(stack, receiver, outcome)
+    finally:
+        receiver.down()
+    return outcome
+
+
+def _notify_once(stack: Stack, receiver: Receiver, outcome: Outcome) -> None:
+    receiver.delays = [60.0]
+    status, body = stack.upload(SMALL_FILE)
+    outcome.submitted += 1
+    run_id = body.get("validationId", 0)
+    if status != 202 or stack.wait_final(run_id).get("status") != "completed":
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: not completed")
+        return
+    if not _wait(lambda: len(_requests_for(receiver, run_id)) >= 1, 60):
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: no first delivery attempt")
+        return
+    killed_at = time.monotonic()
+    for worker in stack.live_workers():
+        for process in [*psutil.Process(worker.pid).children(recursive=True)]:
+            process.kill()
+        worker.kill()
+        worker.wait(10)
+    while len(stack.live_workers()) < 2:
+        stack.add_worker()
+    arrived = _wait(lambda: len(_requests_for(receiver, run_id)) >= 2, 120)
+    outcome.resumed_after.append(time.monotonic() - killed_at if arrived else float("nan"))
+    _wait(lambda: _deliveries(stack, run_id) == [("delivered", 1)], 30)
+    ids = set(_requests_for(receiver, run_id))
+    if _deliveries(stack, run_id) == [("delivered", 1)] and len(ids) == 1:
+        outcome.completed += 1
+    else:
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: deliveries {_deliveries(stack, run_id)}, "
+                             f"{len(ids)} webhook-id(s)")
+
+
 def print_table(outcomes: list[Outcome]) -> None:
     header = ("scenario", "submitted", "completed", "failed as expected", "unexpected",
               "rows lost", "rows duplicated", "resumed after (s)")
@@ -358,6 +449,8 @@ def main() -> int:
         try:
             outcomes = [play(stack, name, hurt, content, args.rows, args.runs)
                         for name, hurt in SCENARIOS.items() if args.only in name]
+            if args.only in NOTIFY_SCENARIO:
+                outcomes.append(notification_worker_killed(stack, args.runs))
             if not args.only:
                 outcomes.append(redis_down_uploads(stack, args.runs))
                 outcomes.append(bad_input(stack, args.runs))

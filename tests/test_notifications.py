@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -422,3 +423,34 @@ def test_a_batch_sends_one_batch_completed_and_one_email(
     assert batch_body["data"]["status"] == "partial"
     assert batch_body["data"]["fileCount"] == 3 and batch_body["data"]["totalRows"] == 2400
     assert all(r.verified for r in got)
+
+
+def test_an_admin_names_the_organization_of_a_webhook(app: Flask, client: FlaskClient,
+                                                      loopback: None, make_person: Any) -> None:
+    admin = make_person("admin")
+    user, _ = _manager(app)
+    with app.app_context():
+        name = db.session.get(User, user.id).organization.name  # type: ignore[union-attr]
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["batch.completed"]}
+    refused = client.post("/api/webhooks", json=body, headers=admin.headers)
+    assert refused.status_code == 400 and "organization" in refused.get_json()["error"]["message"]
+    created = client.post("/api/webhooks", json={**body, "organization": name},
+                          headers=admin.headers)
+    assert created.status_code == 201
+    with app.app_context():
+        hook = db.session.get(Webhook, created.get_json()["id"])
+        assert hook is not None and hook.organization_id == user.organization_id
+
+
+def test_old_finished_notifications_are_purged_with_the_runs(app: Flask, loopback: None,
+                                                            receiver: Receiver) -> None:
+    user, _ = _manager(app)
+    _hook(app, user.organization_id, receiver.url)
+    old, recent = (_rows(app, validation_run_id=_finish(app, user.id))[0] for _ in range(2))
+    assert _deliver(app, old.id) == "delivered"
+    with app.app_context():
+        db.session.execute(update(Notification).where(Notification.id == old.id).values(
+            created_at=utcnow() - timedelta(days=app.config["VALIDATEUR_RETENTION_DAYS"] + 1)))
+        db.session.commit()
+        run_maintenance()
+    assert [r.id for r in _rows(app)] == [recent.id]

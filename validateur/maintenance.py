@@ -107,6 +107,7 @@ def purge_expired_runs(report: MaintenanceReport) -> None:
     for run_id in runs.expired_runs(current_app.config["VALIDATEUR_RETENTION_DAYS"]):
         runs.delete_run(run_id)
         report.purged_runs += 1
+    notifications.purge_older_than(current_app.config["VALIDATEUR_RETENTION_DAYS"])
 
 
 def run_maintenance() -> MaintenanceReport:

@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from validateur import batches, mail, queue, webhooks
@@ -223,6 +223,16 @@ def requeue_due(overdue_seconds: float) -> list[int]:
     for row_id in ids:
         queue.enqueue_notification(row_id)  # Redis down: the next sweep tries again
     return ids
+
+
+def purge_older_than(retention_days: int) -> int:
+    """Delivered and failed rows older than the retention (like the runs they tell about)."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    result = db.session.execute(
+        delete(Notification).where(Notification.state != NotificationState.PENDING,
+                                   Notification.created_at < cutoff))
+    db.session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # -- delivering (the job) -----------------------------------------------------------------------
