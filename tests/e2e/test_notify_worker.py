@@ -10,6 +10,7 @@ job on the next worker, and the row is delivered once, with the same `webhook-id
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import subprocess
@@ -148,3 +149,28 @@ def test_worker_sigkilled_during_delivery_still_delivers_once(
     assert [r.headers["webhook-id"] for r in got] == [row.message_id] * 2
     assert all(r.verified for r in got)
 
+
+
+def test_retries_are_scheduled_by_rq_on_the_retry_schedule(
+        app: Flask, manager: Person, notify_env: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two 503s, then 200: the attempts follow `VALIDATEUR_WEBHOOK_RETRY_SECONDS` (1 s here)
+    through RQ's scheduler; the sweeper is kept out of it (a 10-minute stall limit)."""
+    receiver = Receiver(answers=[503, 503]).up()
+    worker = _worker({**notify_env, "VALIDATEUR_STALL_SECONDS": "600"}, tmp_path)
+    try:
+        receiver.secret = _register(app, manager, receiver.url, monkeypatch)
+        client = app.test_client()
+        run_id = upload_csv(client, manager, billing_csv([act(1)])).get_json()["validationId"]
+        assert wait_final(app, run_id).status == "completed"
+        got = receiver.wait(3, timeout=30)
+        wait_for(lambda: all(r.state == NotificationState.DELIVERED
+                             for r in _rows(app, run_id)), 30)
+    finally:
+        stop(worker)
+        receiver.down()
+    (row,) = [r for r in _rows(app, run_id) if r.webhook_id is not None]
+    assert (row.attempts, row.last_status_code) == (3, 200)
+    assert len({r.headers["webhook-id"] for r in got}) == 1 and len(got) == 3
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(got)]
+    assert all(0.2 <= gap < 8 for gap in gaps), gaps  # RQ schedules to the second
