@@ -320,8 +320,6 @@ def _checked_password(password: str) -> str:
 
 
 def _organization_or_fail(name: str) -> Any:
-    from validateur import organizations
-
     try:
         return organizations.get(name)
     except organizations.PeopleRefused as exc:
@@ -353,7 +351,7 @@ def _describe(user: Any) -> str:
                    "affiché s'il est omis.")
 def users_create(email: str, role: str, org_name: str | None, password: str | None) -> None:
     """Créer un utilisateur (EMAIL : son adresse courriel)."""
-    from validateur import auth, organizations
+    from validateur import auth
 
     email = _checked_email(email)
     if password is not None:
@@ -406,7 +404,7 @@ def users_list(org_name: str | None) -> None:
 def users_set(email: str, role: str | None, org_name: str | None, password: str | None,
               disable: bool | None) -> None:
     """Modifier un utilisateur (EMAIL : son adresse courriel)."""
-    from validateur import auth, organizations
+    from validateur import auth
     from validateur.extensions import db
 
     if role is None and org_name is None and password is None and disable is None:
@@ -445,7 +443,7 @@ def users_dev_admin(email: str, credentials: Path) -> None:
 
     from werkzeug.security import generate_password_hash
 
-    from validateur import auth, organizations
+    from validateur import auth
     from validateur.dev import write_private
     from validateur.extensions import db
 
@@ -504,7 +502,6 @@ def _describe_organization(organization: Any) -> str:
               help=MAX_PARALLEL_HELP)
 def orgs_create(name: str, plan: str, max_parallel: int) -> None:
     """Créer une organisation (NAME : son nom)."""
-    from validateur import organizations
     from validateur.extensions import db
 
     try:
@@ -519,8 +516,6 @@ def orgs_create(name: str, plan: str, max_parallel: int) -> None:
 @orgs_group.command("list")
 def orgs_list() -> None:
     """Lister les organisations : nom, forfait, validations simultanées, membres, état."""
-    from validateur import organizations
-
     found = organizations.all_organizations()
     counts = organizations.member_counts()
     if not found:
@@ -542,7 +537,6 @@ def orgs_list() -> None:
 def orgs_set(name: str, plan: str | None, max_parallel: int | None,
              disable: bool | None) -> None:
     """Modifier une organisation (NAME : son nom)."""
-    from validateur import organizations
     from validateur.extensions import db
 
     if plan is None and max_parallel is None and disable is None:
