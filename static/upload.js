@@ -1,6 +1,8 @@
-// Upload page: a file chosen (button, keyboard or drop) is posted to the API with progress.
+// Upload page: files chosen (button, keyboard or drop) are posted to the API with progress.
+// One file is one validation (its page opens); several, or a .zip, are one batch (the batch
+// page opens; the files refused at upload are handed to it through sessionStorage).
 // Without this script the same form posts to /upload; with it, the dropzone becomes the one
-// keyboard stop (Enter or Space opens the chooser) and a dropped file is the one sent.
+// keyboard stop (Enter or Space opens the chooser) and dropped files are the ones sent.
 // Messages come from the page (#upload-messages); no inline script (the CSP forbids it).
 (function () {
   "use strict";
@@ -15,7 +17,8 @@
   const status = document.getElementById("upload-status");
   const button = document.getElementById("upload-button");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  let chosen = null;
+  const list = document.getElementById("chosen-files");
+  let chosen = [];
 
   // The dropzone is the control; the hidden native input is only its file chooser.
   zone.tabIndex = 0;
@@ -29,16 +32,39 @@
     status.className = isError ? "flash error" : "";
   }
 
-  function choose(file) {
-    chosen = file;
-    nameLabel.textContent = file ? file.name + " · " + format.fileSize(file.size) : messages.noFile;
-    nameLabel.classList.toggle("has-file", Boolean(file));
-    if (file) { say("", false); }
+  function choose(files) {
+    chosen = Array.prototype.slice.call(files || []);
+    const total = chosen.reduce(function (sum, file) { return sum + file.size; }, 0);
+    if (!chosen.length) {
+      nameLabel.textContent = messages.noFile;
+    } else if (chosen.length === 1) {
+      nameLabel.textContent = chosen[0].name + " · " + format.fileSize(chosen[0].size);
+    } else {
+      nameLabel.textContent = messages.severalChosen
+        .replace("{count}", format.integer(chosen.length))
+        .replace("{size}", format.fileSize(total));
+    }
+    list.textContent = "";
+    if (chosen.length > 1) {
+      chosen.forEach(function (file) {
+        const item = document.createElement("li");
+        item.textContent = file.name + " · " + format.fileSize(file.size);
+        list.appendChild(item);
+      });
+    }
+    list.hidden = chosen.length < 2;
+    nameLabel.classList.toggle("has-file", chosen.length > 0);
+    if (chosen.length) { say("", false); }
+  }
+
+  // A single .zip is a batch too: its CSV files are the batch's files.
+  function isBatch() {
+    return chosen.length > 1 || (chosen.length === 1 && /\.zip$/i.test(chosen[0].name));
   }
 
   function openChooser() { input.click(); }
 
-  input.addEventListener("change", function () { choose(input.files[0] || null); });
+  input.addEventListener("change", function () { choose(input.files); });
   zone.addEventListener("keydown", function (event) {
     if (event.target === zone && (event.key === "Enter" || event.key === " ")) {
       event.preventDefault();
@@ -66,7 +92,7 @@
     const files = event.dataTransfer ? event.dataTransfer.files : null;
     if (files && files.length) {
       try { input.files = files; } catch (err) { /* read-only in old browsers: `chosen` is sent */ }
-      choose(files[0]);
+      choose(files);
     }
   });
 
@@ -77,6 +103,14 @@
       window.location.assign(form.dataset.runs + "/" + encodeURIComponent(body.validationId));
       return;
     }
+    if (request.status === 202 && body.batchId) {
+      try {
+        window.sessionStorage.setItem("batch-rejected-" + body.batchId,
+                                      JSON.stringify(body.rejected || []));
+      } catch (err) { /* storage refused: the batch page simply lists no refusal */ }
+      window.location.assign(form.dataset.batches + "/" + encodeURIComponent(body.batchId));
+      return;
+    }
     button.disabled = false;
     bar.hidden = true;
     say((body.error && body.error.message) ||
@@ -85,15 +119,16 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!chosen) {
+    if (!chosen.length) {
       say(messages.nothingChosen, true);
       zone.focus();
       return;
     }
     const data = new FormData();
-    data.append("file", chosen, chosen.name);
+    const batch = isBatch();
+    chosen.forEach(function (file) { data.append(batch ? "files" : "file", file, file.name); });
     const request = new XMLHttpRequest();
-    request.open("POST", form.dataset.api);
+    request.open("POST", batch ? form.dataset.batchApi : form.dataset.api);
     request.setRequestHeader("X-CSRFToken", csrf);
     request.setRequestHeader("Accept", "application/json");
     request.upload.addEventListener("progress", function (e) {

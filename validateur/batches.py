@@ -166,6 +166,19 @@ def runs_of(batch_id: int) -> list[ValidationRun]:
         .order_by(ValidationRun.id)).scalars())
 
 
+def runs_by_batch(batch_ids: Iterable[int]) -> dict[int, list[ValidationRun]]:
+    """Several batches' runs in one query (a page of the batch list), each in submission order."""
+    wanted = list(batch_ids)
+    grouped: dict[int, list[ValidationRun]] = {batch_id: [] for batch_id in wanted}
+    if wanted:
+        for run in db.session.execute(
+                select(ValidationRun).where(ValidationRun.batch_id.in_(wanted))
+                .order_by(ValidationRun.id)).scalars():
+            if run.batch_id is not None:
+                grouped[run.batch_id].append(run)
+    return grouped
+
+
 def open_runs(batch_id: int) -> list[ValidationRun]:
     return [run for run in runs_of(batch_id) if not run.run_status.is_final]
 

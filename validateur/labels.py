@@ -8,7 +8,7 @@ template, the CLI, exports, e-mails). Rule and scenario titles live with the rul
 
 from __future__ import annotations
 
-from validateur.models import FailureCategory, Phase, Plan, Role, RunStatus
+from validateur.models import BatchStatus, FailureCategory, Phase, Plan, Role, RunStatus
 from validateur.validation.findings import Severity
 
 STATUS: dict[str, str] = {
@@ -17,6 +17,16 @@ STATUS: dict[str, str] = {
     RunStatus.COMPLETED: "Terminée",
     RunStatus.FAILED: "Échouée",
     RunStatus.CANCELLED: "Annulée",
+}
+
+#: A batch (« un lot ») is masculine; « Terminé en partie »: some files failed or were cancelled.
+BATCH_STATUS: dict[str, str] = {
+    BatchStatus.QUEUED: "En file d'attente",
+    BatchStatus.PROCESSING: "En cours",
+    BatchStatus.COMPLETED: "Terminé",
+    BatchStatus.PARTIAL: "Terminé en partie",
+    BatchStatus.FAILED: "Échoué",
+    BatchStatus.CANCELLED: "Annulé",
 }
 
 PHASE: dict[str, str] = {

@@ -135,11 +135,9 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
 
 def organization_of(user_id: int | None) -> int | None:
     """The organization a new run of `user_id` belongs to (None for an admin or nobody)."""
-    if user_id is None:
-        return None
-    organization_id: int | None = db.session.execute(
-        select(User.organization_id).where(User.id == user_id)).scalar_one_or_none()
-    return organization_id
+    # The uploader is the request's user, already in the session: usually no query.
+    uploader = db.session.get(User, user_id) if user_id is not None else None
+    return uploader.organization_id if uploader is not None else None
 
 
 def add_queued(user_id: int | None, file_name: str, stored_name: str, file_size: int,
@@ -153,9 +151,7 @@ def add_queued(user_id: int | None, file_name: str, stored_name: str, file_size:
     passes the organization it already read (`organization_id`), one query for all its runs.
     """
     if organization_id is None:
-        # The uploader is the request's user, already in the session: usually no query.
-        uploader = db.session.get(User, user_id) if user_id is not None else None
-        organization_id = uploader.organization_id if uploader is not None else None
+        organization_id = organization_of(user_id)
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,

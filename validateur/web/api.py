@@ -96,7 +96,7 @@ def create_validation() -> Any:
 @login_required
 def list_validations() -> Any:
     """The runs of the caller's organization (admins: all), filtered by `status`, by part of
-    the file name (`q`), by `batch` and by organization name (`organization`)."""
+    the file name (`q`), by organization name (`organization`) and by batch (`batch`)."""
     args = load_args(run_list_args, request.args)
     query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"),
                                 args.get("batch"))
@@ -173,10 +173,9 @@ def get_batch_or_404(batch_id: int) -> Batch:
     return batch
 
 
-def batch_json(batch: Batch, summary: batches.Summary,
-               batch_runs: list[ValidationRun], owners: dict[int, str]) -> dict[str, Any]:
+def batch_json(batch: Batch, summary: batches.Summary, batch_runs: list[ValidationRun],
+               owners: dict[int, str], names: dict[int, str]) -> dict[str, Any]:
     """A batch as the contract shows it: counts per run status, totals, and its runs."""
-    names = organizations.names_of({run.organization_id for run in batch_runs})
     return {
         "id": batch.id,
         "status": batches.status_of(batch, summary).value,
@@ -187,7 +186,8 @@ def batch_json(batch: Batch, summary: batches.Summary,
                    "potentialGain": f"{summary.potential_gain:.2f}",
                    "moneyAtRisk": f"{summary.money_at_risk:.2f}"},
         "runs": [_run_json(run, owners.get(run.user_id) if run.user_id else None,
-                           names.get(run.organization_id or 0)) for run in batch_runs],
+                           names.get(run.organization_id) if run.organization_id else None)
+                 for run in batch_runs],
         "createdAt": batch.created_at.isoformat(),
         "finishedAt": batch.finished_at.isoformat() if batch.finished_at else None,
     }
@@ -196,7 +196,8 @@ def batch_json(batch: Batch, summary: batches.Summary,
 def batch_answer(batch: Batch) -> dict[str, Any]:
     batch_runs = batches.runs_of(batch.id)
     return batch_json(batch, batches.summaries([batch.id])[batch.id], batch_runs,
-                      queries.owner_emails(batch_runs))
+                      queries.owner_emails(batch_runs),
+                      organizations.names_of({batch.organization_id}))
 
 
 def _accepted_json(accepted: BatchAccepted) -> dict[str, Any]:
@@ -234,10 +235,11 @@ def list_batches() -> Any:
     items, total = queries.paginate(batches.visible(current_user), args["page"],
                                     args["per_page"])
     summaries = batches.summaries(batch.id for batch in items)
-    all_runs = {batch.id: batches.runs_of(batch.id) for batch in items}
+    all_runs = batches.runs_by_batch(batch.id for batch in items)
     owners = queries.owner_emails([run for group in all_runs.values() for run in group])
-    return jsonify({"items": [batch_json(batch, summaries[batch.id], all_runs[batch.id], owners)
-                              for batch in items],
+    names = organizations.names_of({batch.organization_id for batch in items})
+    return jsonify({"items": [batch_json(batch, summaries[batch.id], all_runs[batch.id], owners,
+                                         names) for batch in items],
                     "page": args["page"], "perPage": args["per_page"], "total": total})
 
 

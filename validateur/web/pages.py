@@ -23,13 +23,30 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from validateur import auth, labels, lifecycle, notifications, organizations, runs, sessions
+from validateur import (
+    auth,
+    batches,
+    labels,
+    lifecycle,
+    notifications,
+    organizations,
+    runs,
+    sessions,
+)
 from validateur.auth import require_upload_right
 from validateur.extensions import db
-from validateur.models import NotifyEmail, RunStatus, User, ValidationRun, Webhook
+from validateur.models import (
+    Batch,
+    BatchStatus,
+    NotifyEmail,
+    RunStatus,
+    User,
+    ValidationRun,
+    Webhook,
+)
 from validateur.schemas import load_args, result_args, run_list_args
 from validateur.security import check_login_account
-from validateur.uploads import UploadRejected, accept_stream
+from validateur.uploads import UploadRejected, accept_batch, accept_stream
 from validateur.web import queries, webhook_admin
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.forms import ActionForm, LoginForm, PreferencesForm, UploadForm, WebhookForm
@@ -103,11 +120,23 @@ def _script_labels() -> dict[str, Any]:
             "final": [status for status in RunStatus if status.is_final]}
 
 
+def _batch_script_labels() -> dict[str, Any]:
+    """The batch page's script also reads the batch statuses and which of them are final."""
+    return {**_script_labels(), "batchStatus": labels.BATCH_STATUS,
+            "batchFinal": [status for status in BatchStatus if status.is_final]}
+
+
 @bp.get("/")
 @login_required
 def upload() -> Any:
     return render_template("pages/upload.html", form=UploadForm(),
                            nothing_chosen=NOTHING_CHOSEN)
+
+
+@bp.app_context_processor
+def _batch_limit() -> dict[str, Any]:
+    """The upload page says how many files a batch may hold (on every render of it)."""
+    return {"max_files": current_app.config["VALIDATEUR_BATCH_MAX_FILES"]}
 
 
 @bp.post("/upload")
@@ -119,6 +148,9 @@ def upload_form() -> Any:
         flash(NOTHING_CHOSEN, "error")
         return render_template("pages/upload.html", form=form,
                                nothing_chosen=NOTHING_CHOSEN), 400
+    chosen = [f for f in request.files.getlist("file") if f.filename]
+    if len(chosen) > 1 or (chosen and (chosen[0].filename or "").lower().endswith(".zip")):
+        return _upload_batch_form(chosen)
     file = form.file.data
     try:
         run = accept_stream(file.stream, file.filename, current_user.id)
@@ -129,13 +161,27 @@ def upload_form() -> Any:
     return redirect(url_for("pages.run_page", run_id=run.id))
 
 
+def _upload_batch_form(chosen: list[Any]) -> Any:
+    """Several files chosen without JavaScript: one batch, then its page (refusals flashed)."""
+    try:
+        accepted = accept_batch([(f.stream, f.filename) for f in chosen], current_user.id)
+    except UploadRejected as exc:
+        flash(exc.message, "error")
+        return render_template("pages/upload.html", form=UploadForm(),
+                               nothing_chosen=NOTHING_CHOSEN), exc.status
+    for refused in accepted.rejected:
+        flash(f"« {refused.file_name} » refusé : {refused.message}", "error")
+    return redirect(url_for("pages.batch_page", batch_id=accepted.batch_id))
+
+
 @bp.get("/runs")
 @login_required
 def runs_page() -> Any:
     """The runs list, filtered by status and part of the file name; 404 past the last page."""
     args = load_args(run_list_args, request.args)
     status, name_part, page = args.get("status"), args.get("q"), args["page"]
-    query = queries.filter_runs(visible_runs(), status, name_part)
+    batch_id = args.get("batch")
+    query = queries.filter_runs(visible_runs(), status, name_part, batch_id)
     items, total = queries.paginate(query, page, RUNS_PER_PAGE)
     last = queries.last_page(total, RUNS_PER_PAGE)
     owners = queries.owner_emails(items) if _shows_owners() else {}
@@ -144,9 +190,39 @@ def runs_page() -> Any:
     html = render_template(
         "pages/runs.html", runs=items, page=page, last=last, total=total, status=status,
         q=name_part, owners=owners, organization_names=names, beyond=page > last,
-        script_labels=_script_labels(), per_page=RUNS_PER_PAGE,
+        script_labels=_script_labels(), per_page=RUNS_PER_PAGE, batch=batch_id,
+        batch_heads=_batch_heads(items),
     )
     return html, 404 if page > last else 200
+
+
+def _batch_heads(items: list[ValidationRun]) -> dict[int, dict[str, Any]]:
+    """For the runs list's group rows: each batch on the page, its status and file count."""
+    ids = {run.batch_id for run in items if run.batch_id is not None}
+    if not ids:
+        return {}
+    summaries = batches.summaries(ids)
+    heads: dict[int, dict[str, Any]] = {}
+    for batch_id in ids:
+        batch = db.session.get(Batch, batch_id)
+        if batch is not None:
+            heads[batch_id] = {"status": batches.status_of(batch, summaries[batch_id]),
+                               "files": summaries[batch_id].file_count}
+    return heads
+
+
+@bp.get("/batches/<run_id:batch_id>")
+@login_required
+def batch_page(batch_id: int) -> Any:
+    """One line per file with its own live progress (static/batch.js), then the totals."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    summary = batches.summaries([batch.id])[batch.id]
+    return render_template("pages/batch.html", batch=batch, summary=summary,
+                           status=batches.status_of(batch, summary),
+                           batch_runs=batches.runs_of(batch.id),
+                           script_labels=_batch_script_labels())
 
 
 @bp.get("/runs/<run_id:run_id>")
