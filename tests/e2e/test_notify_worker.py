@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.support.api import Person, upload_csv
+from tests.support.batches import upload_batch
 from tests.support.csvfiles import act, billing_csv
 from tests.support.receiver import Receiver
 from tests.support.smtp import SmtpServer
@@ -174,3 +175,39 @@ def test_retries_are_scheduled_by_rq_on_the_retry_schedule(
     assert len({r.headers["webhook-id"] for r in got}) == 1 and len(got) == 3
     gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(got)]
     assert all(0.2 <= gap < 8 for gap in gaps), gaps  # RQ schedules to the second
+
+
+def test_a_batch_of_five_files_sends_one_batch_webhook_and_one_email(
+        app: Flask, manager: Person, notify_env: dict[str, str], smtp: SmtpServer,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Five files, one of them failing in the worker: every run's own webhook, then one
+    signed `batch.completed` (status `partial`) and a single e-mail for the whole batch."""
+    receiver = Receiver().up()
+    worker = _worker(notify_env, tmp_path)
+    already = len(smtp.inbox.messages)
+    try:
+        receiver.secret = _register(app, manager, receiver.url, monkeypatch)
+        client = app.test_client()
+        hooks = client.get("/api/webhooks", headers=manager.headers).get_json()["items"]
+        client.delete(f"/api/webhooks/{hooks[0]['id']}", headers=manager.headers)
+        answer = client.post("/api/webhooks", headers=manager.headers, json={
+            "url": receiver.url, "events": ["validation.completed", "batch.completed"]})
+        receiver.secret = answer.get_json()["secret"]
+        good = billing_csv([act(n) for n in range(1, 20)])
+        bad = good + b'20,"unterminated' + b"x" * 1_500_000
+        files = [(bad if n == 2 else good, f"ZQXW-clinique-{n}.csv") for n in range(5)]
+        batch = upload_batch(client, manager, files).get_json()
+        assert len(batch["runs"]) == 5
+        got = receiver.wait(5, timeout=120)  # four completed runs and the batch
+        mails = smtp.inbox.wait(already + 1, timeout=60)
+    finally:
+        stop(worker)
+        receiver.down()
+    types = sorted(r.payload["type"] for r in got)
+    assert types == ["batch.completed"] + ["validation.completed"] * 4
+    (ended,) = [r.payload["data"] for r in got if r.payload["type"] == "batch.completed"]
+    assert (ended["batchId"], ended["status"], ended["fileCount"]) == (
+        batch["batchId"], "partial", 5)
+    assert all(r.verified for r in got)
+    assert len(mails) == already + 1
+    assert mails[-1]["Subject"] == f"Lot {batch['batchId']} terminé en partie"
