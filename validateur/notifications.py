@@ -134,8 +134,9 @@ def write_event(event: str, subject: str, data: dict[str, Any], organization_id:
 
 def _wants_email(user_id: int | None, wanted: Mapping[NotifyEmail, tuple[str, ...]],
                  status: str) -> int | None:
-    """`user_id` if that active user's preference asks for an e-mail about `status`."""
-    if user_id is None:
+    """`user_id` if e-mail is on and that active user's preference asks for one about
+    `status`."""
+    if user_id is None or not current_app.config.get("SMTP_URL"):
         return None
     preference = db.session.execute(
         select(User.notify_email).where(User.id == user_id, User.active.is_(True))
