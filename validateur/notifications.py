@@ -45,7 +45,6 @@ from validateur.models import (
     Webhook,
     utcnow,
 )
-from validateur.validation.findings import Severity
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +338,3 @@ def delivery_json(row: Notification) -> dict[str, Any]:
             "lastError": row.last_error, "createdAt": moment(row.created_at),
             "deliveredAt": moment(row.delivered_at)}
 
-
-def severity_counts(counts: dict[str, int]) -> dict[str, int]:
-    """Counts with every severity present (batch totals use the same shape)."""
-    return {str(s): int(counts.get(s, 0)) for s in Severity}
