@@ -74,6 +74,7 @@ def test_dropped_files_become_a_batch_followed_live_to_its_totals(
             expect(line.locator('[data-cell="status"]')).to_have_text("Terminée")
             expect(line.locator('[data-cell="facts"]')).to_contain_text("300 lignes")
         expect(page.locator("#batch-finished-box")).to_be_visible()
+        expect(page.locator("#batch-cancel")).to_be_hidden()  # nothing left to cancel
         assert_fits(screen, "batch-done")
         screen.shot("batch-done")
 

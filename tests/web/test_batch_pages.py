@@ -104,3 +104,27 @@ def test_the_upload_page_takes_several_files(client: FlaskClient, editor: Person
     form = _text(client.get("/")).split('<form id="upload-form"')[1].split("</form>")[0]
     assert " multiple" in form and 'data-batch-api="/api/batches"' in form
     assert "au plus 20" in _text(client.get("/"))
+
+
+def test_cancelling_a_batch_from_its_page_asks_first(app: Flask, client: FlaskClient,
+                                                     editor: Person, make_person: Any) -> None:
+    body = upload_batch(client, editor, [(GOOD, "a.csv"), (GOOD, "b.csv")]).get_json()
+    batch_id, first = body["batchId"], body["runs"][0]["validationId"]
+    _complete(app, first, 3)
+    viewer = make_person("viewer")
+    login(client, viewer)
+    assert client.get(f"/batches/{batch_id}/cancel").status_code in (403, 404)
+    client.post("/logout")
+    login(client, editor)
+    assert 'id="batch-cancel"' in _text(client.get(f"/batches/{batch_id}"))
+    question = _text(client.get(f"/batches/{batch_id}/cancel"))
+    assert f"Annuler le lot {batch_id} ?" in question
+    assert "1 validation du lot sera annulée" in question
+    done = client.post(f"/batches/{batch_id}/cancel")
+    assert done.status_code == 302
+    page = _text(client.get(done.headers["Location"]))
+    assert f"Lot {batch_id} annulé." in page and "Terminé en partie" in page
+    assert 'id="batch-cancel"' not in page
+    again = client.get(f"/batches/{batch_id}/cancel")
+    assert again.status_code == 302
+    assert "déjà terminé" in _text(client.get(again.headers["Location"]))

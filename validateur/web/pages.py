@@ -225,6 +225,29 @@ def batch_page(batch_id: int) -> Any:
                            script_labels=_batch_script_labels())
 
 
+@bp.route("/batches/<run_id:batch_id>/cancel", methods=["GET", "POST"])
+@require_upload_right
+def batch_cancel_page(batch_id: int) -> Any:
+    """GET asks « Annuler le lot 5 ? »; POST cancels each open run (the runs' own cancel)."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    open_runs = batches.open_runs(batch.id)
+    if not open_runs:
+        flash(f"Le lot {batch.id} est déjà terminé ; il ne peut plus être annulé.", "error")
+        return redirect(url_for("pages.batch_page", batch_id=batch.id))
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("pages/batch_cancel.html", batch=batch, form=form,
+                               open_count=len(open_runs))
+    if not form.validate_on_submit():
+        abort(400)
+    for run in open_runs:
+        lifecycle.cancel_run(run)
+    flash(f"Lot {batch.id} annulé.", "success")
+    return redirect(url_for("pages.batch_page", batch_id=batch.id))
+
+
 @bp.get("/runs/<run_id:run_id>")
 @login_required
 def run_page(run_id: int) -> Any:
