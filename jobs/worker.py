@@ -46,7 +46,7 @@ from validateur.queue import HANDED_BACK_META, mask_url
 
 log = logging.getLogger(__name__)
 #: Modules holding job functions and their callbacks, imported once by the worker's parent.
-JOB_MODULES = ("jobs.validation", "jobs.callbacks", "jobs.probe")
+JOB_MODULES = ("jobs.validation", "jobs.callbacks", "jobs.probe", "jobs.notify")
 #: RQ heartbeat cadence while a job runs; keeps abandoned-job detection by RQ near 70 s.
 JOB_MONITORING_SECONDS = 10
 
@@ -229,8 +229,10 @@ def run_worker(app: Flask, *, burst: bool = False) -> bool:
     url = app.config["REDIS_URL"]
     connection = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
     queue = Queue(app.config["VALIDATEUR_QUEUE"], connection=connection)
-    log.info("worker listening on %s at %s", queue.name, mask_url(url))
-    worker = ValidateurWorker([queue], connection=connection, app=app)
+    # Notifications first: their jobs last seconds and must not wait behind validations.
+    notify = Queue(app.config["VALIDATEUR_NOTIFICATIONS_QUEUE"], connection=connection)
+    log.info("worker listening on %s, %s at %s", notify.name, queue.name, mask_url(url))
+    worker = ValidateurWorker([notify, queue], connection=connection, app=app)
     if not burst:
         worker.start_maintenance_thread()
     return bool(worker.work(burst=burst, with_scheduler=True))

@@ -14,6 +14,8 @@ Usage: ./scripts/chaos [--runs N] [--rows N] [--only TEXT] [--production-timings
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
 import signal
 import sys
 import tempfile
@@ -29,7 +31,8 @@ from redis import Redis
 from rq.job import Job
 
 from validateur.queue import job_id_for
-from validateur.stack import FAST_FAULT_TIMINGS, OwnStack
+from validateur.receiver import Receiver
+from validateur.stack import FAST_FAULT_TIMINGS, OwnStack, StackApi
 
 
 @dataclass
@@ -188,6 +191,93 @@ def redis_down_uploads(stack: OwnStack, runs: int) -> Outcome:
     return outcome
 
 
+NOTIFY_SCENARIO = "notification: worker SIGKILL mid-delivery"
+SMALL_FILE = ("#,Facture,ID RAMQ,Date de Service,Code,Montant Preliminaire,Montant payé,"
+              "Doctor Info,Patient\r\n1,F1,1,2025-01-06,15804,\"49,15\",\"49,15\","
+              "\"1000000-10000 | X, Y - Omni\",\"TEST00000001 - X, Y\"\r\n").encode()
+
+
+def _deliveries(stack: OwnStack, run_id: int) -> list[tuple[str, int]]:
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute("SELECT state, attempts FROM notifications WHERE "
+                            "validation_run_id = %s AND webhook_id IS NOT NULL", (run_id,))
+        return [(str(state), int(attempts)) for state, attempts in rows.fetchall()]
+
+
+def _requests_for(receiver: Receiver, run_id: int) -> list[str]:
+    return [got.headers.get("webhook-id", "") for got in list(receiver.received)
+            if got.verified and got.payload["data"].get("validationId") == run_id]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def notification_worker_killed(stack: OwnStack, runs: int) -> Outcome:
+    """A run completes; its webhook's receiver holds the first POST unanswered; every worker
+    is SIGKILLed (horses too) meanwhile. Expected: the sweeper gives the outbox row a new
+    job, the receiver gets the same `webhook-id` again, and the row is delivered once.
+    `resumed after` is the time from the kill to the second arrival."""
+    outcome = Outcome(NOTIFY_SCENARIO)
+    stack.cli("users", "create", "gestion@exemple.test", "--role", "manager", "--org",
+              "stack@exemple.test", "--password", secrets.token_hex(8))
+    token = stack.cli("tokens", "create", "gestion@exemple.test").strip().splitlines()[-1]
+    manager = StackApi(stack.api.base, token)
+    receiver = Receiver().up()
+    try:
+        status, hook = manager.call("/api/webhooks", json.dumps(
+            {"url": receiver.url, "events": ["validation.completed"]}).encode(),
+            "application/json")
+        if status != 201:
+            outcome.notes.append(f"webhook registration {status}")
+            outcome.unexpected += 1
+            return outcome
+        receiver.secret = hook["secret"]
+        for _ in range(runs):
+            _notify_once(stack, receiver, outcome)
+    finally:
+        receiver.down()
+    return outcome
+
+
+def _notify_once(stack: OwnStack, receiver: Receiver, outcome: Outcome) -> None:
+    receiver.delays = [60.0]
+    status, body = stack.api.upload(SMALL_FILE)
+    outcome.submitted += 1
+    run_id = body.get("validationId", 0)
+    if status != 202 or stack.api.wait_final(run_id).get("status") != "completed":
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: not completed")
+        return
+    if not _wait(lambda: len(_requests_for(receiver, run_id)) >= 1, 60):
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: no first delivery attempt")
+        return
+    killed_at = time.monotonic()
+    for worker in stack.live_workers():
+        for process in psutil.Process(worker.pid).children(recursive=True):
+            process.kill()
+        worker.kill()
+        worker.wait(10)
+    while len(stack.live_workers()) < 2:
+        stack.add_worker()
+    arrived = _wait(lambda: len(_requests_for(receiver, run_id)) >= 2, 120)
+    outcome.resumed_after.append(time.monotonic() - killed_at if arrived else float("nan"))
+    _wait(lambda: _deliveries(stack, run_id) == [("delivered", 1)], 30)
+    ids = set(_requests_for(receiver, run_id))
+    if _deliveries(stack, run_id) == [("delivered", 1)] and len(ids) == 1:
+        outcome.completed += 1
+    else:
+        outcome.unexpected += 1
+        outcome.notes.append(f"run {run_id}: deliveries {_deliveries(stack, run_id)}, "
+                             f"{len(ids)} webhook-id(s)")
+
+
 def print_table(outcomes: list[Outcome]) -> None:
     header = ("scenario", "submitted", "completed", "failed as expected", "unexpected",
               "rows lost", "rows duplicated", "resumed after (s)")
@@ -217,7 +307,9 @@ def main() -> int:
         sample = work / "sample.csv"
         write_sample(sample, args.rows, encoding="cp1252", delimiter=";")
         content = sample.read_bytes()
-        stack = OwnStack(work, {} if args.production_timings else FAST_FAULT_TIMINGS)
+        timings = {} if args.production_timings else FAST_FAULT_TIMINGS
+        # The webhook receiver of the notification scenario listens on loopback.
+        stack = OwnStack(work, {**timings, "VALIDATEUR_WEBHOOK_ALLOW_PRIVATE": "1"})
         stack.start()
         try:
             outcomes = [play(stack, name, hurt, content, args.rows, args.runs)
@@ -225,6 +317,8 @@ def main() -> int:
             if not args.only:
                 outcomes.append(redis_down_uploads(stack, args.runs))
                 outcomes.append(bad_input(stack, args.runs))
+            if args.only in NOTIFY_SCENARIO:
+                outcomes.append(notification_worker_killed(stack, args.runs))
         finally:
             stack.stop()
     print_table(outcomes)

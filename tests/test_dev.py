@@ -8,6 +8,8 @@ the session's PostgreSQL; Redis is the embedded one unless said otherwise.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import json
 import os
@@ -24,7 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.support.csvfiles import act, billing_csv, sample_file
 from tests.workers import VENV_BIN, wait_for
@@ -176,10 +178,22 @@ def test_commands_reach_the_running_stack_and_its_accounts_and_ports_are_kept(
 
         assert db.session.execute(select(func.count()).select_from(ApiToken)).scalar_one() == 1
     wait_for(lambda: _call(f"{base}/api/health", token)["workers"] == 2, 30)
+    mail_dir = Path(second.found(r"Courriels +: (\S+) \(serveur SMTP local"))
+    assert mail_dir == instance / "mail"
+    with app.app_context():
+        from validateur.models import NotifyEmail, User
+
+        db.session.execute(update(User).where(User.email == dev_module.DEV_ADMIN_EMAIL)
+                           .values(notify_email=NotifyEmail.ALWAYS))
+        db.session.commit()
     body, ctype = _multipart(billing_csv([act(n) for n in range(1, 51)]))
     uploaded = _call(f"{base}/api/validations", token, body, ctype)["validationId"]
     wait_for(lambda: _call(f"{base}/api/validations/{uploaded}", token)["status"]
              == "completed", 60)
+    wait_for(lambda: "Courriel reçu :" in second.text(), 30)  # the local SMTP server's line
+    (mail,) = mail_dir.glob("*.eml")
+    received = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert received["Subject"] == f"Validation {uploaded} terminée"
     children = psutil.Process(second.process.pid).children(recursive=True)
     assert len(children) >= 4  # gunicorn, two workers, Redis
     second.ctrl_c()

@@ -50,6 +50,13 @@ HEALTH_TIMEOUT_SECONDS = 1.0
 #: A web request's database wait that hears nothing for this long checks that the server is
 #: alive; a hung server then answers 503, a busy one is left to finish (see validateur.database).
 DEFAULT_DB_TIMEOUT_SECONDS = 2.0
+#: Waits between webhook and e-mail delivery attempts (Standard Webhooks: growing, for hours).
+DEFAULT_WEBHOOK_RETRY_SECONDS = [5, 300, 1800, 7200, 18000, 36000]
+#: Base of the links in e-mails and webhook bodies.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+DEFAULT_MAIL_FROM = "validateur@localhost"
+#: The notification queue's name is the validation queue's with this suffix.
+NOTIFICATIONS_QUEUE_SUFFIX = "-notifications"
 
 
 class ConfigError(ValidateurError):
@@ -157,10 +164,33 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS": _seconds(
             env, "VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS", DEFAULT_ENQUEUE_TIMEOUT_SECONDS
         ),
+        **_notification_settings(env),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not (testing or dev),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         **security.settings(env),
+    }
+
+
+def _notification_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Where links point, how mail leaves (`SMTP_URL` unset: no e-mail) and how webhooks
+    are retried; the notifications get their own queue, named after the validations'."""
+    queue = env.get("VALIDATEUR_QUEUE", DEFAULT_QUEUE_NAME)
+    smtp_url = env.get("SMTP_URL", "").strip()
+    if smtp_url and not smtp_url.startswith(("smtp://", "smtps://")):
+        raise ConfigError("SMTP_URL doit commencer par smtp:// ou smtps://")
+    retries = _seconds_list(env, "VALIDATEUR_WEBHOOK_RETRY_SECONDS",
+                            DEFAULT_WEBHOOK_RETRY_SECONDS)
+    if any(wait < 0 for wait in retries):
+        raise ConfigError("VALIDATEUR_WEBHOOK_RETRY_SECONDS : attentes négatives refusées")
+    return {
+        "VALIDATEUR_PUBLIC_URL": (env.get("VALIDATEUR_PUBLIC_URL", "").strip()
+                                  or DEFAULT_PUBLIC_URL).rstrip("/"),
+        "SMTP_URL": smtp_url,
+        "VALIDATEUR_MAIL_FROM": env.get("VALIDATEUR_MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM,
+        "VALIDATEUR_WEBHOOK_RETRY_SECONDS": retries,
+        "VALIDATEUR_WEBHOOK_ALLOW_PRIVATE": env.get("VALIDATEUR_WEBHOOK_ALLOW_PRIVATE") == "1",
+        "VALIDATEUR_NOTIFICATIONS_QUEUE": queue + NOTIFICATIONS_QUEUE_SUFFIX,
     }

@@ -12,6 +12,8 @@ What `validateur dev` keeps under the instance directory, between starts:
   while they still work (the account exists and is active, the token is live), else remade;
 - `redis/`: the embedded Redis's data (append-only file: a job handed back at Ctrl+C is still
   queued at the next start) and `redis/port`, the port it reuses while it is free;
+- `mail/`: every e-mail the stack sent, one `.eml` file each, received by a local SMTP server
+  (aiosmtpd) that `validateur dev` starts when `SMTP_URL` is unset;
 - `dev-stack.json` (mode 0600), only while it runs: the URLs, queue, upload directory and
   secret key file of the running stack, so that any `validateur` command run in the checkout
   reaches it without exports (see `apply_stack_environment`). Removed when the stack stops; a
@@ -181,6 +183,42 @@ def _runs_sentence(run_ids: list[int]) -> str:
     return f"les validations {', '.join(numbers[:-1])} et {numbers[-1]}"
 
 
+class DevMailbox:
+    """A local SMTP server (aiosmtpd) that writes each message it receives under `directory`
+    as an `.eml` file and prints where. Its Controller cannot take port 0: a free port is
+    picked first."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.controller: Any = None
+        self.count = 0
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{WEB_HOST}:{self.port}"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        path = self.directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.count:04d}.eml"
+        write_private(path, envelope.content.decode("utf-8", "replace"))
+        print(f"Courriel reçu : {path}", flush=True)
+        return "250 OK"
+
+    def start(self) -> str:
+        from aiosmtpd.controller import Controller
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.controller = Controller(self, hostname=WEB_HOST, port=self.port)
+        self.controller.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
 class DevStack:
     """Services, migrations, an admin account, gunicorn and two workers; Ctrl+C stops all.
 
@@ -197,6 +235,7 @@ class DevStack:
         self.web: subprocess.Popen[bytes] | None = None
         self.worker_processes: list[subprocess.Popen[bytes]] = []
         self.redis: EmbeddedRedis | None = None
+        self.mailbox: DevMailbox | None = None
         self.env = dict(os.environ, VALIDATEUR_DEV="1")
         self.env.setdefault("VALIDATEUR_INSTANCE_DIR", str(instance_dir()))
         self.grace = int(self.env.get("VALIDATEUR_SHUTDOWN_GRACE_SECONDS")
@@ -237,6 +276,13 @@ class DevStack:
         self.env.setdefault("VALIDATEUR_UPLOAD_DIR", str(PROJECT_ROOT / "instance" / "uploads"))
         print(f"PostgreSQL : {mask_url(self.env['DATABASE_URL'])}")
         print(f"Redis      : {mask_url(self.env['REDIS_URL'])}", flush=True)
+        if not self.env.get("SMTP_URL"):
+            self.mailbox = DevMailbox(instance_dir() / "mail")
+            self.env["SMTP_URL"] = self.mailbox.start()
+            print(f"Courriels  : {self.mailbox.directory} (serveur SMTP local "
+                  f"{WEB_HOST}:{self.mailbox.port})", flush=True)
+        else:
+            print(f"Courriels  : {mask_url(self.env['SMTP_URL'])}", flush=True)
         self._run(["db", "upgrade"])
         self._run(["users", "dev-admin", DEV_ADMIN_EMAIL, "--credentials",
                    str(instance_dir() / CREDENTIALS_FILE)])
@@ -334,6 +380,8 @@ class DevStack:
             self._stop_children()
         if self.redis:
             self.redis.stop()
+        if self.mailbox:
+            self.mailbox.stop()
         print("Validateur arrêté.", flush=True)
         return self.exit_code
 

@@ -8,6 +8,7 @@
         │                         ValueError: the reader treats it as an unreadable amount)
         ├── UploadRejected        uploads.py       an upload refused: HTTP status, code, French text
         ├── ArchiveRefused        archives.py      a batch's .zip that cannot be read as a whole
+        ├── WebhookRefused        webhooks.py      a webhook registration refused (French text)
         ├── StreamTooLarge        storage.py       a zip member longer than its byte budget (also
         │                         a ValueError)
         ├── BadArguments          schemas.py       a query argument out of range (400)

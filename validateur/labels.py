@@ -77,3 +77,25 @@ def label(catalogue: dict[str, str], code: str | None) -> str:
     if code is None:
         return ""
     return catalogue.get(code, code)
+
+#: Notification events (webhooks' subscriptions and deliveries), as a manager reads them.
+EVENT: dict[str, str] = {
+    "validation.completed": "Validation terminée",
+    "validation.failed": "Validation échouée",
+    "validation.cancelled": "Validation annulée",
+    "batch.completed": "Lot terminé",
+    "webhook.test": "Événement de test",
+}
+
+DELIVERY_STATE: dict[str, str] = {
+    "pending": "en attente",
+    "delivered": "livrée",
+    "failed": "échouée",
+}
+
+#: The e-mail preference's choices (« Préférences »).
+NOTIFY_EMAIL: dict[str, str] = {
+    "never": "Jamais",
+    "failures": "Seulement quand une validation ou un lot échoue",
+    "always": "À la fin de chaque validation ou de chaque lot",
+}

@@ -6,6 +6,10 @@ cannot see: a work-horse killed so hard that no callback ran, a whole machine lo
 restarted and forgetting its jobs, a retry budget exhausted without the run being failed.
 A run is stalled when it shows no heartbeat for `VALIDATEUR_STALL_SECONDS` (workers beat
 twice a second while they work) and its RQ job is not waiting to run.
+
+Notifications get the same net: an outbox row pending and due for longer than
+`VALIDATEUR_STALL_SECONDS` lost its job (a killed worker, a Redis restart, Redis down at
+the end of the run) and is given a new one (`notifications.requeue_due`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from rq.command import send_stop_job_command
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from validateur import queue, runs, storage
+from validateur import notifications, queue, runs, storage
 from validateur.errors import QUEUE_DOWN
 from validateur.models import FailureCategory, ValidationRun
 
@@ -40,6 +44,7 @@ class MaintenanceReport:
     failed: list[int] = field(default_factory=list)
     orphan_files: int = 0
     purged_runs: int = 0
+    notifications: list[int] = field(default_factory=list)
 
 
 def _job_of(run: ValidationRun) -> Job | None:
@@ -83,6 +88,15 @@ def recover_stalled_runs(report: MaintenanceReport) -> None:
             return
 
 
+def requeue_due_notifications(report: MaintenanceReport) -> None:
+    try:
+        report.notifications += notifications.requeue_due(
+            current_app.config["VALIDATEUR_STALL_SECONDS"])
+    except QUEUE_DOWN as exc:
+        log.warning("maintenance: Redis unavailable for notifications (%s)",
+                    type(exc).__name__)
+
+
 def remove_orphan_files(report: MaintenanceReport) -> None:
     for path in storage.orphan_files(runs.live_stored_names(), ORPHAN_FILE_SECONDS):
         path.unlink(missing_ok=True)
@@ -93,15 +107,19 @@ def purge_expired_runs(report: MaintenanceReport) -> None:
     for run_id in runs.expired_runs(current_app.config["VALIDATEUR_RETENTION_DAYS"]):
         runs.delete_run(run_id)
         report.purged_runs += 1
+    notifications.purge_older_than(current_app.config["VALIDATEUR_RETENTION_DAYS"])
 
 
 def run_maintenance() -> MaintenanceReport:
     """Everything, in order; each part logs what it did."""
     report = MaintenanceReport()
     recover_stalled_runs(report)
+    requeue_due_notifications(report)
     remove_orphan_files(report)
     purge_expired_runs(report)
-    if report.requeued or report.failed or report.orphan_files or report.purged_runs:
-        log.info("maintenance: requeued %s, failed %s, orphan files %s, purged runs %s",
-                 report.requeued, report.failed, report.orphan_files, report.purged_runs)
+    if (report.requeued or report.failed or report.orphan_files or report.purged_runs
+            or report.notifications):
+        log.info("maintenance: requeued %s, failed %s, orphan files %s, purged runs %s, "
+                 "notifications re-enqueued %s", report.requeued, report.failed,
+                 report.orphan_files, report.purged_runs, report.notifications)
     return report

@@ -121,6 +121,14 @@ class Role(StrEnum):
         return self.rank >= other.rank
 
 
+class NotifyEmail(StrEnum):
+    """When a person wants an e-mail at the end of their runs (`notifications`)."""
+
+    NEVER = "never"
+    FAILURES = "failures"
+    ALWAYS = "always"
+
+
 class Plan(StrEnum):
     """An organization's plan: `priority` runs are taken before `standard` ones."""
 
@@ -164,6 +172,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     #: Browser sessions carry the version they were opened under; bumping it ends them all
     #: (logout, password change, disable: see `_end_sessions_on_change`).
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: When the end of one's own runs is e-mailed (`notifications.record_run_end`).
+    notify_email: Mapped[NotifyEmail] = mapped_column(
+        EnumString(NotifyEmail, 16), default=NotifyEmail.NEVER,
+        server_default=NotifyEmail.NEVER.value)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: Loaded with the user (one join): every request reads it to decide what may be seen.
     organization: Mapped[Organization | None] = relationship(lazy="joined")
@@ -314,6 +326,73 @@ def count_column(severity: Severity) -> str:
 def count_values(counts: Mapping[str, int]) -> dict[str, Any]:
     """Counts per severity as the run's column values (`error_count=…`), for an UPDATE."""
     return {count_column(severity): counts.get(severity, 0) for severity in Severity}
+
+
+class Webhook(db.Model):  # type: ignore[name-defined,misc]
+    """An organization's endpoint for signed event deliveries (Standard Webhooks).
+
+    The secret is kept as given to the manager once (`whsec_…`): signing needs it whole, so
+    it cannot be stored as a hash. A 410 from the endpoint turns `active` off.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    secret: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Notification(db.Model):  # type: ignore[name-defined,misc]
+    """The outbox: one row per event per target (a webhook endpoint or a person's e-mail),
+    written in the transaction that made the event true (`runs.finish`).
+
+    Subject ids carry no foreign key on purpose: deleting a run right after it ended must
+    not take the news of its end with it. `dedupe_key` (event, subject, target) makes a
+    second write of the same event a no-op. The payload holds ids, statuses, counts,
+    amounts and a link only. `message_id` is the `webhook-id`, the same on every retry.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint("(webhook_id IS NULL) <> (user_id IS NULL)",
+                        name="ck_notifications_one_target"),
+        Index("ix_notifications_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event: Mapped[str] = mapped_column(String(32))
+    validation_run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    webhook_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    state: Mapped[NotificationState] = mapped_column(
+        EnumString(NotificationState, 16), default=NotificationState.PENDING,
+        server_default=NotificationState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    #: Why the last attempt failed, as a class name or a French phrase: never a body.
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]

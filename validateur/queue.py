@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -54,6 +55,10 @@ PROBE_JOB = "jobs.probe.probe"
 ON_PROBE_HANDED_BACK = "jobs.probe.on_handed_back"
 #: The job.meta key naming the job's hand-back callback (see `_enqueue`).
 HANDED_BACK_META = "onHandedBack"
+NOTIFY_JOB = "jobs.notify.deliver"
+#: One delivery: a webhook POST (3 s to connect, 10 s to answer) or one SMTP session.
+NOTIFY_TIMEOUT_SECONDS = 60
+NOTIFY_TTL_SECONDS = 3600
 PROBE_TIMEOUT_SECONDS = 60
 PROBE_TTL_SECONDS = 600
 
@@ -208,8 +213,8 @@ def redis_manager() -> RedisManager:
     return manager
 
 
-def get_queue(connection: Redis | None = None) -> Queue:
-    return Queue(current_app.config["VALIDATEUR_QUEUE"],
+def get_queue(connection: Redis | None = None, name: str | None = None) -> Queue:
+    return Queue(name or current_app.config["VALIDATEUR_QUEUE"],
                  connection=connection or redis_manager().client)
 
 
@@ -257,22 +262,55 @@ def enqueue_probe(number: int, seconds: float = 0.0) -> Job:
     )
 
 
+def enqueue_notification(notification_id: int, at: datetime | None = None) -> Job:
+    """Enqueue the delivery of one outbox row on the notifications queue (now, or at `at`
+    through RQ's scheduler for a retry).
+
+    No RQ retry and no callbacks: the row itself says what is due (`notifications.deliver`
+    schedules the next attempt), and the sweeper re-enqueues a row whose job was lost. A job
+    run twice finds the row taken or delivered and does nothing.
+    """
+    return _enqueue(
+        NOTIFY_JOB,
+        args=(notification_id,),
+        job_id=None,
+        description=f"notification {notification_id}",
+        timeout=NOTIFY_TIMEOUT_SECONDS,
+        result_ttl=NOTIFY_TTL_SECONDS,
+        failure_ttl=NOTIFY_TTL_SECONDS,
+        retry=None,
+        on_failure=None,
+        on_handed_back=None,
+        queue_name=current_app.config["VALIDATEUR_NOTIFICATIONS_QUEUE"],
+        at=at,
+    )
+
+
 def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, description: str,
              timeout: int, result_ttl: int, failure_ttl: int, retry: Retry | None,
-             on_failure: str | None, on_handed_back: str | None) -> Job:
+             on_failure: str | None, on_handed_back: str | None,
+             queue_name: str | None = None, at: datetime | None = None) -> Job:
     """Enqueue `func` (a dotted name: the web never imports `jobs`) with every RQ option
     given by the caller, within the enqueue deadline.
 
     `on_handed_back` is the dotted name of the function the worker calls, with the job, when
     it hands the job back to the queue after a deploy's grace (`jobs.worker`): what that
     means for the job's domain is the job's module's business. Only numbers and dotted
-    names go to Redis here: no PHI.
+    names go to Redis here: no PHI. `queue_name` defaults to the validation queue; `at`
+    schedules the job (RQ's scheduler, run by the workers, enqueues it then).
     """
     manager = redis_manager()
     meta = {HANDED_BACK_META: on_handed_back} if on_handed_back else {}
     try:
         with deadline(manager.enqueue_timeout):
-            return get_queue(manager.enqueue_client).enqueue_call(
+            target = get_queue(manager.enqueue_client, queue_name)
+            if at is not None:
+                job = target.create_job(func, args=args, job_id=job_id,
+                                        description=description, timeout=timeout,
+                                        result_ttl=result_ttl, failure_ttl=failure_ttl,
+                                        retry=retry, meta=meta)
+                return target.schedule_job(job, at)
+            return target.enqueue_call(
                 func,
                 args=args,
                 job_id=job_id,

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 
-from validateur import batches, runlog, storage
+from validateur import batches, notifications, runlog, storage
 from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
@@ -268,10 +268,11 @@ def end(run_id: int, outcome: Outcome, *, source: str, line: str,
     gone while it could still need it.
 
     The same transaction settles the run's batch when this was its last open run
-    (`batches.settle`: its final status and `finished_at`, exactly once), and is where the
-    outbox rows go, before the commit (the run's end; `batch.completed` when `settled` is
-    not None), so that a run or a batch is never final without them nor they sent for one
-    that is not.
+    (`batches.settle`: its final status and `finished_at`, exactly once), and writes the
+    outbox rows (`notifications`: the run's end to its organization's webhooks and, for a
+    run outside a batch, its owner's e-mail; `batch.completed` and the batch's one e-mail
+    when `settled` is not None), so that a run or a batch is never final without them nor
+    they sent for one that is not. Their delivery jobs are enqueued after the commit.
 
     Deleting the rows here waits for a job that is committing this run's rows: the update
     takes the row lock that job holds `FOR SHARE` until its commit, and the delete then sees
@@ -287,10 +288,13 @@ def end(run_id: int, outcome: Outcome, *, source: str, line: str,
         _delete_rows_and_findings(run_id)
     runlog.add(run_id, outcome.level, source, line, **metadata)
     settled = batches.settle(run_id)
-    # The outbox's rows go here: the run's end, and the batch's when `settled` is not None.
+    outbox = notifications.record_run_end(run_id)
+    if settled is not None:
+        outbox += notifications.record_batch_end(settled)
     db.session.commit()
     runlog.echo(run_id, outcome.level, source, line)
     _delete_file(run_id, stored_name)
+    notifications.dispatch(outbox)
     return Ended(run_id, outcome, settled)
 
 

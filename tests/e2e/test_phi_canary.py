@@ -2,7 +2,8 @@
 
 One run completes, one fails, one is cancelled, one upload is refused; then every Redis key
 and value (RQ's jobs, registries, failed-job tracebacks, results, limiter counters), every
-line the web and worker processes logged, `validation_logs` and the error answers are
+line the web and worker processes logged, `validation_logs`, the error answers, the webhook
+requests a receiver got, the e-mails an SMTP server got and the outbox (`notifications`) are
 searched for the canaries. They may only live in `billing_records` and findings.
 """
 
@@ -20,9 +21,20 @@ from sqlalchemy import func, select
 
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv
+from tests.support.smtp import SmtpServer
 from tests.workers import start_rq_worker, stop, wait_final, wait_for
+from validateur import webhooks
 from validateur.extensions import db
-from validateur.models import BillingRecord, ValidationLog
+from validateur.models import (
+    BillingRecord,
+    Notification,
+    NotificationState,
+    NotifyEmail,
+    User,
+    ValidationLog,
+    Webhook,
+)
+from validateur.receiver import Receiver
 from validateur.stack import free_port, start_web, wait_for_port
 
 pytestmark = pytest.mark.e2e
@@ -38,13 +50,29 @@ def _canary_rows(count: int) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(app: Flask, service_env: dict[str, str],
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    found = Receiver().up()
+    yield found
+    found.down()
+
+
+@pytest.fixture(scope="module")
+def stack(app: Flask, service_env: dict[str, str], smtp: SmtpServer,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """A gunicorn web process and a worker whose logs we keep."""
+    """A gunicorn web process and a worker (that also delivers notifications) whose logs we
+    keep."""
     logs = tmp_path_factory.mktemp("phi")
     port = free_port()
     web = start_web(service_env, port, log=logs / "web.log")
-    worker = start_rq_worker(service_env, logs / "worker.log", plain=False)
+    worker = start_rq_worker({**service_env, "SMTP_URL": smtp.url,
+                              "VALIDATEUR_WEBHOOK_ALLOW_PRIVATE": "1"},
+                             logs / "worker.log", plain=False)
     wait_for_port(port)
     yield logs / "web.log", logs / "worker.log"
     stop(worker)
@@ -82,9 +110,36 @@ def _redis_leaks(url: str) -> list[str]:
     return leaks
 
 
+def _subscribe(app: Flask, person: Person, receiver: Receiver) -> None:
+    """The person's organization gets a webhook to `receiver`; the person wants every e-mail."""
+    with app.app_context():
+        user = db.session.execute(select(User).where(User.email == person.email)).scalar_one()
+        user.notify_email = NotifyEmail.ALWAYS
+        hook = Webhook(organization_id=user.organization_id, url=receiver.url,
+                       events=list(webhooks.EVENTS), secret=webhooks.new_secret())
+        db.session.add(hook)
+        db.session.commit()
+        receiver.secret = hook.secret
+
+
+def _notification_leaks(app: Flask, receiver: Receiver, smtp: SmtpServer) -> list[str]:
+    leaks = [f"webhook: {c}" for got in receiver.received
+             for c in _found_in(got.body + repr(got.headers).encode() + got.path.encode())]
+    leaks += [f"e-mail: {c}" for message in smtp.inbox.messages
+              for c in _found_in(message.as_bytes())]
+    with app.app_context():
+        for row in db.session.execute(select(Notification)).scalars():
+            text = f"{row.payload} {row.last_error} {row.dedupe_key}".encode()
+            leaks += [f"notifications: {c}" for c in _found_in(text)]
+    return leaks
+
+
 def test_canaries_never_leave_postgresql(
-    app: Flask, editor: Person, service_env: dict[str, str], stack: tuple[Path, Path]
+    app: Flask, editor: Person, service_env: dict[str, str], stack: tuple[Path, Path],
+    receiver: Receiver, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setitem(app.config, "SMTP_URL", smtp.url)  # the cancel ends in this process
+    _subscribe(app, editor, receiver)
     client = app.test_client()
     answers: list[bytes] = []
 
@@ -118,7 +173,14 @@ def test_canaries_never_leave_postgresql(
             BillingRecord.patient.like("%ZQXWCANARYLAST%"))).scalar_one()
     assert stored >= 50
     assert Redis.from_url(service_env["REDIS_URL"]).dbsize() > 0
-    leaks = _redis_leaks(service_env["REDIS_URL"])
+    # The notifications really went out: three webhooks, verified, and three e-mails.
+    assert len(receiver.wait(3)) == 3 and all(got.verified for got in receiver.received)
+    assert len(smtp.inbox.wait(3)) == 3
+    with app.app_context():
+        wait_for(lambda: not db.session.execute(select(Notification).where(
+            Notification.state != NotificationState.DELIVERED)).first(), 30)
+    leaks = _notification_leaks(app, receiver, smtp)
+    leaks += _redis_leaks(service_env["REDIS_URL"])
     for log_file in stack:
         leaks += [f"{log_file.name}: {c}" for c in _found_in(log_file.read_bytes())]
     with app.app_context():

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import batches, calendar, exports, health, lifecycle, organizations
+from validateur import (
+    batches,
+    calendar,
+    exports,
+    health,
+    lifecycle,
+    notifications,
+    organizations,
+    webhooks,
+)
 from validateur.auth import is_token_request, require_upload_right
 from validateur.extensions import csrf, db
-from validateur.models import Batch, Organization, User, ValidationRun
+from validateur.models import (
+    Batch,
+    NotifyEmail,
+    Organization,
+    User,
+    ValidationRun,
+    Webhook,
+)
 from validateur.schemas import (
     calendar_args,
     findings_schema,
@@ -23,7 +40,7 @@ from validateur.schemas import (
 )
 from validateur.uploads import BatchAccepted, UploadRejected, accept_batch, accept_stream
 from validateur.validation.catalogue import rule_title, scenario_title
-from validateur.web import queries
+from validateur.web import queries, webhook_admin
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
 from validateur.web.errors import error_response
 
@@ -303,3 +320,113 @@ def get_health() -> Any:
     response = jsonify(report)
     response.status_code = 200 if report["status"] == "ok" else 503
     return response
+
+
+# -- notifications: webhooks (managers and admins) and the caller's preferences --------------
+
+def _require_webhook_right(view: Any) -> Any:
+    """Managers manage their organization's webhooks, admins every one; others get 403."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            abort(401)
+        if not (current_user.is_admin or current_user.is_manager):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _webhook_json(hook: Webhook) -> dict[str, Any]:
+    return {"id": int(hook.id), "url": hook.url, "events": list(hook.events),
+            "active": bool(hook.active), "createdAt": hook.created_at.isoformat()}
+
+
+def _owning_organization(body: dict[str, Any]) -> int:
+    """The caller's organization; an admin names one (`organization`)."""
+    if not current_user.is_admin:
+        organization_id: int = current_user.organization_id
+        return organization_id
+    found = organizations.find(str(body.get("organization") or ""))
+    if found is None:
+        raise webhooks.WebhookRefused("Indiquez l'organisation (« organization ») du "
+                                      "point de terminaison.")
+    return int(found.id)
+
+
+@bp.post("/webhooks")
+@_require_webhook_right
+def create_webhook() -> Any:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, "bad_request", "Corps JSON attendu : {\"url\", \"events\"}.")
+    try:
+        hook = webhook_admin.register(
+            _owning_organization(body), body.get("url"), body.get("events"),
+            allow_private=current_app.config["VALIDATEUR_WEBHOOK_ALLOW_PRIVATE"])
+    except webhooks.WebhookRefused as exc:
+        return error_response(400, "invalid_webhook", exc.message)
+    answer = {**_webhook_json(hook), "secret": hook.secret}
+    response = jsonify(answer)
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.list_webhooks")
+    return response
+
+
+@bp.get("/webhooks")
+@_require_webhook_right
+def list_webhooks() -> Any:
+    return jsonify({"items": [_webhook_json(h) for h in webhook_admin.visible_webhooks()]})
+
+
+@bp.delete("/webhooks/<run_id:webhook_id>")
+@_require_webhook_right
+def delete_webhook(webhook_id: int) -> Any:
+    webhook_admin.delete(webhook_admin.get_or_404(webhook_id))
+    return "", 204
+
+
+@bp.post("/webhooks/<run_id:webhook_id>/test")
+@_require_webhook_right
+def test_webhook(webhook_id: int) -> Any:
+    row = webhook_admin.send_test(webhook_admin.get_or_404(webhook_id))
+    response = jsonify(notifications.delivery_json(row))
+    response.status_code = 202
+    return response
+
+
+@bp.get("/webhooks/<run_id:webhook_id>/deliveries")
+@_require_webhook_right
+def webhook_deliveries(webhook_id: int) -> Any:
+    hook = webhook_admin.get_or_404(webhook_id)
+    return jsonify({"items": [notifications.delivery_json(row)
+                              for row in notifications.deliveries_of(hook.id)]})
+
+
+def _me_json(user: User) -> dict[str, Any]:
+    return {"email": user.email, "role": str(user.role),
+            "organization": user.organization.name if user.organization else None,
+            "notifyEmail": str(user.notify_email)}
+
+
+@bp.get("/me")
+@login_required
+def get_me() -> Any:
+    return jsonify(_me_json(current_user))
+
+
+@bp.patch("/me")
+@login_required
+def patch_me() -> Any:
+    body = request.get_json(silent=True)
+    choice = body.get("notifyEmail") if isinstance(body, dict) else None
+    if choice not in [str(p) for p in NotifyEmail]:
+        return error_response(400, "invalid_preference",
+                              "« notifyEmail » doit valoir never, failures ou always.")
+    user = db.session.get(User, current_user.id)
+    if user is None:
+        abort(401)
+    user.notify_email = NotifyEmail(choice)
+    db.session.commit()
+    return jsonify(_me_json(user))

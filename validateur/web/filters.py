@@ -90,6 +90,8 @@ def init_app(app: Flask) -> None:
         "role_label": _labelled(labels.ROLE), "severity_label": _labelled(labels.SEVERITY),
         "severities_label": _labelled(labels.SEVERITY_PLURAL),
         "category_label": _labelled(labels.CATEGORY), "plan_label": _labelled(labels.PLAN),
+        "event_label": _labelled(labels.EVENT),
+        "delivery_label": _labelled(labels.DELIVERY_STATE),
     }.items():
         app.add_template_filter(function, name)
     app.jinja_env.globals["labels"] = labels

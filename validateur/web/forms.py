@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import EmailField, IntegerField, PasswordField, SelectField
+from wtforms import (
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    URLField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from validateur import labels
+from validateur import labels, webhooks
 from validateur.models import Plan
 from validateur.organizations import EMAIL, MANAGER_GRANTS, MAX_PARALLEL_LIMIT
 
@@ -49,3 +58,20 @@ class OrganizationForm(FlaskForm):  # type: ignore[misc]
     max_parallel = IntegerField("Validations simultanées, au plus", validators=[
         NumberRange(1, MAX_PARALLEL_LIMIT,
                     f"Donnez un nombre de 1 à {MAX_PARALLEL_LIMIT}.")])
+
+
+class PreferencesForm(FlaskForm):  # type: ignore[misc]
+    notify_email = RadioField("Recevoir un courriel", choices=list(labels.NOTIFY_EMAIL.items()))
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    """A new endpoint: its URL (checked by `webhooks.check_url`) and the events it wants."""
+
+    url = URLField("Adresse (URL) du point de terminaison", filters=[_stripped], validators=[
+        DataRequired("Saisissez l'adresse du point de terminaison."),
+        Length(max=webhooks.MAX_URL_LENGTH, message="Adresse trop longue.")])
+    events = SelectMultipleField(
+        "Événements", choices=[(e, labels.EVENT[e]) for e in webhooks.EVENTS],
+        default=list(webhooks.EVENTS), widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired("Choisissez au moins un événement.")])

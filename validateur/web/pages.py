@@ -28,10 +28,29 @@ from flask_login import current_user, login_required
 from marshmallow import fields, validate
 from sqlalchemy import Select
 
-from validateur import auth, batches, calendar, labels, lifecycle, organizations, runs, sessions
+from validateur import (
+    auth,
+    batches,
+    calendar,
+    labels,
+    lifecycle,
+    notifications,
+    organizations,
+    runs,
+    sessions,
+)
 from validateur.auth import require_upload_right
 from validateur.extensions import db
-from validateur.models import Batch, BatchStatus, RunStatus, ValidationResult, ValidationRun
+from validateur.models import (
+    Batch,
+    BatchStatus,
+    NotifyEmail,
+    RunStatus,
+    User,
+    ValidationResult,
+    ValidationRun,
+    Webhook,
+)
 from validateur.schemas import (
     CLAIM,
     ResultArgsSchema,
@@ -42,9 +61,11 @@ from validateur.schemas import (
 from validateur.security import check_login_account
 from validateur.uploads import UploadRejected, accept_batch, accept_stream
 from validateur.validation.catalogue import rule_title
-from validateur.web import queries
+from validateur.web import queries, webhook_admin
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
-from validateur.web.forms import ActionForm, LoginForm, UploadForm
+from validateur.web.forms import ActionForm, LoginForm, PreferencesForm, UploadForm, WebhookForm
+from validateur.web.people import require_people_right as require_webhook_right
+from validateur.webhooks import WebhookRefused
 
 bp = Blueprint("pages", __name__)
 bp.record_once(register_converters)
@@ -476,3 +497,97 @@ def delete_page(run_id: int) -> Any:
     lifecycle.delete_run(run)
     flash(f"Validation {run_id} supprimée.", "success")
     return redirect(url_for("pages.runs_page"))
+
+
+# -- notifications: the person's preferences, the organization's webhooks ---------------------
+
+PREFERENCES_SAVED = "Préférences enregistrées."
+
+
+@bp.route("/preferences", methods=["GET", "POST"])
+@login_required
+def preferences() -> Any:
+    """« Préférences »: when the end of one's runs and batches is e-mailed."""
+    user = db.session.get(User, current_user.id)
+    if user is None:
+        abort(401)
+    form = PreferencesForm(notify_email=str(user.notify_email))
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        user.notify_email = NotifyEmail(form.notify_email.data)
+        db.session.commit()
+        flash(PREFERENCES_SAVED, "success")
+        return redirect(url_for("pages.preferences"))
+    return render_template("pages/preferences.html", form=form,
+                           mail_on=bool(current_app.config.get("SMTP_URL")))
+
+
+def _render_webhooks(form: WebhookForm, created: Webhook | None = None, status: int = 200
+                     ) -> Any:
+    hooks = webhook_admin.visible_webhooks()
+    names = organizations.names_of({hook.organization_id for hook in hooks})
+    html = render_template("pages/webhooks.html", hooks=hooks, form=form, created=created,
+                           names=names, action_form=ActionForm())
+    return html, status
+
+
+@bp.route("/organization/webhooks", methods=["GET", "POST"])
+@require_webhook_right
+def webhooks_page() -> Any:
+    """The organization's endpoints; POST adds one and shows its secret, once, right here
+    (never in a flash message, which travels in the session cookie). Admins, who belong to
+    no organization, see every endpoint and add theirs through the API."""
+    form = WebhookForm()
+    if request.method == "GET":
+        return _render_webhooks(form)
+    if current_user.is_admin:
+        abort(403)
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "error")
+        return _render_webhooks(form, status=400)
+    try:
+        hook = webhook_admin.register(
+            current_user.organization_id, form.url.data, form.events.data,
+            allow_private=current_app.config["VALIDATEUR_WEBHOOK_ALLOW_PRIVATE"])
+    except WebhookRefused as exc:
+        flash(exc.message, "error")
+        return _render_webhooks(form, status=400)
+    return _render_webhooks(WebhookForm(formdata=None), created=hook, status=201)
+
+
+@bp.route("/organization/webhooks/<run_id:webhook_id>/delete", methods=["GET", "POST"])
+@require_webhook_right
+def delete_webhook_page(webhook_id: int) -> Any:
+    """GET asks « Supprimer ce webhook ? »; POST removes it and its deliveries."""
+    hook = webhook_admin.get_or_404(webhook_id)
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("pages/webhook_delete.html", hook=hook, form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    webhook_admin.delete(hook)
+    flash("Webhook supprimé.", "success")
+    return redirect(url_for("pages.webhooks_page"))
+
+
+@bp.post("/organization/webhooks/<run_id:webhook_id>/test")
+@require_webhook_right
+def test_webhook_page(webhook_id: int) -> Any:
+    hook = webhook_admin.get_or_404(webhook_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    webhook_admin.send_test(hook)
+    flash("Événement de test envoyé ; sa livraison apparaît ci-dessous.", "success")
+    return redirect(url_for("pages.webhook_deliveries_page", webhook_id=hook.id))
+
+
+@bp.get("/organization/webhooks/<run_id:webhook_id>/deliveries")
+@require_webhook_right
+def webhook_deliveries_page(webhook_id: int) -> Any:
+    hook = webhook_admin.get_or_404(webhook_id)
+    return render_template("pages/webhook_deliveries.html", hook=hook,
+                           deliveries=notifications.deliveries_of(hook.id),
+                           action_form=ActionForm())
