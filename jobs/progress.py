@@ -1,6 +1,6 @@
 """Progress of a running validation: throttled, monotonic, to job.meta and the run row.
 
-Bands (interface.md): parsing and storing rows 0–75 from bytes read, rules 75–90, saving
+Bands (docs/architecture.md § Progress): reading and storing rows 0–75 by bytes, rules 75–90, saving
 findings 90–100. Writes happen at most every `interval` seconds so that reporting costs a
 negligible share of the run; each write also beats the run's heartbeat and tells the job
 whether the run was cancelled meanwhile.

@@ -69,7 +69,7 @@ def _validate(run_id: int) -> None:
         return
     db.session.refresh(run)
     runlog.record(run_id, "info", "worker", "Traitement démarré", jobId=run.job_id,
-                  attempt=run.attempts)
+                  attempt=run.attempts, event="job-started")
     try:
         _process(run_id, run.stored_name, ProgressReporter(run_id, get_current_job()))
     except RunCancelled:
@@ -130,13 +130,13 @@ def _process(run_id: int, stored_name: str | None, progress: ProgressReporter) -
             raise RunCancelled(run_id)  # deleted or cancelled meanwhile: roll back
     runlog.record(run_id, "info", "worker", "Lignes et constats enregistrés", rows=rows,
                   findings=totals.total, errors=totals.counts["error"],
-                  warnings=totals.counts["warning"])
+                  warnings=totals.counts["warning"], event="rows-stored")
     storage.delete(stored_name)  # rows are committed: the file is no longer needed
     completed = runs.Completed(total_rows=rows, counts=totals.counts,
                                potential_gain=totals.potential_gain,
                                money_at_risk=totals.money_at_risk)
     if not runs.finish(run_id, completed, source="worker", line="Traitement terminé",
-                       durationMs=int((time.monotonic() - started) * 1000)):
+                       durationMs=int((time.monotonic() - started) * 1000), event="job-ended"):
         raise RunCancelled(run_id)  # final meanwhile: its canceller removed our rows
 
 

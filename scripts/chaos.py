@@ -1,45 +1,35 @@
 """Chaos run: the fault scenarios of the test suite against a whole running stack.
 
-Brings up a stack of its own (gunicorn, two `validateur worker` processes, a Redis server it
-can stop, a fresh database on DATABASE_URL's server, else 127.0.0.1:5432, else an embedded
-PostgreSQL), submits real uploads through the HTTP API, injects one fault per scenario while
-they run, waits for every run to end, and prints a table: scenario, runs submitted,
-completed, failed as expected, rows lost, rows duplicated. Exit code 1 if any run ended in an
-unexpected state or any row was lost or duplicated.
+Brings up a stack of its own (`validateur.stack.OwnStack`: gunicorn, two `validateur worker`
+processes, a Redis server it can stop, a fresh database on DATABASE_URL's server, else
+127.0.0.1:5432, else an embedded PostgreSQL) with the fault tests' `FAST_FAULT_TIMINGS`,
+submits real uploads through the HTTP API, injects one fault per scenario while they run,
+waits for every run to end, and prints a table: scenario, runs submitted, completed, failed
+as expected, rows lost, rows duplicated. Exit code 1 if any run ended in an unexpected state
+or any row was lost or duplicated.
 
-Usage: ./scripts/chaos [--runs N] [--rows N]
+Usage: ./scripts/chaos [--runs N] [--rows N] [--only TEXT] [--production-timings]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 import psycopg
+from make_sample_csv import write_sample
 from redis import Redis
 from rq.job import Job
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from validateur.dev import EmbeddedRedis, free_port, start_embedded_postgres, wait_for_port  # noqa: E402
-
-FAST = {"VALIDATEUR_STALL_SECONDS": "3", "VALIDATEUR_SWEEP_SECONDS": "1",
-        "VALIDATEUR_SHUTDOWN_GRACE_SECONDS": "2", "VALIDATEUR_RETRY_SECONDS": "1,1,1"}
+from validateur.queue import job_id_for
+from validateur.stack import FAST_FAULT_TIMINGS, OwnStack
 
 
 @dataclass
@@ -55,143 +45,20 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
-def multipart_frame(file_name: str) -> tuple[bytes, bytes, str]:
-    """What goes before and after a file's bytes in a one-file upload, and its Content-Type."""
-    boundary = secrets.token_hex(8)
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n").encode()
-    return head, f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-class Stack:
-    """The processes under test and the handles to hurt them."""
-
-    def __init__(self, work: Path, timings: dict[str, str]) -> None:
-        self.work = work
-        self.timings = timings
-        self.redis = EmbeddedRedis(work / "redis")
-        self.workers: list[subprocess.Popen[bytes]] = []
-        self.web: subprocess.Popen[bytes] | None = None
-        self.env: dict[str, str] = {}
-        self.base = ""
-        self.token = ""
-
-    def start(self) -> None:
-        admin_url = os.environ.get("DATABASE_URL") or self._local_or_embedded_postgres()
-        name = f"validateur_chaos_{secrets.token_hex(4)}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        base, _, query = admin_url.partition("?")
-        self.database_url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
-        self.admin_url, self.database_name = admin_url, name
-        self.env = {**os.environ, **self.timings, "DATABASE_URL": self.database_url,
-                    "REDIS_URL": self.redis.start(), "SECRET_KEY": secrets.token_hex(16),
-                    "VALIDATEUR_DEV": "1", "VALIDATEUR_UPLOAD_DIR": str(self.work / "uploads")}
-        self._cli("db", "upgrade")
-        self._cli("users", "create", "chaos@exemple.test", "--role", "editor",
-                  "--password", secrets.token_hex(8))
-        self.token = self._cli("tokens", "create", "chaos@exemple.test").strip().splitlines()[-1]
-        port = free_port()
-        self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-             f"127.0.0.1:{port}", "validateur:create_app()"], env=self.env, cwd=ROOT,
-            stdout=(self.work / "web.log").open("wb"), stderr=subprocess.STDOUT)
-        self.base = f"http://127.0.0.1:{port}"
-        wait_for_port(port, 30)
-        for _ in range(2):
-            self.add_worker()
-
-    def _local_or_embedded_postgres(self) -> str:
-        try:
-            psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres").close()
-            return "postgresql://postgres@127.0.0.1:5432/postgres"
-        except psycopg.OperationalError:
-            return start_embedded_postgres(self.work / "pgdata")
-
-    def _cli(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "validateur", *args], env=self.env,
-                              cwd=ROOT, capture_output=True, text=True, check=True)
-        return done.stdout
-
-    def add_worker(self) -> subprocess.Popen[bytes]:
-        log = (self.work / f"worker-{len(self.workers)}.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "validateur", "worker"], env=self.env,
-                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        self.workers.append(process)
-        time.sleep(1.0)
-        return process
-
-    def live_workers(self) -> list[subprocess.Popen[bytes]]:
-        return [w for w in self.workers if w.poll() is None]
-
-    def stop(self) -> None:
-        for process in [*self.workers, self.web]:
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(40)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        self.redis.stop()
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.database_name}" WITH (FORCE)')
-
-    # -- API ------------------------------------------------------------------------------
-    def call(self, path: str, data: bytes | None = None,
-             ctype: str = "") -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(self.base + path, data=data,
-                                         headers={"Authorization": f"Bearer {self.token}"})
-        if ctype:
-            request.add_header("Content-Type", ctype)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
-
-    def upload(self, content: bytes) -> tuple[int, dict[str, Any]]:
-        head, tail, content_type = multipart_frame("chaos.csv")
-        return self.call("/api/validations", head + content + tail, content_type)
-
-    def run(self, run_id: int) -> dict[str, Any]:
-        return self.call(f"/api/validations/{run_id}")[1]
-
-    def wait_processing(self, run_id: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.run(run_id).get("processedRows", 0) > 0:
-                return
-            time.sleep(0.05)
-
-    def wait_final(self, run_id: int, timeout: float = 180) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.run(run_id)
-            if run.get("status") in ("completed", "failed", "cancelled"):
-                return run
-            time.sleep(0.3)
-        return self.run(run_id)
-
-    def stored_rows(self, run_id: int) -> int:
-        with psycopg.connect(self.database_url) as conn:
-            row = conn.execute("SELECT count(*) FROM billing_records WHERE validation_run_id = %s",
-                               (run_id,)).fetchone()
-            return int(row[0]) if row else 0
-
-    def horse_of(self, run_id: int) -> psutil.Process:
-        job = Job.fetch(f"validation-{run_id}", connection=Redis.from_url(self.redis.url))
-        return psutil.Process(int(job.get_meta(refresh=True)["pid"]))
+def horse_of(stack: OwnStack, run_id: int) -> psutil.Process:
+    """The work-horse running the run's job (its pid is in the job's progress meta)."""
+    job = Job.fetch(job_id_for(run_id), connection=Redis.from_url(stack.redis.url))
+    return psutil.Process(int(job.get_meta(refresh=True)["pid"]))
 
 
 # -- scenarios: each returns the expected final status ----------------------------------------
-def kill_horse(stack: Stack, run_id: int) -> str:
-    stack.horse_of(run_id).kill()
+def kill_horse(stack: OwnStack, run_id: int) -> str:
+    horse_of(stack, run_id).kill()
     return "completed"
 
 
-def lose_worker(stack: Stack, run_id: int) -> str:
-    owner = stack.horse_of(run_id).parent()
+def lose_worker(stack: OwnStack, run_id: int) -> str:
+    owner = horse_of(stack, run_id).parent()
     if owner is not None:
         for process in [owner, *owner.children(recursive=True)]:
             process.kill()
@@ -199,34 +66,34 @@ def lose_worker(stack: Stack, run_id: int) -> str:
     return "completed"
 
 
-def deploy_sigterm(stack: Stack, run_id: int) -> str:
-    owner = stack.horse_of(run_id).parent()
+def deploy_sigterm(stack: OwnStack, run_id: int) -> str:
+    owner = horse_of(stack, run_id).parent()
     if owner is not None:
         owner.send_signal(signal.SIGTERM)
     stack.add_worker()
     return "completed"
 
 
-def cut_database(stack: Stack, run_id: int) -> str:
+def cut_database(stack: OwnStack, run_id: int) -> str:
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
     return "completed"
 
 
-def restart_redis(stack: Stack, run_id: int) -> str:
+def restart_redis(stack: OwnStack, run_id: int) -> str:
     stack.redis.stop()
     time.sleep(1)
     stack.redis.start()
     return "completed"
 
 
-def cancel(stack: Stack, run_id: int) -> str:
-    stack.call(f"/api/validations/{run_id}/cancel", b"", "application/json")
+def cancel(stack: OwnStack, run_id: int) -> str:
+    stack.api.cancel(run_id)
     return "cancelled"
 
 
-SCENARIOS: dict[str, Callable[[Stack, int], str]] = {
+SCENARIOS: dict[str, Callable[[OwnStack, int], str]] = {
     "work-horse SIGKILL": kill_horse,
     "worker lost (SIGKILL all)": lose_worker,
     "deploy (SIGTERM, 2 s grace)": deploy_sigterm,
@@ -236,19 +103,19 @@ SCENARIOS: dict[str, Callable[[Stack, int], str]] = {
 }
 
 
-def play(stack: Stack, name: str, hurt: Callable[[Stack, int], str], content: bytes, rows: int,
-         runs: int) -> Outcome:
+def play(stack: OwnStack, name: str, hurt: Callable[[OwnStack, int], str], content: bytes,
+         rows: int, runs: int) -> Outcome:
     outcome = Outcome(name)
     for _ in range(runs):
-        status, body = stack.upload(content)
+        status, body = stack.api.upload(content)
         outcome.submitted += 1
         if status != 202:
             outcome.unexpected += 1
             outcome.notes.append(f"upload {status}")
             continue
         run_id = body["validationId"]
-        stack.wait_processing(run_id)
-        attempts = stack.run(run_id).get("attempts", 1)
+        stack.api.wait_processing(run_id)
+        attempts = stack.api.run(run_id).get("attempts", 1)
         hurt_at = time.monotonic()
         expected = hurt(stack, run_id)
         if expected == "completed":
@@ -259,19 +126,19 @@ def play(stack: Stack, name: str, hurt: Callable[[Stack, int], str], content: by
     return outcome
 
 
-def _wait_new_attempt(stack: Stack, run_id: int, attempts: int, since: float) -> float:
+def _wait_new_attempt(stack: OwnStack, run_id: int, attempts: int, since: float) -> float:
     """Seconds from the fault until a new attempt started (or the run ended untouched)."""
     deadline = since + 180
     while time.monotonic() < deadline:
-        run = stack.run(run_id)
+        run = stack.api.run(run_id)
         if run.get("attempts", 0) > attempts or run.get("status") == "completed":
             return time.monotonic() - since
         time.sleep(0.1)
     return float("nan")
 
 
-def _score(outcome: Outcome, stack: Stack, run_id: int, expected: str, rows: int) -> None:
-    final = stack.wait_final(run_id)
+def _score(outcome: Outcome, stack: OwnStack, run_id: int, expected: str, rows: int) -> None:
+    final = stack.api.wait_final(run_id)
     stored = stack.stored_rows(run_id)
     want = rows if expected == "completed" else 0
     outcome.rows_lost += max(want - stored, 0)
@@ -285,13 +152,13 @@ def _score(outcome: Outcome, stack: Stack, run_id: int, expected: str, rows: int
         outcome.failed_as_expected += 1
 
 
-def bad_input(stack: Stack, runs: int) -> Outcome:
+def bad_input(stack: OwnStack, runs: int) -> Outcome:
     """Malformed files: a 4xx at upload or a failed run, each counted as failed as expected."""
     outcome = Outcome("bad input (binary, gzip, no columns)")
     files = [b"\x89PNG\r\n\x1a\n" + bytes(range(256)), b"\x1f\x8b\x08\x00" + bytes(64),
              b"nom,prenom\r\nDoe,Jane\r\n"]
     for content in (files * runs)[: max(runs, len(files))]:
-        status, body = stack.upload(content)
+        status, body = stack.api.upload(content)
         outcome.submitted += 1
         if status == 400:
             outcome.failed_as_expected += 1
@@ -302,7 +169,7 @@ def bad_input(stack: Stack, runs: int) -> Outcome:
     return outcome
 
 
-def redis_down_uploads(stack: Stack, runs: int) -> Outcome:
+def redis_down_uploads(stack: OwnStack, runs: int) -> Outcome:
     outcome = Outcome("upload while Redis is down")
     good = ("#,Facture,ID RAMQ,Date de Service,Code,Montant Preliminaire,Montant payé,"
             "Doctor Info,Patient\r\n1,F1,1,2025-01-06,15804,\"49,15\",\"49,15\","
@@ -310,7 +177,7 @@ def redis_down_uploads(stack: Stack, runs: int) -> Outcome:
     stack.redis.stop()
     try:
         for _ in range(runs):
-            status, _ = stack.upload(good)
+            status, _ = stack.api.upload(good)
             outcome.submitted += 1
             if status == 503:
                 outcome.failed_as_expected += 1
@@ -345,15 +212,12 @@ def main() -> int:
     parser.add_argument("--production-timings", action="store_true",
                         help="keep the default stall/sweep/grace/retry timings (slow)")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from make_sample_csv import write_sample
-
     with tempfile.TemporaryDirectory(prefix="validateur-chaos-") as tmp:
         work = Path(tmp)
         sample = work / "sample.csv"
         write_sample(sample, args.rows, encoding="cp1252", delimiter=";")
         content = sample.read_bytes()
-        stack = Stack(work, {} if args.production_timings else FAST)
+        stack = OwnStack(work, {} if args.production_timings else FAST_FAULT_TIMINGS)
         stack.start()
         try:
             outcomes = [play(stack, name, hurt, content, args.rows, args.runs)

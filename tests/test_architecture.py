@@ -1,5 +1,5 @@
-"""The one-way dependencies of architecture.md, and who writes a run's status, checked on
-the source."""
+"""The one-way dependencies of docs/architecture.md § Who owns what, and who writes a run's
+status, checked on the source."""
 
 from __future__ import annotations
 

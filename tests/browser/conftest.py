@@ -5,18 +5,14 @@ The helpers the tests use (screens, fit checks, runs to open) are in `tests/supp
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Site
 from tests.workers import start_rq_worker, stop
-from validateur.dev import free_port, wait_for_port
+from validateur.stack import free_port, start_web, wait_for_port
 
 
 @pytest.fixture(scope="package")
@@ -29,13 +25,7 @@ def site(app: object, service_env: dict[str, str],
     """
     port = free_port()
     logs = tmp_path_factory.mktemp("site")
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-         f"127.0.0.1:{port}", "validateur:create_app()"],
-        env={**os.environ, **service_env, "WEB_CONCURRENCY": "1"},
-        cwd=Path(__file__).resolve().parents[2],
-        stdout=(logs / "web.log").open("wb"), stderr=subprocess.STDOUT,
-    )
+    web = start_web({**service_env, "WEB_CONCURRENCY": "1"}, port, log=logs / "web.log")
     worker = start_rq_worker(service_env, logs / "worker.log")
     try:
         wait_for_port(port, 30)

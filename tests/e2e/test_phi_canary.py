@@ -9,9 +9,6 @@ searched for the canaries. They may only live in `billing_records` and findings.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +21,9 @@ from sqlalchemy import func, select
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv
 from tests.workers import start_rq_worker, stop, wait_final, wait_for
-from validateur.dev import free_port, wait_for_port
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationLog
+from validateur.stack import free_port, start_web, wait_for_port
 
 pytestmark = pytest.mark.e2e
 CANARIES = ["ZQXWCANARYLAST", "ZQXWCANARYFIRST", "ZQXW12345678", "Zephyrincanary", "987654,32",
@@ -46,11 +43,7 @@ def stack(app: Flask, service_env: dict[str, str],
     """A gunicorn web process and a worker whose logs we keep."""
     logs = tmp_path_factory.mktemp("phi")
     port = free_port()
-    web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind",
-         f"127.0.0.1:{port}", "validateur:create_app()"],
-        env={**os.environ, **service_env}, cwd=Path(__file__).resolve().parents[2],
-        stdout=(logs / "web.log").open("wb"), stderr=subprocess.STDOUT)
+    web = start_web(service_env, port, log=logs / "web.log")
     worker = start_rq_worker(service_env, logs / "worker.log", plain=False)
     wait_for_port(port)
     yield logs / "web.log", logs / "worker.log"
@@ -154,3 +147,24 @@ def test_findings_and_pages_show_patients_masked(
     for shown in (page, results, export):
         assert "ZQXWCANARYLAST" not in shown and "ZQXW12345678" not in shown
     assert "ZQXW****5678" in page
+
+
+def test_a_name_in_the_claim_column_is_never_shown(
+    app: Flask, editor: Person, stack: tuple[Path, Path]
+) -> None:
+    """A person's name pasted in `ID RAMQ` (issue 12.11): pages, API and export show the
+    claim-shaped numbers only, and the structure rule says the cell is not a claim number."""
+    rows = [act(1, **{"ID RAMQ": "ZQXWCANARYLAST, ZQXWCANARYFIRST"}),
+            act(2, **{"ID RAMQ": "ZQXWCANARYLAST, ZQXWCANARYFIRST"}),
+            act(3)]
+    client = app.test_client()
+    run_id = upload_csv(client, editor, billing_csv(rows)).get_json()["validationId"]
+    assert wait_final(app, run_id).status == "completed"
+    client.post("/login", data={"email": editor.email, "password": editor.password})
+    results = client.get(f"/api/validations/{run_id}/results?limit=200", headers=editor.headers)
+    scenarios = {item["scenario"] for item in results.get_json()["items"]}
+    assert "invalid-claim" in scenarios
+    shown = [client.get(f"/runs/{run_id}").get_data(as_text=True), results.get_data(as_text=True),
+             client.get(f"/api/validations/{run_id}/results.csv", headers=editor.headers
+                        ).get_data(as_text=True)]
+    assert all("ZQXWCANARY" not in text for text in shown)

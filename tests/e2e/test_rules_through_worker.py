@@ -1,4 +1,4 @@
-"""A representative set of the checks of rules.md, through upload → real worker → API → CSV."""
+"""A representative set of the checks of docs/rules.md, through upload → real worker → API → CSV."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Fault tests: an app, workers and a Redis server of their own (so they can stop it).
 
-Timings are shortened through configuration, never patched: stall detection 3 s, sweeps
-every second, 2 s shutdown grace, 1 s retries.
+Timings are shortened through configuration, never patched: `validateur.stack`'s
+`FAST_FAULT_TIMINGS` (stall detection 3 s, sweeps every second, 2 s grace, 1 s retries).
 """
 
 from __future__ import annotations
@@ -16,14 +16,7 @@ from flask import Flask
 
 from tests.support.apps import app_for
 from tests.workers import start_rq_worker, stop
-from validateur.dev import EmbeddedRedis
-
-FAST = {
-    "VALIDATEUR_STALL_SECONDS": "3",
-    "VALIDATEUR_SWEEP_SECONDS": "1",
-    "VALIDATEUR_SHUTDOWN_GRACE_SECONDS": "2",
-    "VALIDATEUR_RETRY_SECONDS": "1,1,1",
-}
+from validateur.stack import FAST_FAULT_TIMINGS, EmbeddedRedis
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +29,7 @@ def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedi
 
 @pytest.fixture(scope="module")
 def fault_env(service_env: dict[str, str], own_redis: EmbeddedRedis) -> dict[str, str]:
-    return {**service_env, **FAST, "REDIS_URL": own_redis.url,
+    return {**service_env, **FAST_FAULT_TIMINGS, "REDIS_URL": own_redis.url,
             "VALIDATEUR_QUEUE": f"faults-{secrets.token_hex(3)}"}
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 
-from validateur.dev import free_port, wait_for_port
+from validateur.stack import free_port, wait_for_port
 
 #: Where PostgreSQL's server programs are, newest first; pgserver's bundled ones last.
 _BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)

@@ -27,9 +27,9 @@ from sqlalchemy import func, select, text
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv, sample_file
 from tests.workers import wait_final, wait_for
-from validateur.dev import EmbeddedRedis
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationLog, ValidationRun
+from validateur.stack import EmbeddedRedis
 
 pytestmark = pytest.mark.e2e
 BIG_ROWS = 150_000

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import secrets
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,9 +30,9 @@ from tests.support.api import upload_csv
 from tests.support.apps import app_for
 from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_for
-from validateur.dev import EmbeddedRedis, free_port, wait_for_port
 from validateur.extensions import db
 from validateur.models import ValidationRun
+from validateur.stack import EmbeddedRedis, free_port, start_web, wait_for_port
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,11 +121,7 @@ def web(hang_env: dict[str, str], hang_app: Flask, tmp_path_factory: pytest.Temp
         token = auth.create_token(user)
     port = free_port()
     log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind",
-         f"127.0.0.1:{port}", "--workers", "1", "validateur:create_app()"],
-        env={**os.environ, **hang_env}, cwd=ROOT, stdout=log.open("wb"),
-        stderr=subprocess.STDOUT)
+    server = start_web({**hang_env, "WEB_CONCURRENCY": "1"}, port, log=log)
     try:
         wait_for_port(port, 30)
         site = Web(f"http://127.0.0.1:{port}", token, Path(hang_env["VALIDATEUR_UPLOAD_DIR"]))

@@ -17,7 +17,7 @@ from tests.support.apps import app_for
 from tests.support.cli import invoke
 from tests.support.csvfiles import act, billing_csv
 from tests.workers import wait_final
-from validateur.dev import EmbeddedRedis
+from validateur.stack import EmbeddedRedis
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "pw-" + secrets.token_hex(8)

@@ -1,4 +1,4 @@
-"""The upload and API contract (interface.md): shapes, statuses, nothing left behind."""
+"""The upload and API contract (README.md § API): shapes, statuses, nothing left behind."""
 
 from __future__ import annotations
 

@@ -23,9 +23,9 @@ from werkzeug.security import generate_password_hash
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv
 from validateur import auth, create_app
-from validateur.dev import free_port
 from validateur.extensions import db
 from validateur.models import ApiToken, utcnow
+from validateur.stack import free_port
 
 
 def _login(client: FlaskClient, person: Person, **kwargs: Any) -> Any:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.workers import stop, wait_for
-from validateur.dev import free_port, wait_for_port
+from validateur.stack import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_SOCKETS = 20

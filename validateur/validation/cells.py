@@ -7,7 +7,7 @@ Every parser takes the cell text exactly as decoded and returns `None` for an em
 `RowProblem`. The reader caches results per distinct text (values repeat a lot in billing
 files), so these functions favour clarity over speed except for the common shapes.
 
-Amounts (decisions where billing-csv.md is silent):
+Amounts (our decisions, said in words in docs/file-format.md § Values):
 
 - the decimal mark is `,` or `.`; when both appear, the rightmost one is the decimal mark
   and the other one groups thousands (`1.234,56` and `1,234.56` are both 1234.56);
@@ -19,9 +19,9 @@ Amounts (decisions where billing-csv.md is silent):
   `(32,40)` (negative) are accepted; anything else (letters, `1e5`, `NaN`) is invalid;
 - an amount of `MAX_AMOUNT` (1 000 000 000 $) or more, either sign, is not a billing amount:
   `AmountOutOfRange`. The bound keeps every stored amount, finding impact and run total far
-  inside its column (docs/file-format.md, « Montants »).
+  inside its column (docs/file-format.md § Values).
 
-Claim numbers (`ID RAMQ`, docs/file-format.md « Values »): findings may name a
+Claim numbers (`ID RAMQ`, docs/file-format.md § Values): findings may name a
 claim, so a cell is a claim number only when it looks like one (`claim_number`); anything
 else may be a patient's name pasted in the wrong column and is never shown.
 """

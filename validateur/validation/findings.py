@@ -19,7 +19,7 @@ CENT = Decimal("0.01")
 
 
 class Severity(StrEnum):
-    """How urgent a finding is, most urgent first (rules.md).
+    """How urgent a finding is, most urgent first (docs/rules.md § Common ground).
 
     The members' order is THE order of urgency: pages, the API's groups, exports and run
     counts iterate `Severity` or sort by `rank`; labels are in `validateur.labels`.

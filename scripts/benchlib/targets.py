@@ -1,0 +1,27 @@
+"""What each figure must meet (issues 3 and 6), and the bench's own settings."""
+
+from __future__ import annotations
+
+from validateur.config import PROJECT_ROOT
+
+MAX_OURS_OVER_FLOOR = 2.0
+MAX_HORSE_RSS_MIB = 256
+MAX_HORSE_RSS_GROWTH = 0.20
+MAX_WEB_GROWTH_MIB = 20
+MAX_UPLOAD_P99_MS = 50
+MAX_JOB_START_MS = 100
+MIN_THROUGHPUT_OVER_PEER = 10.0
+#: Issue 3: 100,000 rows with every rule on, at most this many times the `structure` rule alone.
+MAX_ALL_RULES_OVER_STRUCTURE = 1.5
+RULES_RATIO_RUNS = 3  # per block; two blocks per configuration
+
+MIB = 1024 * 1024
+#: Uploads are rate limited per user; the bench posts hundreds of files with one token.
+BENCH_ENV = {"VALIDATEUR_UPLOAD_RATE_LIMIT": "100000/minute"}
+WEB_UPLOAD_BYTES = 200_000_000
+#: Before each measurement, wait up to this long for other processes to calm down.
+QUIET_WAIT_SECONDS = 120.0
+QUIET_CORES = 0.3
+#: The public RAMQ codes table (shared data, never copied into the repository): with it the
+#: rules that need reference data run too, as in a real deployment.
+CODES_TABLE = PROJECT_ROOT.parent / "shared" / "data" / "ramq_codes.csv"
