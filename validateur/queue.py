@@ -31,8 +31,9 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as RedisRetry
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue, RateLimit, Retry
 from rq.job import Job
+from rq.rate_limit import RateLimitRegistry
 
 from validateur.config import (
     DEFAULT_ENQUEUE_TIMEOUT_SECONDS,
@@ -117,6 +118,81 @@ def mask_url(url: str) -> str:
 
 def job_id_for(run_id: int) -> str:
     return f"validation-{run_id}"
+
+
+def run_id_of_job(job_id: str | bytes) -> int | None:
+    """The run of a `validation-<id>` job id; None for any other job."""
+    text = job_id.decode() if isinstance(job_id, bytes) else job_id
+    prefix, _, number = text.rpartition("-")
+    return int(number) if prefix == "validation" and number.isdigit() else None
+
+
+# -- queues and concurrency caps ------------------------------------------------------------
+#: The suffix of the queue a `priority` organization's runs go to, before the base queue.
+PRIORITY_SUFFIX = "-priority"
+
+
+def queue_names(base: str | None = None) -> list[str]:
+    """The queues a worker listens to by default, in the order it takes them: priority work
+    first, then the rest (`rq worker` takes its queues in strict order; no weights)."""
+    base = base or current_app.config["VALIDATEUR_QUEUE"]
+    return [base + PRIORITY_SUFFIX, base]
+
+
+def queue_for_plan(plan: str, base: str | None = None) -> str:
+    """The queue of an organization's runs: `<queue>-priority` for a `priority` plan."""
+    priority, standard = queue_names(base)
+    return priority if plan == "priority" else standard
+
+
+def rate_limit_key(organization_id: int, base: str | None = None) -> str:
+    """The RQ rate-limit key of an organization's validation jobs.
+
+    Prefixed by the base queue name: RQ's rate-limit keys are global to a Redis database, so
+    two deployments sharing one would otherwise share their organizations' slots.
+    """
+    return f"{base or current_app.config['VALIDATEUR_QUEUE']}:org-{organization_id}"
+
+
+def rate_limit_for(organization_id: int | None, max_parallel: int) -> RateLimit | None:
+    """At most `max_parallel` of the organization's jobs admitted at once; none for a run
+    without an organization (an operator's own, from the command line)."""
+    if organization_id is None:
+        return None
+    return RateLimit(rate_limit_key(organization_id), max(1, max_parallel))
+
+
+def apply_max_parallel(organization_id: int, max_parallel: int,
+                       job_ids: list[str]) -> list[str]:
+    """Make a new cap hold for the organization's jobs that already exist, at once.
+
+    RQ keeps the concurrency of a key in two places: the key's config (read when a slot is
+    released) and each job (passed again when the scheduler re-admits a retry, which writes it
+    back to the config). So every producer must pass the same value: the cap is written on
+    each of the organization's existing jobs (`job_ids`, its open runs'), then on the
+    key, then free slots are filled from its waiting jobs (a raised cap admits them now; a
+    lowered one lets running jobs finish and admits no more until below it). Returns the
+    job ids admitted. Best effort: a Redis outage is logged, and the next enqueue or release
+    of the organization writes the new cap anyway.
+    """
+    try:
+        connection = redis_manager().client
+        registry = RateLimitRegistry(rate_limit_key(organization_id), connection)
+        with connection.pipeline() as pipe:
+            for job_id in job_ids:
+                pipe.exists(Job.key_for(job_id))
+            present = pipe.execute()
+        with connection.pipeline() as pipe:
+            for job_id, exists in zip(job_ids, present, strict=True):
+                if exists:
+                    pipe.hset(Job.key_for(job_id), "rate_limit_concurrency", max_parallel)
+            registry.register(max_parallel, pipe)
+            pipe.execute()
+        return registry.acquire_and_enqueue(max_parallel)
+    except REDIS_DOWN as exc:
+        log.warning("cap of organization %s not applied in Redis: %s", organization_id,
+                    type(exc).__name__)
+        return []
 
 
 class RedisManager:
@@ -208,26 +284,38 @@ def redis_manager() -> RedisManager:
     return manager
 
 
-def get_queue(connection: Redis | None = None) -> Queue:
-    return Queue(current_app.config["VALIDATEUR_QUEUE"],
+def get_queue(connection: Redis | None = None, name: str | None = None) -> Queue:
+    """A queue by name (default: the base queue, `VALIDATEUR_QUEUE`)."""
+    return Queue(name or current_app.config["VALIDATEUR_QUEUE"],
                  connection=connection or redis_manager().client)
+
+
+def get_queues(connection: Redis | None = None) -> list[Queue]:
+    """Both queues, priority first."""
+    return [get_queue(connection, name) for name in queue_names()]
 
 
 def enqueue_validation(run_id: int) -> Job:
     """Enqueue `validation-<run id>` with the run id as its only argument, within the
-    enqueue deadline: RQ retries it with the configured backoff, its failure callback
-    decides what a failure means for the run, and its hand-back callback what a deploy's
-    hand-back does.
+    enqueue deadline, on the run's queue (chosen at submit from its organization's plan, kept
+    for every later attempt) and with its organization's concurrency cap as it is now (an
+    RQ `RateLimit` keyed by the organization): RQ retries it with the configured backoff,
+    its failure callback decides what a failure means for the run, and its hand-back
+    callback what a deploy's hand-back does. The sweeper re-enqueues a lost run through here
+    too, so a run keeps its queue and its cap whoever enqueues it.
 
     Raises `QueueNotConfigured` without REDIS_URL, `QueueUnavailable` when Redis cannot take
     the job in time. (A job whose answer was lost to the deadline may still be in Redis; its
     run is then deleted by the caller, and a job without its run does nothing.)
     """
     intervals = current_app.config["VALIDATEUR_RETRY_SECONDS"]
+    queue_name, organization_id, max_parallel = _placement_of(run_id)
     return _enqueue(
         VALIDATE_JOB,
         args=(run_id,),
         job_id=job_id_for(run_id),
+        queue_name=queue_name,
+        rate_limit=rate_limit_for(organization_id, max_parallel),
         description=f"validation run {run_id}",
         timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
         result_ttl=DEFAULT_RESULT_TTL_SECONDS,
@@ -254,12 +342,37 @@ def enqueue_probe(number: int, seconds: float = 0.0) -> Job:
         retry=None,
         on_failure=None,
         on_handed_back=ON_PROBE_HANDED_BACK,
+        queue_name=None,
+        rate_limit=None,
     )
+
+
+def _placement_of(run_id: int) -> tuple[str, int | None, int]:
+    """The run's queue, organization and that organization's cap, in one query.
+
+    A run stored without a queue (submitted before queues existed) goes to the base queue.
+    """
+    from sqlalchemy import select
+
+    from validateur.extensions import db
+    from validateur.models import DEFAULT_MAX_PARALLEL, Organization, ValidationRun
+
+    row = db.session.execute(
+        select(ValidationRun.queue, ValidationRun.organization_id, Organization.max_parallel)
+        .outerjoin(Organization, Organization.id == ValidationRun.organization_id)
+        .where(ValidationRun.id == run_id)
+    ).one_or_none()
+    if row is None:  # the run is gone: its job will find nothing to do
+        return current_app.config["VALIDATEUR_QUEUE"], None, DEFAULT_MAX_PARALLEL
+    queue_name, organization_id, max_parallel = row
+    return (queue_name or current_app.config["VALIDATEUR_QUEUE"], organization_id,
+            max_parallel or DEFAULT_MAX_PARALLEL)
 
 
 def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, description: str,
              timeout: int, result_ttl: int, failure_ttl: int, retry: Retry | None,
-             on_failure: str | None, on_handed_back: str | None) -> Job:
+             on_failure: str | None, on_handed_back: str | None, queue_name: str | None,
+             rate_limit: RateLimit | None) -> Job:
     """Enqueue `func` (a dotted name: the web never imports `jobs`) with every RQ option
     given by the caller, within the enqueue deadline.
 
@@ -267,12 +380,16 @@ def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, descriptio
     it hands the job back to the queue after a deploy's grace (`jobs.worker`): what that
     means for the job's domain is the job's module's business. Only numbers and dotted
     names go to Redis here: no PHI.
+
+    `queue_name` is the queue (default: the base queue); `rate_limit` admits the job only
+    while fewer than its concurrency of jobs with its key are queued or running (RQ 3.0's
+    `RateLimit`: until then the job waits on no queue, in the key's waiting set).
     """
     manager = redis_manager()
     meta = {HANDED_BACK_META: on_handed_back} if on_handed_back else {}
     try:
         with deadline(manager.enqueue_timeout):
-            return get_queue(manager.enqueue_client).enqueue_call(
+            return get_queue(manager.enqueue_client, queue_name).enqueue_call(
                 func,
                 args=args,
                 job_id=job_id,
@@ -283,6 +400,7 @@ def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, descriptio
                 retry=retry,
                 on_failure=Callback(on_failure) if on_failure else None,
                 meta=meta,
+                rate_limit=rate_limit,
             )
     except REDIS_DOWN as exc:
         log.warning("enqueue of %s failed: %s", job_id or func, type(exc).__name__)

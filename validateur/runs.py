@@ -37,7 +37,9 @@ from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
     FailureCategory,
+    Organization,
     Phase,
+    Plan,
     RunStatus,
     User,
     ValidationResult,
@@ -45,7 +47,7 @@ from validateur.models import (
     count_values,
     utcnow,
 )
-from validateur.queue import job_id_for
+from validateur.queue import job_id_for, queue_for_plan
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +129,20 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     caller once it is true (`runlog.echo`, after the enqueue).
 
     The run belongs to the uploader's organization as it is now (a later move of the
-    uploader leaves the run where it was); an admin's or an ownerless run to none.
+    uploader leaves the run where it was); an admin's or an ownerless run to none. Its queue
+    is chosen from that organization's plan now, and kept for every attempt.
     """
-    organization_id = None if user_id is None else db.session.execute(
-        select(User.organization_id).where(User.id == user_id)).scalar_one_or_none()
+    organization_id, plan = None, None
+    if user_id is not None:
+        placed = db.session.execute(
+            select(User.organization_id, Organization.plan)
+            .outerjoin(Organization, Organization.id == User.organization_id)
+            .where(User.id == user_id)).one_or_none()
+        organization_id, plan = placed if placed is not None else (None, None)
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,
+        queue=queue_for_plan(plan or Plan.STANDARD),
         file_name=file_name[:255],
         stored_name=stored_name,
         file_size=file_size,

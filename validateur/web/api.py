@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import exports, health, lifecycle
+from validateur import exports, health, lifecycle, positions
 from validateur.auth import is_token_request, require_upload_right
 from validateur.extensions import csrf, db
 from validateur.models import User, ValidationRun
@@ -41,16 +41,23 @@ def _csrf_for_cookie_sessions() -> None:
         csrf.protect()
 
 
-def _run_json(run: ValidationRun, owner: str | None) -> dict[str, Any]:
+def _run_json(run: ValidationRun, owner: str | None,
+              places: dict[int, int] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = run_schema.dump(run)
     body["owner"] = owner
+    body["queuePosition"] = (places or {}).get(run.id) if run.status == "queued" else None
     return body
+
+
+def _places_for(runs: list[ValidationRun]) -> dict[int, int]:
+    """Places in line, computed once, only when one of `runs` is queued."""
+    return positions.queue_positions() if any(r.status == "queued" for r in runs) else {}
 
 
 def _run_answer(run: ValidationRun) -> dict[str, Any]:
     """One run with its owner's e-mail (a primary-key lookup, usually the caller itself)."""
     owner = db.session.get(User, run.user_id) if run.user_id is not None else None
-    return _run_json(run, owner.email if owner else None)
+    return _run_json(run, owner.email if owner else None, _places_for([run]))
 
 
 @bp.post("/validations")
@@ -77,7 +84,8 @@ def list_validations() -> Any:
     query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"))
     items, total = queries.paginate(query, args["page"], args["per_page"])
     owners = queries.owner_emails(items)
-    return jsonify({"items": [_run_json(run, owners.get(run.user_id)) for run in items],
+    places = _places_for(items)
+    return jsonify({"items": [_run_json(run, owners.get(run.user_id), places) for run in items],
                     "page": args["page"], "perPage": args["per_page"], "total": total})
 
 
