@@ -162,19 +162,28 @@ def rate_limit_for(organization_id: int | None, max_parallel: int) -> RateLimit 
     return RateLimit(rate_limit_key(organization_id), max(1, max_parallel))
 
 
-def apply_max_parallel(organization_id: int, max_parallel: int,
-                       job_ids: list[str]) -> list[str]:
+def apply_max_parallel(organization_id: int, max_parallel: int) -> list[str]:
     """Make a new cap hold for the organization's jobs that already exist, at once.
 
     RQ keeps the concurrency of a key in two places: the key's config (read when a slot is
     released) and each job (passed again when the scheduler re-admits a retry, which writes it
     back to the config). So every producer must pass the same value: the cap is written on
-    each of the organization's existing jobs (`job_ids`, its open runs'), then on the
+    each of the organization's existing jobs (its open runs'), then on the
     key, then free slots are filled from its waiting jobs (a raised cap admits them now; a
     lowered one lets running jobs finish and admits no more until below it). Returns the
     job ids admitted. Best effort: a Redis outage is logged, and the next enqueue or release
     of the organization writes the new cap anyway.
     """
+    from sqlalchemy import select
+
+    from validateur.extensions import db
+    from validateur.models import RunStatus, ValidationRun
+
+    job_ids = [job_id for job_id in db.session.execute(
+        select(ValidationRun.job_id).where(
+            ValidationRun.organization_id == organization_id,
+            ValidationRun.status.in_((RunStatus.QUEUED, RunStatus.PROCESSING)))).scalars()
+        if job_id]
     try:
         connection = redis_manager().client
         registry = RateLimitRegistry(rate_limit_key(organization_id), connection)
@@ -189,7 +198,7 @@ def apply_max_parallel(organization_id: int, max_parallel: int,
             registry.register(max_parallel, pipe)
             pipe.execute()
         return registry.acquire_and_enqueue(max_parallel)
-    except REDIS_DOWN as exc:
+    except QUEUE_DOWN as exc:
         log.warning("cap of organization %s not applied in Redis: %s", organization_id,
                     type(exc).__name__)
         return []

@@ -31,7 +31,7 @@ from flask_login import current_user
 from rq import Queue
 from sqlalchemy import select
 
-from validateur import health, queue
+from validateur import health, metrics, queue
 from validateur.auth import require_admin
 from validateur.extensions import csrf, db
 from validateur.models import User
@@ -63,7 +63,18 @@ _STYLE_ATTRIBUTE = re.compile(r'style="([^"{}]*)"')
 @require_admin
 def index() -> Any:
     users = db.session.execute(select(User).order_by(User.email)).scalars().all()
-    return render_template("admin/index.html", users=users, health=health.check())
+    return render_template("admin/index.html", users=users, health=health.check(),
+                           **queue_overview())
+
+
+def queue_overview() -> dict[str, Any]:
+    """The queue section's numbers (`templates/admin/_queues.html`): one metrics snapshot,
+    the organizations with work in line or running, the oldest waiting run."""
+    found = metrics.snapshot()
+    loads = sorted((load for load in found.organizations.values()
+                    if load.processing or load.queued or load.waiting_for_slot),
+                   key=lambda load: (-load.waiting_for_slot, -load.processing, load.name))
+    return {"queues": found, "loads": loads, "oldest_run": metrics.oldest_queued_run()}
 
 
 def known_queues() -> set[str]:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import auth, labels, lifecycle, runs, sessions
+from validateur import auth, labels, lifecycle, positions, runs, sessions
 from validateur.auth import require_upload_right
 from validateur.models import RunStatus, ValidationRun
 from validateur.schemas import load_args, result_args, run_list_args
@@ -131,6 +131,7 @@ def runs_page() -> Any:
         "pages/runs.html", runs=items, page=page, last=last, total=total, status=status,
         q=name_part, owners=owners, beyond=page > last, script_labels=_script_labels(),
         per_page=RUNS_PER_PAGE,
+        places=positions.queue_positions() if any(r.status == "queued" for r in items) else {},
     )
     return html, 404 if page > last else 200
 
@@ -155,6 +156,7 @@ def run_page(run_id: int) -> Any:
         groups=queries.finding_groups(run.id) if completed else [],
         logs=queries.logs_of(run.id) if final_without_results else [],
         owner=_owner_email(run), script_labels=_script_labels(),
+        position=positions.position_of(run),
     )
     return html, 404 if page > last else 200
 
