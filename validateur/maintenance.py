@@ -121,6 +121,20 @@ def _drop_job(job: Job, connection: Redis) -> None:
     job.delete()
 
 
+def _forget_job_id(run: ValidationRun, connection: Redis) -> None:
+    """A job Redis lost may have left its id behind (on a list, holding a slot): remove it,
+    so the new job of the same id is queued once and holds one slot."""
+    job_id = run.job_id or queue.job_id_for(run.id)
+    with connection.pipeline() as pipe:
+        for listed in queue.get_queues(connection):
+            pipe.lrem(listed.key, 0, job_id)
+        if run.organization_id is not None:
+            registry = RateLimitRegistry(queue.rate_limit_key(run.organization_id), connection)
+            pipe.zrem(registry.allowed_key, job_id)
+            pipe.zrem(registry.rate_limited_key, job_id)
+        pipe.execute()
+
+
 def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
     """Give a stalled run a new job, or fail it once its attempts are spent."""
     connection = queue.redis_manager().client
@@ -129,6 +143,8 @@ def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
         return  # waiting for a worker, a slot or its retry time: not stalled
     if job is not None:
         _drop_job(job, connection)
+    else:
+        _forget_job_id(run, connection)
     if run.attempts >= 1 + len(current_app.config["VALIDATEUR_RETRY_SECONDS"]):
         # A lost horse may have committed its rows before dying: the failed run drops them.
         gave_up = runs.Failed(GAVE_UP_MESSAGE, FailureCategory.INTERRUPTED, discards_rows=True)

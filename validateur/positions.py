@@ -3,16 +3,22 @@
 Workers take `<queue>-priority` before `<queue>` and each list in order; a job of an
 organization at its cap (RQ `RateLimit`) is on no list at all: it waits in its key's waiting
 set and is pushed at the end of its queue when one of its organization's slots frees. So the
-line is read from both places, in one pass:
+line is read from both places, in this order:
 
-1. the runs whose job is on a queue, in the order workers will pop them (the priority list,
-   then the standard one: `LRANGE`, our `validation-<id>` ids only);
-2. then the other queued runs (waiting for a slot, a retry, or an enqueue in progress), by
-   queue (priority first), then by *round*: an organization's k-th waiting run needs k of its
-   slots to free, so every organization's first waiting run comes before anyone's second
-   (which is what RQ's admission does when slots free at a similar pace), then by submit time.
-   An organization's runs beyond its free slots are counted from PostgreSQL: cap
-   (`max_parallel`) minus its processing runs minus its runs already on a queue.
+- priority runs before standard ones (a priority run waiting for its slot will be pushed on
+  the priority list, ahead of every standard run);
+- within a queue, first the runs whose job is on its list, in the order workers will pop them
+  (`LRANGE`, our `validation-<id>` ids only);
+- then the other queued runs of that queue (waiting for a slot, a retry, or an enqueue in
+  progress) by *round*: an organization's k-th waiting run needs k of its slots to free, so
+  every organization's first waiting run comes before anyone's second (what RQ's admission
+  does when slots free at a similar pace), then by submit time. Within an organization, the
+  waiting runs are in the order RQ will admit them: its waiting set's, by whole-second
+  score then job id (so two runs submitted in the same second are placed as RQ will take
+  them, `validation-10` before `validation-9`), then those not in it (a retry waiting for
+  its time) by submit time. An organization's runs
+  beyond its free slots are counted from PostgreSQL: cap (`max_parallel`) minus its
+  processing runs minus its runs already on a list.
 
 Position = 1 + the number of queued runs ahead in that order. While nobody submits, a run's
 position never goes up (runs ahead only start or move from waiting to a list ahead of it);
@@ -28,8 +34,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from rq.rate_limit import RateLimitRegistry
 from sqlalchemy import select
 
 from validateur import queue
@@ -40,6 +47,7 @@ from validateur.models import Organization, RunStatus, ValidationRun
 log = logging.getLogger(__name__)
 #: A run without an organization has no cap.
 UNCAPPED = 10**9
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -51,15 +59,32 @@ class _Queued:
     cap: int
 
 
+def _run_ids(job_ids: list[bytes]) -> list[int]:
+    found = (queue.run_id_of_job(job_id) for job_id in job_ids)
+    return [run_id for run_id in found if run_id is not None]
+
+
 def listed_run_ids() -> list[int]:
     """Runs whose job is on a queue, in the order workers will take them (priority first)."""
+    return _read_redis(set())[0]
+
+
+def _read_redis(organization_ids: set[int]) -> tuple[list[int], dict[int, list[int]]]:
+    """The lists' runs in pop order, and each organization's runs waiting for a slot in the
+    order RQ admits them (`ZPOPMIN`: by whole-second score, then by job id), in one round trip.
+    """
     connection = queue.redis_manager().client
+    ordered = sorted(organization_ids)
     with connection.pipeline(transaction=False) as pipe:
         for queued in queue.get_queues(connection):
             pipe.lrange(queued.key, 0, -1)
-        lists = pipe.execute()
-    found = (queue.run_id_of_job(job_id) for job_ids in lists for job_id in job_ids)
-    return [run_id for run_id in found if run_id is not None]
+        for org_id in ordered:
+            pipe.zrange(RateLimitRegistry(queue.rate_limit_key(org_id), connection)
+                        .rate_limited_key, 0, -1)
+        answers = pipe.execute()
+    lists, waiting = answers[:2], answers[2:]
+    listed = [run_id for job_ids in lists for run_id in _run_ids(job_ids)]
+    return listed, {org_id: _run_ids(ids) for org_id, ids in zip(ordered, waiting, strict=True)}
 
 
 def _queued_runs() -> tuple[list[_Queued], dict[int | None, int]]:
@@ -87,11 +112,12 @@ def queue_positions() -> dict[int, int]:
     queued, processing = _queued_runs()
     if not queued:
         return {}
+    organization_ids = {run.organization_id for run in queued if run.organization_id is not None}
     try:
-        listed = listed_run_ids()
+        listed, admission = _read_redis(organization_ids)
     except QUEUE_DOWN as exc:
         log.warning("queue positions without Redis (%s)", type(exc).__name__)
-        listed = []
+        listed, admission = [], {}
     by_id = {run.run_id: run for run in queued}
     on_list = [run_id for run_id in dict.fromkeys(listed) if run_id in by_id]
     listed_per_org: dict[int | None, int] = defaultdict(int)
@@ -102,15 +128,19 @@ def queue_positions() -> dict[int, int]:
     for run in sorted(queued, key=lambda r: (r.created_at, r.run_id)):
         if run.run_id not in in_line:
             waiting[run.organization_id].append(run)
-    rest: list[tuple[bool, int, datetime, int]] = []
+    line: list[tuple[bool, int, int, datetime | None, int]] = [
+        (not by_id[run_id].priority, 0, index, None, run_id)
+        for index, run_id in enumerate(on_list)]
     for org_id, runs in waiting.items():
+        if org_id is not None and admission.get(org_id):
+            rank = {run_id: index for index, run_id in enumerate(admission[org_id])}
+            runs.sort(key=lambda r: rank.get(r.run_id, len(rank)))  # stable: then by submit
         free = max(0, runs[0].cap - processing[org_id] - listed_per_org[org_id])
         for index, run in enumerate(runs):
             round_ = max(0, index + 1 - free)
-            rest.append((not run.priority, round_, run.created_at, run.run_id))
-    rest.sort()
-    order = on_list + [run_id for *_, run_id in rest]
-    return {run_id: place for place, run_id in enumerate(order, start=1)}
+            line.append((not run.priority, 1, round_, run.created_at, run.run_id))
+    line.sort(key=lambda place: (place[0], place[1], place[2], place[3] or _EPOCH, place[4]))
+    return {place[-1]: number for number, place in enumerate(line, start=1)}
 
 
 def position_of(run: ValidationRun) -> int | None:
