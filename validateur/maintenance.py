@@ -11,7 +11,9 @@ rate-limit key's waiting set), or queued *and on its queue*. A queued job on no 
 `BLPOP` orphan: a worker listening to several queues pops a job with `BLPOP`, which is not
 atomic with registering it as started, so a worker killed in between leaves a job `queued`
 nowhere; seen so on two sweeps in a row (the gap is milliseconds for a live worker), it is
-recovered like a lost one.
+recovered like a lost one. A queued run's job that a horse started less than
+`VALIDATEUR_STALL_SECONDS` ago is starting, not lost: the run has waited in line (its last
+sign of life is old) and its first write is on its way.
 
 Recovering a rate-limited job releases its slot: the dead job's executions are removed with
 it, so RQ's own release (which keeps the slot of a job with a live execution, a horse it
@@ -29,6 +31,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from flask import current_app
 from redis import Redis
@@ -40,7 +43,7 @@ from rq.rate_limit import RateLimitRegistry
 
 from validateur import queue, runs, storage
 from validateur.errors import QUEUE_DOWN
-from validateur.models import FailureCategory, ValidationRun
+from validateur.models import FailureCategory, RunStatus, ValidationRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,18 @@ def _on_its_queue(job: Job, connection: Redis) -> bool:
     origin = Queue(job.origin, connection=connection)
     return any(connection.lpos(key, job.id) is not None
                for key in (origin.key, origin.intermediate_queue_key))
+
+
+def _starting(run: ValidationRun, job: Job) -> bool:
+    """A queued run whose job a horse started moments ago: the run's own first write
+    (`runs.start_attempt`) is on its way, and the run's heartbeat is only that old."""
+    if run.status != RunStatus.QUEUED or job.get_status() != JobStatus.STARTED:
+        return False
+    started = job.started_at
+    if started is None:
+        return False
+    age = (utcnow() - started.replace(tzinfo=started.tzinfo or UTC)).total_seconds()
+    return bool(age < current_app.config["VALIDATEUR_STALL_SECONDS"])
 
 
 def _waiting(job: Job, connection: Redis) -> bool:
@@ -139,8 +154,8 @@ def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
     """Give a stalled run a new job, or fail it once its attempts are spent."""
     connection = queue.redis_manager().client
     job = _job_of(run)
-    if job is not None and _waiting(job, connection):
-        return  # waiting for a worker, a slot or its retry time: not stalled
+    if job is not None and (_waiting(job, connection) or _starting(run, job)):
+        return  # waiting for a worker, a slot or its retry time, or starting: not stalled
     if job is not None:
         _drop_job(job, connection)
     else:

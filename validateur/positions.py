@@ -7,8 +7,10 @@ line is read from both places, in this order:
 
 - priority runs before standard ones (a priority run waiting for its slot will be pushed on
   the priority list, ahead of every standard run);
-- within a queue, first the runs whose job is on its list, in the order workers will pop them
-  (`LRANGE`, our `validation-<id>` ids only);
+- within a queue, first the runs a worker has already taken (their job is started, or popped
+  and on no list) but whose first write has not landed: they start now;
+- then the runs whose job is on its list, in the order workers will pop them (`LRANGE`, our
+  `validation-<id>` ids only);
 - then the other queued runs of that queue (waiting for a slot, a retry, or an enqueue in
   progress) by *round*: an organization's k-th waiting run needs k of its slots to free, so
   every organization's first waiting run comes before anyone's second (what RQ's admission
@@ -33,9 +35,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimitRegistry
 from sqlalchemy import select
 
@@ -64,27 +67,41 @@ def _run_ids(job_ids: list[bytes]) -> list[int]:
     return [run_id for run_id in found if run_id is not None]
 
 
-def listed_run_ids() -> list[int]:
-    """Runs whose job is on a queue, in the order workers will take them (priority first)."""
-    return _read_redis(set())[0]
+@dataclass
+class _RedisView:
+    """What Redis says about the line: the lists in pop order, each organization's waiting
+    set in admission order, and the status of each queued run's job."""
+
+    listed: list[int] = field(default_factory=list)
+    admission: dict[int, list[int]] = field(default_factory=dict)
+    job_status: dict[int, str] = field(default_factory=dict)
 
 
-def _read_redis(organization_ids: set[int]) -> tuple[list[int], dict[int, list[int]]]:
-    """The lists' runs in pop order, and each organization's runs waiting for a slot in the
-    order RQ admits them (`ZPOPMIN`: by whole-second score, then by job id), in one round trip.
-    """
+def _read_redis(queued: list[_Queued]) -> _RedisView:
+    """One pipelined round trip: `LRANGE` of both lists, `ZRANGE` of each organization's
+    waiting set (`ZPOPMIN` order: by whole-second score, then by job id), and `HGET status`
+    of every queued run's job."""
     connection = queue.redis_manager().client
-    ordered = sorted(organization_ids)
+    organizations = sorted({r.organization_id for r in queued if r.organization_id is not None})
     with connection.pipeline(transaction=False) as pipe:
-        for queued in queue.get_queues(connection):
-            pipe.lrange(queued.key, 0, -1)
-        for org_id in ordered:
+        for listed in queue.get_queues(connection):
+            pipe.lrange(listed.key, 0, -1)
+        for org_id in organizations:
             pipe.zrange(RateLimitRegistry(queue.rate_limit_key(org_id), connection)
                         .rate_limited_key, 0, -1)
+        for run in queued:
+            pipe.hget(Job.key_for(queue.job_id_for(run.run_id)), "status")
         answers = pipe.execute()
-    lists, waiting = answers[:2], answers[2:]
-    listed = [run_id for job_ids in lists for run_id in _run_ids(job_ids)]
-    return listed, {org_id: _run_ids(ids) for org_id, ids in zip(ordered, waiting, strict=True)}
+    lists = answers[:2]
+    waiting = answers[2:2 + len(organizations)]
+    statuses = answers[2 + len(organizations):]
+    return _RedisView(
+        listed=[run_id for job_ids in lists for run_id in _run_ids(job_ids)],
+        admission={org_id: _run_ids(ids) for org_id, ids in
+                   zip(organizations, waiting, strict=True)},
+        job_status={run.run_id: status.decode() for run, status in
+                    zip(queued, statuses, strict=True) if status},
+    )
 
 
 def _queued_runs() -> tuple[list[_Queued], dict[int | None, int]]:
@@ -112,34 +129,38 @@ def queue_positions() -> dict[int, int]:
     queued, processing = _queued_runs()
     if not queued:
         return {}
-    organization_ids = {run.organization_id for run in queued if run.organization_id is not None}
     try:
-        listed, admission = _read_redis(organization_ids)
+        view = _read_redis(queued)
     except QUEUE_DOWN as exc:
         log.warning("queue positions without Redis (%s)", type(exc).__name__)
-        listed, admission = [], {}
+        view = _RedisView()
     by_id = {run.run_id: run for run in queued}
-    on_list = [run_id for run_id in dict.fromkeys(listed) if run_id in by_id]
-    listed_per_org: dict[int | None, int] = defaultdict(int)
-    for run_id in on_list:
-        listed_per_org[by_id[run_id].organization_id] += 1
-    in_line = set(on_list)
+    on_list = [run_id for run_id in dict.fromkeys(view.listed) if run_id in by_id]
+    # Popped by a worker, not yet `processing` in the database: first of all.
+    starting = [run.run_id for run in queued if run.run_id not in set(on_list) and (
+        view.job_status.get(run.run_id) in (JobStatus.STARTED, JobStatus.QUEUED))]
+    holding: dict[int | None, int] = defaultdict(int)  # slots taken, per organization
+    for run_id in on_list + starting:
+        holding[by_id[run_id].organization_id] += 1
+    placed = set(on_list) | set(starting)
     waiting: dict[int | None, list[_Queued]] = defaultdict(list)
     for run in sorted(queued, key=lambda r: (r.created_at, r.run_id)):
-        if run.run_id not in in_line:
+        if run.run_id not in placed:
             waiting[run.organization_id].append(run)
-    line: list[tuple[bool, int, int, datetime | None, int]] = [
-        (not by_id[run_id].priority, 0, index, None, run_id)
-        for index, run_id in enumerate(on_list)]
+    line: list[tuple[bool, int, int, datetime, int]] = [
+        (not by_id[run_id].priority, 0, 0, by_id[run_id].created_at, run_id)
+        for run_id in starting]
+    line += [(not by_id[run_id].priority, 1, index, _EPOCH, run_id)
+             for index, run_id in enumerate(on_list)]
     for org_id, runs in waiting.items():
-        if org_id is not None and admission.get(org_id):
-            rank = {run_id: index for index, run_id in enumerate(admission[org_id])}
+        if org_id is not None and view.admission.get(org_id):
+            rank = {run_id: index for index, run_id in enumerate(view.admission[org_id])}
             runs.sort(key=lambda r: rank.get(r.run_id, len(rank)))  # stable: then by submit
-        free = max(0, runs[0].cap - processing[org_id] - listed_per_org[org_id])
+        free = max(0, runs[0].cap - processing[org_id] - holding[org_id])
         for index, run in enumerate(runs):
-            round_ = max(0, index + 1 - free)
-            line.append((not run.priority, 1, round_, run.created_at, run.run_id))
-    line.sort(key=lambda place: (place[0], place[1], place[2], place[3] or _EPOCH, place[4]))
+            line.append((not run.priority, 2, max(0, index + 1 - free), run.created_at,
+                         run.run_id))
+    line.sort()
     return {place[-1]: number for number, place in enumerate(line, start=1)}
 
 
