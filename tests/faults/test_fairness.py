@@ -8,6 +8,7 @@ scenario prints what it measured (the waits the issue asks for).
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import time
@@ -160,12 +161,12 @@ def test_a_capped_organizations_pile_does_not_hold_back_another_organization(
     places = _watch_places(client, agency, pile[1:], time.monotonic() + 150)
     for run_id, seen in places.items():
         assert seen, run_id
-        assert all(later <= earlier for earlier, later in zip(seen, seen[1:])), (run_id, seen)
+        assert all(later <= earlier for earlier, later in itertools.pairwise(seen)), (run_id, seen)
         assert seen[-1] == 1, (run_id, seen)
     _assert_all_completed_once(fault_app, dict.fromkeys(pile, MEDIUM_ROWS))
     starts = [_started_at(fault_app, run_id) for run_id in pile]
     assert starts == sorted(starts)  # one at a time, in order
-    for earlier, later in zip(pile, pile[1:]):  # never two of A's at once
+    for earlier, later in itertools.pairwise(pile):  # never two of A's at once
         finished = _run(fault_app, earlier).finished_at
         assert finished is not None and finished <= _started_at(fault_app, later)
     _assert_no_slot_held(fault_app)
