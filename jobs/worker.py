@@ -115,14 +115,30 @@ class ValidateurWorker(Worker):
         RQ itself only tries between jobs, every few minutes, and a dead holder's lock lives
         on for about a minute: retries due meanwhile would wait for it. A lock its holder has
         not refreshed for `SCHEDULER_SILENT_SECONDS` is released here first (RQ refreshes it
-        every second), then taken at once.
+        every second), then taken at once. With two queues, this worker's scheduler may hold
+        one queue's lock while a dead holder kept the other's: it is restarted to take both.
         """
         scheduler = self.scheduler
+        if scheduler is None:
+            return
         process = getattr(scheduler, "_process", None)
-        if scheduler is not None and (process is None or not process.is_alive()):
-            for name in self.queue_names():
-                release_silent_scheduler_lock(self.connection, name)
-            scheduler.acquire_locks(auto_start=True)
+        alive = process is not None and process.is_alive()
+        mine = scheduler.name.encode()
+        missing = [name for name in self.queue_names()
+                   if self.connection.get(RQScheduler.get_locking_key(name)) != mine]
+        if alive and not missing:
+            return
+        for name in missing:
+            release_silent_scheduler_lock(self.connection, name)
+        free = [name for name in missing
+                if self.connection.get(RQScheduler.get_locking_key(name)) is None]
+        if alive:
+            if not free:
+                return  # the other queues' schedulers are alive elsewhere
+            # A running scheduler only re-reads its locks every two minutes: restart it, so
+            # the new one holds every free queue's lock (the old one gives its own back).
+            self.stop_scheduler()
+        scheduler.acquire_locks(auto_start=True)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         with self.fork_lock:
