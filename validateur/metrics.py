@@ -98,7 +98,7 @@ class Snapshot:
 
 def _read_redis(found: Snapshot) -> None:
     """Queues, registries, workers and rate-limit keys in three pipelined round trips."""
-    connection = queue.redis_manager().client
+    connection = queue.redis_manager().read_client  # a hung Redis costs half a second
     queues = queue.get_queues(connection)
     prefix = queue.rate_limit_key(0).removesuffix("0")
     with connection.pipeline(transaction=False) as pipe:

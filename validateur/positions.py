@@ -28,12 +28,15 @@ a run on a list at its head is 1 and is the next one a worker takes. A later pri
 or another organization's run admitted ahead of a waiting one, does move it back: that is
 the line changing, not the count being wrong.
 
-Redis down: the lists are unknown and every queued run is placed by step 2 alone.
+Redis down or hung: the lists are unknown and every queued run is placed as waiting, from
+PostgreSQL alone (Redis is asked on the read client, half a second at most, then left alone for
+`REDIS_PAUSE_SECONDS`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +51,10 @@ from validateur.extensions import db
 from validateur.models import Organization, RunStatus, ValidationRun
 
 log = logging.getLogger(__name__)
+#: After Redis failed to answer, places come from PostgreSQL alone this long (a hung Redis
+#: costs one request `queue.READ_TIMEOUT_SECONDS`, not every request).
+REDIS_PAUSE_SECONDS = 5.0
+_redis_skipped_until = [0.0]
 #: A run without an organization has no cap.
 UNCAPPED = 10**9
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,7 +88,7 @@ def _read_redis(queued: list[_Queued]) -> _RedisView:
     """One pipelined round trip: `LRANGE` of both lists, `ZRANGE` of each organization's
     waiting set (`ZPOPMIN` order: by whole-second score, then by job id), and `HGET status`
     of every queued run's job."""
-    connection = queue.redis_manager().client
+    connection = queue.redis_manager().read_client
     organizations = sorted({r.organization_id for r in queued if r.organization_id is not None})
     with connection.pipeline(transaction=False) as pipe:
         for listed in queue.get_queues(connection):
@@ -129,11 +136,14 @@ def queue_positions() -> dict[int, int]:
     queued, processing = _queued_runs()
     if not queued:
         return {}
-    try:
-        view = _read_redis(queued)
-    except QUEUE_DOWN as exc:
-        log.warning("queue positions without Redis (%s)", type(exc).__name__)
-        view = _RedisView()
+    view = _RedisView()
+    if time.monotonic() >= _redis_skipped_until[0]:
+        try:
+            view = _read_redis(queued)
+        except QUEUE_DOWN as exc:
+            log.warning("queue positions without Redis (%s) for %s s", type(exc).__name__,
+                        REDIS_PAUSE_SECONDS)
+            _redis_skipped_until[0] = time.monotonic() + REDIS_PAUSE_SECONDS
     by_id = {run.run_id: run for run in queued}
     on_list = [run_id for run_id in dict.fromkeys(view.listed) if run_id in by_id]
     # Popped by a worker, not yet `processing` in the database: first of all.

@@ -6,6 +6,9 @@ never imports `jobs`), with every RQ option explicit (`_enqueue`). Three clients
 - the general client (rq-dashboard, cancel, maintenance): short connect and socket timeouts,
   and retries with exponential backoff so a Redis restart is absorbed without a restart;
 - the health client: one try, `HEALTH_TIMEOUT_SECONDS` per connect and per answer;
+- the read client (places in line, metrics, the admin page): one try, `READ_TIMEOUT_SECONDS`
+  per connect and per answer, so a page that shows what Redis knows still answers at once
+  while Redis hangs (it shows what PostgreSQL knows);
 - the enqueue client: the whole enqueue (connect, handshake, RQ's nine answers) shares one
   deadline, `VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS`, so a hung Redis (it accepts connections but
   answers nothing) costs an upload that long, not timeout × retries × commands. It retries
@@ -58,6 +61,8 @@ HANDED_BACK_META = "onHandedBack"
 PROBE_TIMEOUT_SECONDS = 60
 PROBE_TTL_SECONDS = 600
 
+#: Reads that only add to a page (places in line, metrics) wait this long per answer, once.
+READ_TIMEOUT_SECONDS = 0.5
 #: `validateur check-redis` waits this long per answer, once.
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -214,6 +219,7 @@ class RedisManager:
         self._client: Redis | None = None
         self._health_client: Redis | None = None
         self._enqueue_client: Redis | None = None
+        self._read_client: Redis | None = None
 
     def _check_url(self) -> None:
         if not self.url:
@@ -248,6 +254,19 @@ class RedisManager:
         return self._health_client
 
     @property
+    def read_client(self) -> Redis:
+        """One try, `READ_TIMEOUT_SECONDS` to connect and to answer."""
+        if self._read_client is None:
+            self._check_url()
+            self._read_client = Redis.from_url(
+                self.url,
+                socket_connect_timeout=READ_TIMEOUT_SECONDS,
+                socket_timeout=READ_TIMEOUT_SECONDS,
+                retry=RedisRetry(NoBackoff(), 0),
+            )
+        return self._read_client
+
+    @property
     def enqueue_client(self) -> Redis:
         """Reads bounded by `deadline`; a dropped connection is retried once, in it."""
         if self._enqueue_client is None:
@@ -274,10 +293,11 @@ class RedisManager:
         return info
 
     def close(self) -> None:
-        for client in (self._client, self._health_client, self._enqueue_client):
+        for client in (self._client, self._health_client, self._enqueue_client,
+                       self._read_client):
             if client is not None:
                 client.close()
-        self._client = self._health_client = self._enqueue_client = None
+        self._client = self._health_client = self._enqueue_client = self._read_client = None
 
 
 def init_app(app: Flask) -> None:
