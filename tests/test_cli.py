@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from sqlalchemy import func, select
 
-from tests.support.cli import invoke
+from tests.support.cli import assert_one_french_error, invoke
 from tests.support.csvfiles import act, billing_csv
 from tests.workers import VENV_BIN, start_rq_worker, stop
 from validateur.cli import main, summary
@@ -32,18 +32,6 @@ def run_cli(*args: str, env: dict[str, str], tmp_path: Path
              "VALIDATEUR_INSTANCE_DIR": str(tmp_path / "no-dev-stack"), **env}
     return subprocess.run([str(VENV_BIN / "validateur"), *args], env=clean, capture_output=True,
                           text=True, timeout=60)
-
-
-def assert_one_french_error(done: subprocess.CompletedProcess[str] | Result, *words: str
-                            ) -> None:
-    stderr = done.stderr
-    code = done.returncode if isinstance(done, subprocess.CompletedProcess) else done.exit_code
-    assert code != 0
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Erreur : "), stderr
-    assert "Traceback" not in stderr
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def test_users_create_prints_a_generated_password(app: Flask) -> None:

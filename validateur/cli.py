@@ -25,7 +25,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
-from validateur import create_app, labels
+from validateur import create_app, labels, organizations
 from validateur.errors import ValidateurError
 from validateur.models import DEFAULT_MAX_PARALLEL, Plan, Role, RunStatus, ValidationRun
 
@@ -33,8 +33,7 @@ ROLE_CHOICE = click.Choice([r.value for r in Role])
 HELP_TEXT = "Afficher cette aide et quitter."
 #: Shortest password `users create` accepts.
 MIN_PASSWORD_LENGTH = 12
-#: Local part, @, a domain with at least one dot: enough to catch typing mistakes.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL = organizations.EMAIL
 #: What `tokens create` prints as a token's prefix (and stores): `vld_` and 8 characters.
 PREFIX_LENGTH = 12
 #: Commands the app's extensions add (Flask-Migrate's `db`): they need the app.
@@ -326,8 +325,6 @@ def _checked_password(password: str) -> str:
 
 
 def _organization_or_fail(name: str) -> Any:
-    from validateur import organizations
-
     try:
         return organizations.get(name)
     except organizations.PeopleRefused as exc:
@@ -359,7 +356,7 @@ def _describe(user: Any) -> str:
                    "affiché s'il est omis.")
 def users_create(email: str, role: str, org_name: str | None, password: str | None) -> None:
     """Créer un utilisateur (EMAIL : son adresse courriel)."""
-    from validateur import auth, organizations
+    from validateur import auth
 
     email = _checked_email(email)
     if password is not None:
@@ -412,7 +409,7 @@ def users_list(org_name: str | None) -> None:
 def users_set(email: str, role: str | None, org_name: str | None, password: str | None,
               disable: bool | None) -> None:
     """Modifier un utilisateur (EMAIL : son adresse courriel)."""
-    from validateur import auth, organizations
+    from validateur import auth
     from validateur.extensions import db
 
     if role is None and org_name is None and password is None and disable is None:
@@ -451,7 +448,7 @@ def users_dev_admin(email: str, credentials: Path) -> None:
 
     from werkzeug.security import generate_password_hash
 
-    from validateur import auth, organizations
+    from validateur import auth
     from validateur.dev import write_private
     from validateur.extensions import db
 
@@ -510,7 +507,6 @@ def _describe_organization(organization: Any) -> str:
               help=MAX_PARALLEL_HELP)
 def orgs_create(name: str, plan: str, max_parallel: int) -> None:
     """Créer une organisation (NAME : son nom)."""
-    from validateur import organizations
     from validateur.extensions import db
 
     try:
@@ -525,8 +521,6 @@ def orgs_create(name: str, plan: str, max_parallel: int) -> None:
 @orgs_group.command("list")
 def orgs_list() -> None:
     """Lister les organisations : nom, forfait, validations simultanées, membres, état."""
-    from validateur import organizations
-
     found = organizations.all_organizations()
     counts = organizations.member_counts()
     if not found:
@@ -548,7 +542,6 @@ def orgs_list() -> None:
 def orgs_set(name: str, plan: str | None, max_parallel: int | None,
              disable: bool | None) -> None:
     """Modifier une organisation (NAME : son nom)."""
-    from validateur import organizations
     from validateur.extensions import db
 
     if plan is None and max_parallel is None and disable is None:

@@ -49,7 +49,7 @@ from validateur.models import Organization, RunStatus, ValidationRun, utcnow
 DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 #: RQ registries counted per queue, besides the list itself.
 REGISTRIES = ("started", "scheduled", "deferred", "failed")
-#: Webhook delivery states (`interface.md`): the family is there before webhooks are.
+#: Webhook delivery states (the contract's « Operations »): the family is there before webhooks are.
 WEBHOOK_STATES = ("pending", "delivered", "failed")
 FINAL = tuple(status for status in RunStatus if status.is_final)
 OPEN = (RunStatus.QUEUED, RunStatus.PROCESSING)

@@ -13,6 +13,7 @@ organization cannot lose its last manager by a slip), and never grants `admin`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, select, true
@@ -22,6 +23,8 @@ from validateur.errors import ValidateurError
 from validateur.extensions import db
 from validateur.models import DEFAULT_MAX_PARALLEL, Organization, Plan, Role, User
 
+#: Local part, @, a domain with at least one dot: enough to catch typing mistakes.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 #: The longest organization name (an organization made for one user is named after its e-mail).
 MAX_NAME_LENGTH = 320
 #: More runs at once than any worker pool we run would make the cap meaningless.
@@ -53,6 +56,14 @@ def visible_to(user: Any, column: InstrumentedAttribute[Any]) -> ColumnElement[b
     if organization_id is None:
         return false()
     condition: ColumnElement[bool] = column == organization_id
+    return condition
+
+
+def named(column: InstrumentedAttribute[Any], name: str) -> ColumnElement[bool]:
+    """Rows of the organization called `name` (none when no organization has that name); a
+    filter added to `visible_to`, never instead of it."""
+    condition: ColumnElement[bool] = column == (
+        select(Organization.id).where(Organization.name == name.strip()).scalar_subquery())
     return condition
 
 
@@ -121,11 +132,12 @@ def members(organization: Organization) -> list[User]:
     ).scalars())
 
 
-def member_counts() -> dict[int, int]:
-    """How many users each organization has, by organization id, in one query."""
-    rows = db.session.execute(
-        select(User.organization_id, func.count()).where(User.organization_id.is_not(None))
-        .group_by(User.organization_id)).all()
+def member_counts(organization_id: int | None = None) -> dict[int, int]:
+    """How many users each organization (or only `organization_id`) has, in one query."""
+    query = select(User.organization_id, func.count()).where(User.organization_id.is_not(None))
+    if organization_id is not None:
+        query = query.where(User.organization_id == organization_id)
+    rows = db.session.execute(query.group_by(User.organization_id)).all()
     return {int(org_id): int(count) for org_id, count in rows if org_id is not None}
 
 
@@ -179,18 +191,27 @@ def check_may_grant(actor: Any, role: Role) -> None:
 
 
 def check_may_manage(actor: Any, member: User) -> None:
-    """An admin manages anyone; a manager the other members of their own organization."""
+    """An admin manages anyone, a manager the members of their own organization; nobody
+    their own account (a slip would lock them out)."""
+    if member.id == actor.id:
+        raise PeopleRefused("Vous ne pouvez pas modifier votre propre compte ici ; demandez-le "
+                            "à un autre gestionnaire ou à un administrateur.")
     if actor.is_admin:
         return
     if not actor.is_manager or member.organization_id != actor.organization_id:
         raise PeopleRefused("Ce compte n'est pas dans votre organisation.")
-    if member.id == actor.id:
-        raise PeopleRefused("Vous ne pouvez pas modifier votre propre compte ici ; demandez à "
-                            "un autre gestionnaire de votre organisation.")
 
 
 def member_of(actor: Any, user_id: int) -> User | None:
     """The user `user_id` if `actor` may see them (same organization, or an admin)."""
     return db.session.execute(
         select(User).where(User.id == user_id, visible_to(actor, User.organization_id))
+    ).scalar_one_or_none()
+
+
+def organization_of(actor: Any, organization_id: int) -> Organization | None:
+    """The organization `organization_id` if `actor` may see it (their own, or an admin)."""
+    return db.session.execute(
+        select(Organization).where(Organization.id == organization_id,
+                                   visible_to(actor, Organization.id))
     ).scalar_one_or_none()

@@ -37,7 +37,6 @@ from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
     FailureCategory,
-    Organization,
     Phase,
     Plan,
     RunStatus,
@@ -132,13 +131,12 @@ def submit(user_id: int | None, file_name: str, stored_name: str, file_size: int
     uploader leaves the run where it was); an admin's or an ownerless run to none. Its queue
     is chosen from that organization's plan now, and kept for every attempt.
     """
-    organization_id, plan = None, None
-    if user_id is not None:
-        placed = db.session.execute(
-            select(User.organization_id, Organization.plan)
-            .outerjoin(Organization, Organization.id == User.organization_id)
-            .where(User.id == user_id)).one_or_none()
-        organization_id, plan = placed if placed is not None else (None, None)
+    # The uploader is the request's user, already in the session (its organization is loaded
+    # with it): usually no query.
+    uploader = db.session.get(User, user_id) if user_id is not None else None
+    organization_id = uploader.organization_id if uploader is not None else None
+    plan = (uploader.organization.plan if uploader is not None and uploader.organization
+            else Plan.STANDARD)
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,

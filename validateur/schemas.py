@@ -23,6 +23,7 @@ from validateur.validation.findings import Severity
 MAX_PAGE = 10_000_000
 MAX_PER_PAGE = 500
 MAX_QUERY_LENGTH = 255
+MAX_ORGANIZATION_LENGTH = 320
 RULE_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: C0 controls (NUL included), DEL and C1 controls: never part of a file name or a code.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -109,6 +110,9 @@ class PageArgsSchema(_Arguments):
 class RunListArgsSchema(PageArgsSchema):
     status = fields.Enum(RunStatus, by_value=True)
     q = fields.String(validate=[validate.Length(max=MAX_QUERY_LENGTH), _no_control_characters])
+    #: An organization's name (admins; for anyone else, within what they may see anyway).
+    organization = fields.String(validate=[validate.Length(max=MAX_ORGANIZATION_LENGTH),
+                                           _no_control_characters])
 
 
 class ResultArgsSchema(PageArgsSchema):
@@ -128,6 +132,8 @@ ARGUMENT_RULES: dict[str, str] = {
     "per_page": f"un nombre entier de 1 à {MAX_PER_PAGE}",
     "status": _one_of(RunStatus),
     "q": f"du texte sans caractère de contrôle, {MAX_QUERY_LENGTH} caractères au plus",
+    "organization": ("un nom d'organisation sans caractère de contrôle, "
+                     f"{MAX_ORGANIZATION_LENGTH} caractères au plus"),
     "severity": _one_of(Severity),
     "rule": "un code de règle (lettres minuscules, chiffres et traits d'union)",
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 import pytest
@@ -10,45 +11,80 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.api import Person, upload_csv
+from tests.support.cli import invoke
 from tests.support.csvfiles import act, billing_csv
-from validateur import auth, create_app
+from tests.support.people import member, user_of
+from validateur import auth, create_app, organizations
 from validateur.config import load
 from validateur.extensions import db
 
-ANONYMOUS, VIEWER, OWNER, OTHER, ADMIN = "anonymous", "viewer", "owner", "other", "admin"
-ACTORS = (ANONYMOUS, VIEWER, OWNER, OTHER, ADMIN)
+ANONYMOUS, VIEWER, OWNER, COLLEAGUE, MANAGER, OUTSIDER, ADMIN = (
+    "anonymous", "viewer", "owner", "colleague", "manager", "outsider", "admin")
+ACTORS = (ANONYMOUS, VIEWER, OWNER, COLLEAGUE, MANAGER, OUTSIDER, ADMIN)
+CLINIC, AGENCY = "Clinique du Vieux-Québec", "Agence Facturation Plus"
 
 
-def _expect(anonymous: int, viewer: int, owner: int, other: int, admin: int) -> dict[str, int]:
-    return dict(zip(ACTORS, (anonymous, viewer, owner, other, admin), strict=True))
+def _expect(anonymous: int, viewer: int, owner: int, colleague: int, manager: int,
+            outsider: int, admin: int) -> dict[str, int]:
+    return dict(zip(ACTORS, (anonymous, viewer, owner, colleague, manager, outsider, admin),
+                    strict=True))
 
 
-# (method, path with {run}, expected status per actor). The run belongs to OWNER.
+# (method, path, expected status per actor). The run ({run}) is OWNER's; VIEWER, OWNER (an
+# editor), COLLEAGUE (an editor) and MANAGER are members of one clinic ({org}), whose member
+# {member} (a viewer) the people routes act on; OUTSIDER manages another organization.
 MATRIX: list[tuple[str, str, dict[str, int]]] = [
-    ("GET", "/api/validations", _expect(401, 200, 200, 200, 200)),
-    ("POST", "/api/validations", _expect(401, 403, 202, 202, 202)),
-    ("GET", "/api/validations/{run}", _expect(401, 404, 200, 404, 200)),
-    ("GET", "/api/validations/{run}/results", _expect(401, 404, 200, 404, 200)),
-    ("GET", "/api/validations/{run}/results.csv", _expect(401, 404, 200, 404, 200)),
-    ("GET", "/api/validations/{run}/logs", _expect(401, 404, 200, 404, 200)),
-    ("POST", "/api/validations/{run}/cancel", _expect(401, 403, 200, 404, 200)),
-    ("DELETE", "/api/validations/{run}", _expect(401, 403, 204, 404, 204)),
-    ("GET", "/api/health", _expect(200, 200, 200, 200, 200)),
-    ("GET", "/", _expect(302, 200, 200, 200, 200)),
-    ("POST", "/upload", _expect(302, 403, 302, 302, 302)),
-    ("GET", "/runs", _expect(302, 200, 200, 200, 200)),
-    ("GET", "/runs/{run}", _expect(302, 404, 200, 404, 200)),
-    ("POST", "/runs/{run}/cancel", _expect(302, 403, 302, 404, 302)),
-    ("GET", "/admin/", _expect(302, 403, 403, 403, 200)),
-    ("GET", "/admin/rq/", _expect(302, 403, 403, 403, 200)),
-    ("POST", "/admin/rq/job/validation-{run}/delete", _expect(302, 403, 403, 403, 403)),
-    ("GET", "/login", _expect(200, 302, 302, 302, 302)),  # logged in: the upload page
+    ("GET", "/api/validations", _expect(401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/validations", _expect(401, 403, 202, 202, 202, 202, 202)),
+    ("GET", "/api/validations/{run}", _expect(401, 200, 200, 200, 200, 404, 200)),
+    ("GET", "/api/validations/{run}/results", _expect(401, 200, 200, 200, 200, 404, 200)),
+    ("GET", "/api/validations/{run}/results.csv", _expect(401, 200, 200, 200, 200, 404, 200)),
+    ("GET", "/api/validations/{run}/logs", _expect(401, 200, 200, 200, 200, 404, 200)),
+    ("POST", "/api/validations/{run}/cancel", _expect(401, 403, 200, 200, 200, 404, 200)),
+    ("DELETE", "/api/validations/{run}", _expect(401, 403, 204, 204, 204, 404, 204)),
+    ("GET", "/api/health", _expect(200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/", _expect(302, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/upload", _expect(302, 403, 302, 302, 302, 302, 302)),
+    ("GET", "/runs", _expect(302, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/runs/{run}", _expect(302, 200, 200, 200, 200, 404, 200)),
+    ("GET", "/runs/{run}/cancel", _expect(302, 403, 200, 200, 200, 404, 200)),
+    ("POST", "/runs/{run}/cancel", _expect(302, 403, 302, 302, 302, 404, 302)),
+    ("POST", "/runs/{run}/delete", _expect(302, 403, 302, 302, 302, 404, 302)),
+    ("GET", "/organization", _expect(302, 403, 403, 403, 200, 200, 302)),
+    ("POST", "/organizations/{org}/members", _expect(302, 403, 403, 403, 200, 404, 200)),
+    ("POST", "/members/{member}/role", _expect(302, 403, 403, 403, 302, 404, 302)),
+    ("GET", "/members/{member}/disable", _expect(302, 403, 403, 403, 200, 404, 200)),
+    ("POST", "/members/{member}/disable", _expect(302, 403, 403, 403, 302, 404, 302)),
+    ("POST", "/members/{member}/enable", _expect(302, 403, 403, 403, 302, 404, 302)),
+    ("POST", "/members/{member}/password", _expect(302, 403, 403, 403, 200, 404, 200)),
+    ("GET", "/admin/", _expect(302, 403, 403, 403, 403, 403, 200)),
+    ("GET", "/admin/organizations/{org}", _expect(302, 403, 403, 403, 403, 403, 200)),
+    ("POST", "/admin/organizations/{org}/disable", _expect(302, 403, 403, 403, 403, 403, 302)),
+    ("GET", "/admin/rq/", _expect(302, 403, 403, 403, 403, 403, 200)),
+    ("POST", "/admin/rq/job/validation-{run}/delete", _expect(302, 403, 403, 403, 403, 403,
+                                                              403)),
+    ("GET", "/login", _expect(200, 302, 302, 302, 302, 302, 302)),  # logged in: the upload page
 ]
 
 
-def _people(make_person: Any) -> dict[str, Person | None]:
-    return {ANONYMOUS: None, VIEWER: make_person("viewer"), OWNER: make_person("editor"),
-            OTHER: make_person("editor"), ADMIN: make_person("admin")}
+def _people(app: Flask) -> dict[str, Person | None]:
+    return {ANONYMOUS: None, VIEWER: member(app, "viewer", CLINIC),
+            OWNER: member(app, "editor", CLINIC), COLLEAGUE: member(app, "editor", CLINIC),
+            MANAGER: member(app, "manager", CLINIC), OUTSIDER: member(app, "manager", AGENCY),
+            ADMIN: member(app, "admin", None)}
+
+
+def _form(method: str, path: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The body a POST of the matrix sends: a file to upload, a role, a new member."""
+    if method != "POST":
+        return None, None
+    if path in ("/api/validations", "/upload"):
+        return {"file": (io.BytesIO(billing_csv([act(1)])), "f.csv")}, "multipart/form-data"
+    if path.endswith("/role"):
+        return {"role": "editor"}, None
+    if path.endswith("/members"):
+        return {"email": f"nouveau-{os.urandom(3).hex()}@exemple.test", "role": "viewer"}, None
+    return None, None
 
 
 def _request(client: FlaskClient, method: str, path: str, person: Person | None) -> Any:
@@ -56,29 +92,74 @@ def _request(client: FlaskClient, method: str, path: str, person: Person | None)
     if person is not None and not is_api:
         client.post("/login", data={"email": person.email, "password": person.password})
     headers = person.headers if person is not None and is_api else {}
-    data = None
-    if method == "POST" and path in ("/api/validations", "/upload"):
-        data = {"file": (io.BytesIO(billing_csv([act(1)])), "f.csv")}
+    data, content_type = _form(method, path)
     return client.open(path, method=method, headers=headers, data=data,
-                       content_type="multipart/form-data" if data else None)
+                       content_type=content_type)
 
 
 @pytest.mark.parametrize(("method", "template", "expected"), MATRIX,
                          ids=[f"{m} {p}" for m, p, _ in MATRIX])
-def test_role_matrix(app: Flask, make_person: Any, method: str, template: str,
+def test_role_matrix(app: Flask, method: str, template: str,
                      expected: dict[str, int]) -> None:
-    people = _people(make_person)
+    people = _people(app)
     owner = people[OWNER]
     assert owner is not None
+    target = member(app, "viewer", CLINIC)
+    target_id, org_id = user_of(app, target)
     for actor in ACTORS:
         client = app.test_client()
         run_id = upload_csv(client, owner, billing_csv([act(1)])).get_json()["validationId"]
-        response = _request(client, method, template.format(run=run_id), people[actor])
+        path = template.format(run=run_id, member=target_id, org=org_id)
+        response = _request(client, method, path, people[actor])
         response.get_data()  # a streamed body (CSV export) holds its transaction until read
         response.close()
         assert response.status_code == expected[actor], (actor, method, template)
         if template.startswith("/api/") and response.status_code >= 400:
             assert set(response.get_json()) == {"error"}
+        if "/disable" in template and method == "POST":  # the next actor finds them active
+            with app.app_context():
+                organization = organizations.find(CLINIC)
+                assert organization is not None
+                organizations.update(organization, active=True)
+                invoke(app, "users", "set", target.email, "--enable")
+
+
+def test_two_clerks_of_a_clinic_see_each_others_runs_and_not_an_agencys(
+        client: FlaskClient, app: Flask) -> None:
+    first, second = member(app, "editor", CLINIC), member(app, "viewer", CLINIC)
+    agency = member(app, "editor", AGENCY)
+    mine = upload_csv(client, first, billing_csv([act(1)]), "clinique.csv").get_json()
+    theirs = upload_csv(client, agency, billing_csv([act(1)]), "agence.csv").get_json()
+    listed = client.get("/api/validations", headers=second.headers).get_json()["items"]
+    assert [item["id"] for item in listed] == [mine["validationId"]]
+    assert listed[0]["owner"] == first.email and listed[0]["organization"] == CLINIC
+    one = client.get(f"/api/validations/{mine['validationId']}", headers=second.headers)
+    assert (one.get_json()["owner"], one.get_json()["organization"]) == (first.email, CLINIC)
+    assert client.get(f"/api/validations/{theirs['validationId']}",
+                      headers=second.headers).status_code == 404
+    client.post("/login", data={"email": second.email, "password": second.password})
+    page = client.get("/runs").get_data(as_text=True)
+    assert "clinique.csv" in page and "agence.csv" not in page
+    assert first.email in page  # whose run it is, among several clerks
+
+
+def test_admins_filter_the_runs_by_organization(client: FlaskClient, app: Flask) -> None:
+    clinic, agency = member(app, "editor", CLINIC), member(app, "editor", AGENCY)
+    admin = member(app, "admin", None)
+    upload_csv(client, clinic, billing_csv([act(1)]), "clinique.csv")
+    upload_csv(client, agency, billing_csv([act(1)]), "agence.csv")
+    every = client.get("/api/validations", headers=admin.headers).get_json()["items"]
+    assert {item["organization"] for item in every} == {CLINIC, AGENCY}
+    only = client.get("/api/validations", query_string={"organization": AGENCY},
+                      headers=admin.headers).get_json()["items"]
+    assert [item["fileName"] for item in only] == ["agence.csv"]
+    nobody = client.get("/api/validations", query_string={"organization": "Inconnue"},
+                        headers=admin.headers).get_json()
+    assert nobody["items"] == [] and nobody["total"] == 0
+    # A member's filter never widens what they see.
+    foreign = client.get("/api/validations", query_string={"organization": AGENCY},
+                         headers=clinic.headers).get_json()
+    assert foreign["items"] == []
 
 
 def test_a_second_agency_sees_nothing_of_the_first(client: FlaskClient, make_person: Any) -> None:

@@ -1,4 +1,5 @@
-"""Admin pages: users and queue health; rq-dashboard mounted at /admin/rq for admins only.
+"""Admin pages: organizations, users and queue health; rq-dashboard mounted at /admin/rq for
+admins only. (Member actions are `people`'s routes, which admins share with managers.)
 
 rq-dashboard 0.9 prints parts of its URL into an inline script without escaping (its
 `.js` templates are not autoescaped) and renders job fields into HTML unescaped, so:
@@ -26,15 +27,28 @@ from pathlib import Path
 from typing import Any
 
 import rq_dashboard
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from rq import Queue
 from sqlalchemy import select
 
-from validateur import health, metrics, queue
+from validateur import health, metrics, organizations, queue
 from validateur.auth import require_admin
 from validateur.extensions import csrf, db
-from validateur.models import User
+from validateur.models import Organization, Plan, User
+from validateur.web import people
+from validateur.web.forms import ActionForm, MemberForm, OrganizationForm
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -64,7 +78,9 @@ _STYLE_ATTRIBUTE = re.compile(r'style="([^"{}]*)"')
 def index() -> Any:
     users = db.session.execute(select(User).order_by(User.email)).scalars().all()
     return render_template("admin/index.html", users=users, health=health.check(),
-                           **queue_overview())
+                           organizations=organizations.all_organizations(),
+                           member_counts=organizations.member_counts(),
+                           action_form=ActionForm(), **queue_overview())
 
 
 def queue_overview() -> dict[str, Any]:
@@ -75,6 +91,60 @@ def queue_overview() -> dict[str, Any]:
                     if load.processing or load.queued or load.waiting_for_slot),
                    key=lambda load: (-load.waiting_for_slot, -load.processing, load.name))
     return {"queues": found, "loads": loads, "oldest_run": metrics.oldest_queued_run()}
+
+
+def _organization_or_404(organization_id: int) -> Organization:
+    found = organizations.organization_of(current_user, organization_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.route("/organizations/<int:organization_id>", methods=["GET", "POST"])
+@require_admin
+def organization_page(organization_id: int) -> Any:
+    """An organization: its plan and max-parallel (POST changes them), its members."""
+    organization = _organization_or_404(organization_id)
+    form = OrganizationForm(obj=organization)
+    if request.method == "POST":
+        if form.validate_on_submit():
+            organizations.update(organization, plan=Plan(form.plan.data),
+                                 max_parallel=form.max_parallel.data)
+            flash(f"Organisation {organization.name} modifiée.", "success")
+            return redirect(url_for("admin.organization_page", organization_id=organization_id))
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "error")
+    return people.render_members("admin/organization.html", organization, form=form,
+                                 member_form=MemberForm())
+
+
+@bp.route("/organizations/<int:organization_id>/disable", methods=["GET", "POST"])
+@require_admin
+def disable_organization(organization_id: int) -> Any:
+    """GET asks; POST disables: no member can sign in or use a token until it is enabled."""
+    organization = _organization_or_404(organization_id)
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("admin/confirm_organization.html", organization=organization,
+                               form=form, members=organizations.members(organization))
+    if not form.validate_on_submit():
+        abort(400)
+    organizations.update(organization, active=False)
+    flash(f"Organisation {organization.name} désactivée : ses membres ne peuvent plus se "
+          "connecter.", "success")
+    return redirect(url_for("admin.organization_page", organization_id=organization_id))
+
+
+@bp.post("/organizations/<int:organization_id>/enable")
+@require_admin
+def enable_organization(organization_id: int) -> Any:
+    organization = _organization_or_404(organization_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    organizations.update(organization, active=True)
+    flash(f"Organisation {organization.name} réactivée.", "success")
+    return redirect(url_for("admin.organization_page", organization_id=organization_id))
 
 
 def known_queues() -> set[str]:

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import exports, health, lifecycle, positions
+from validateur import exports, health, lifecycle, organizations, positions
 from validateur.auth import is_token_request, require_upload_right
 from validateur.extensions import csrf, db
-from validateur.models import User, ValidationRun
+from validateur.models import Organization, User, ValidationRun
 from validateur.schemas import (
     findings_schema,
     load_args,
@@ -41,10 +41,11 @@ def _csrf_for_cookie_sessions() -> None:
         csrf.protect()
 
 
-def _run_json(run: ValidationRun, owner: str | None,
+def _run_json(run: ValidationRun, owner: str | None, organization: str | None,
               places: dict[int, int] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = run_schema.dump(run)
     body["owner"] = owner
+    body["organization"] = organization
     body["queuePosition"] = (places or {}).get(run.id) if run.status == "queued" else None
     return body
 
@@ -55,9 +56,13 @@ def _places_for(runs: list[ValidationRun]) -> dict[int, int]:
 
 
 def _run_answer(run: ValidationRun) -> dict[str, Any]:
-    """One run with its owner's e-mail (a primary-key lookup, usually the caller itself)."""
+    """One run with its owner's e-mail and its organization's name (primary-key lookups,
+    usually of the caller and the caller's organization, already loaded)."""
     owner = db.session.get(User, run.user_id) if run.user_id is not None else None
-    return _run_json(run, owner.email if owner else None, _places_for([run]))
+    organization = (db.session.get(Organization, run.organization_id)
+                    if run.organization_id is not None else None)
+    return _run_json(run, owner.email if owner else None,
+                     organization.name if organization else None, _places_for([run]))
 
 
 @bp.post("/validations")
@@ -79,13 +84,20 @@ def create_validation() -> Any:
 @bp.get("/validations")
 @login_required
 def list_validations() -> Any:
-    """The caller's runs, filtered by `status` and by part of the file name (`q`)."""
+    """The runs of the caller's organization (admins: all), filtered by `status`, by part of
+    the file name (`q`) and by organization name (`organization`)."""
     args = load_args(run_list_args, request.args)
     query = queries.filter_runs(visible_runs(), args.get("status"), args.get("q"))
+    if args.get("organization"):
+        query = query.where(organizations.named(ValidationRun.organization_id,
+                                                args["organization"]))
     items, total = queries.paginate(query, args["page"], args["per_page"])
     owners = queries.owner_emails(items)
+    names = organizations.names_of({run.organization_id for run in items})
     places = _places_for(items)
-    return jsonify({"items": [_run_json(run, owners.get(run.user_id), places) for run in items],
+    return jsonify({"items": [_run_json(run, owners.get(run.user_id),
+                                        names.get(run.organization_id), places)
+                              for run in items],
                     "page": args["page"], "perPage": args["per_page"], "total": total})
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from validateur import auth, labels, lifecycle, positions, runs, sessions
+from validateur import auth, labels, lifecycle, organizations, positions, runs, sessions
 from validateur.auth import require_upload_right
 from validateur.models import RunStatus, ValidationRun
 from validateur.schemas import load_args, result_args, run_list_args
@@ -126,11 +126,13 @@ def runs_page() -> Any:
     query = queries.filter_runs(visible_runs(), status, name_part)
     items, total = queries.paginate(query, page, RUNS_PER_PAGE)
     last = queries.last_page(total, RUNS_PER_PAGE)
-    owners = queries.owner_emails(items) if current_user.is_admin else {}
+    owners = queries.owner_emails(items) if _shows_owners() else {}
+    names = (organizations.names_of({run.organization_id for run in items})
+             if current_user.is_admin else {})
     html = render_template(
         "pages/runs.html", runs=items, page=page, last=last, total=total, status=status,
-        q=name_part, owners=owners, beyond=page > last, script_labels=_script_labels(),
-        per_page=RUNS_PER_PAGE,
+        q=name_part, owners=owners, organization_names=names, beyond=page > last,
+        script_labels=_script_labels(), per_page=RUNS_PER_PAGE,
         places=positions.queue_positions() if any(r.status == "queued" for r in items) else {},
     )
     return html, 404 if page > last else 200
@@ -161,9 +163,18 @@ def run_page(run_id: int) -> Any:
     return html, 404 if page > last else 200
 
 
+def _shows_owners() -> bool:
+    """Whose run it is, where it can be someone else's: for admins, and for members of an
+    organization of several people (alone, every run is one's own)."""
+    if current_user.is_admin:
+        return True
+    organization = current_user.organization
+    return organization is not None and organizations.member_counts(organization.id).get(
+        organization.id, 0) > 1
+
+
 def _owner_email(run: ValidationRun) -> str | None:
-    """Admins see whose run it is; others only ever see their own."""
-    if not current_user.is_admin:
+    if not _shows_owners():
         return None
     return queries.owner_emails([run]).get(run.user_id) if run.user_id else None
 
