@@ -20,8 +20,9 @@ bounded warm shutdown.
 - The job modules (`JOB_MODULES`) are imported once in the parent, so a horse does not pay
   for them; a hand-back callback is only looked up among them.
 
-Plain `rq worker --url "$REDIS_URL" --with-scheduler validation` works too, without the
-thread (run `validateur cleanup` on a schedule then) and with RQ's unbounded warm shutdown.
+Plain `rq worker --url "$REDIS_URL" --with-scheduler validation-priority validation` works
+too, without the thread (run `validateur cleanup` on a schedule then) and with RQ's
+unbounded warm shutdown.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from jobs import context
-from validateur.queue import HANDED_BACK_META, mask_url
+from validateur.queue import HANDED_BACK_META, mask_url, queue_names
 
 log = logging.getLogger(__name__)
 #: Modules holding job functions and their callbacks, imported once by the worker's parent.
@@ -114,14 +115,30 @@ class ValidateurWorker(Worker):
         RQ itself only tries between jobs, every few minutes, and a dead holder's lock lives
         on for about a minute: retries due meanwhile would wait for it. A lock its holder has
         not refreshed for `SCHEDULER_SILENT_SECONDS` is released here first (RQ refreshes it
-        every second), then taken at once.
+        every second), then taken at once. With two queues, this worker's scheduler may hold
+        one queue's lock while a dead holder kept the other's: it is restarted to take both.
         """
         scheduler = self.scheduler
+        if scheduler is None:
+            return
         process = getattr(scheduler, "_process", None)
-        if scheduler is not None and (process is None or not process.is_alive()):
-            for name in self.queue_names():
-                release_silent_scheduler_lock(self.connection, name)
-            scheduler.acquire_locks(auto_start=True)
+        alive = process is not None and process.is_alive()
+        mine = scheduler.name.encode()
+        missing = [name for name in self.queue_names()
+                   if self.connection.get(RQScheduler.get_locking_key(name)) != mine]
+        if alive and not missing:
+            return
+        for name in missing:
+            release_silent_scheduler_lock(self.connection, name)
+        free = [name for name in missing
+                if self.connection.get(RQScheduler.get_locking_key(name)) is None]
+        if alive:
+            if not free:
+                return  # the other queues' schedulers are alive elsewhere
+            # A running scheduler only re-reads its locks every two minutes: restart it, so
+            # the new one holds every free queue's lock (the old one gives its own back).
+            self.stop_scheduler()
+        scheduler.acquire_locks(auto_start=True)
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         with self.fork_lock:
@@ -179,6 +196,11 @@ class ValidateurWorker(Worker):
 
     def handle_job_failure(self, job: Job, queue: Queue, started_job_registry: Any = None,
                            exc_string: str = "", execution: Any = None) -> None:
+        if job.id == self._handed_back_job and job.has_rate_limit:
+            self._handed_back_job = None
+            self._hand_back_keeping_slot(job, queue, execution)
+            _tell_job_module(job)
+            return
         handed_back = job.id == self._handed_back_job
         retries_left = job.retries_left
         super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
@@ -188,11 +210,28 @@ class ValidateurWorker(Worker):
             self._requeue_at_front(job, queue)
             _tell_job_module(job)
 
+    def _hand_back_keeping_slot(self, job: Job, queue: Queue, execution: Any) -> None:
+        """A rate-limited job we interrupted goes first in its queue, keeping its slot.
+
+        RQ's failure handling would release the job's slot (its organization's next waiting
+        job takes it) and our re-enqueue would then make the job wait behind its siblings.
+        Instead, what RQ itself does for a retry without delay: the execution is cleaned up
+        and the job pushed back, `queued`, at the front of its own queue (`job.origin`), in
+        one transaction. The job stays in the key's `allowed` set, where a queued job
+        legitimately is: one slot before, the same slot after, none leaked or doubled. No
+        retry is spent and no failure is recorded: a deploy is not the job's fault.
+        """
+        with self.connection.pipeline() as pipe:
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            queue._enqueue_job(job, pipeline=pipe, at_front=True)
+            pipe.execute()
+
     def _requeue_at_front(self, job: Job, queue: Queue) -> None:
         """Undo RQ's failure bookkeeping for a job we interrupted, and queue it first.
 
         Whatever RQ did with it (failed it, scheduled its retry, or queued the retry at once),
-        the job ends up once in the queue, at its front.
+        the job ends up once in the queue, at its front. (Rate-limited jobs never get here:
+        `_hand_back_keeping_slot`.)
         """
         for undo in (queue.scheduled_job_registry.remove, queue.failed_job_registry.remove,
                      queue.remove):
@@ -221,18 +260,24 @@ def _tell_job_module(job: Job) -> None:
         log.warning("job %s: hand-back callback failed (%s)", job.id, type(exc).__name__)
 
 
-def run_worker(app: Flask, *, burst: bool = False) -> bool:
+def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = None) -> bool:
+    """One worker on `queues` (default: `<queue>-priority` then `<queue>`), in that order.
+
+    RQ takes its queues in strict order: a worker listening to both always takes priority
+    work first. A worker given only `<queue>-priority` is reserved for priority work.
+    """
     context.preload(app)
     # Imported once here rather than by every work-horse when RQ resolves the job's name.
     for module_name in JOB_MODULES:
         importlib.import_module(module_name)
     url = app.config["REDIS_URL"]
     connection = Redis.from_url(url, health_check_interval=30, socket_connect_timeout=5)
-    queue = Queue(app.config["VALIDATEUR_QUEUE"], connection=connection)
     # Notifications first: their jobs last seconds and must not wait behind validations.
-    notify = Queue(app.config["VALIDATEUR_NOTIFICATIONS_QUEUE"], connection=connection)
-    log.info("worker listening on %s, %s at %s", notify.name, queue.name, mask_url(url))
-    worker = ValidateurWorker([notify, queue], connection=connection, app=app)
+    names = queues or [app.config["VALIDATEUR_NOTIFICATIONS_QUEUE"],
+                       *queue_names(app.config["VALIDATEUR_QUEUE"])]
+    listened = [Queue(name, connection=connection) for name in names]
+    log.info("worker listening on %s at %s", ", ".join(names), mask_url(url))
+    worker = ValidateurWorker(listened, connection=connection, app=app)
     if not burst:
         worker.start_maintenance_thread()
     return bool(worker.work(burst=burst, with_scheduler=True))

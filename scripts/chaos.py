@@ -3,10 +3,11 @@
 Brings up a stack of its own (`validateur.stack.OwnStack`: gunicorn, two `validateur worker`
 processes, a Redis server it can stop, a fresh database on DATABASE_URL's server, else
 127.0.0.1:5432, else an embedded PostgreSQL) with the fault tests' `FAST_FAULT_TIMINGS`,
-submits real uploads through the HTTP API, injects one fault per scenario while they run,
-waits for every run to end, and prints a table: scenario, runs submitted, completed, failed
-as expected, rows lost, rows duplicated. Exit code 1 if any run ended in an unexpected state
-or any row was lost or duplicated.
+submits real uploads through the HTTP API, injects one fault per scenario while they run
+(two of them while runs wait for their organization's only slot, RQ's rate limit: then no
+slot may stay held by a dead job either), waits for every run to end, and prints a table:
+scenario, runs submitted, completed, failed as expected, rows lost, rows duplicated. Exit
+code 1 if any run ended in an unexpected state or any row was lost or duplicated.
 
 Usage: ./scripts/chaos [--runs N] [--rows N] [--only TEXT] [--production-timings]
 """
@@ -29,6 +30,7 @@ import psycopg
 from make_sample_csv import write_sample
 from redis import Redis
 from rq.job import Job
+from rq.rate_limit import RateLimitRegistry
 
 from validateur.queue import job_id_for
 from validateur.receiver import Receiver
@@ -96,6 +98,59 @@ def cancel(stack: OwnStack, run_id: int) -> str:
     return "cancelled"
 
 
+def _slots_held(stack: OwnStack) -> int:
+    """Rate-limit slots held or waited for, once every run is final (should be none)."""
+    connection = Redis.from_url(stack.redis.url)
+    try:
+        deadline = time.monotonic() + 20  # a finishing horse releases just after its commit
+        while True:
+            held = sum(r.get_allowed_job_count() + r.get_rate_limited_job_count()
+                       for r in RateLimitRegistry.all(connection))
+            if not held or time.monotonic() > deadline:
+                return held
+            time.sleep(0.2)
+    finally:
+        connection.close()
+
+
+def play_waiting(stack: OwnStack, name: str, hurt: Callable[[OwnStack, int], str],
+                 content: bytes, rows: int, behind: tuple[bytes, int], runs: int) -> Outcome:
+    """The fault strikes while runs wait for their organization's only slot: the stack's
+    organization is capped at 1, a file runs and two wait behind it (on no queue)."""
+    outcome = Outcome(name)
+    stack.cli("orgs", "set", STACK_ORGANIZATION, "--max-parallel", "1")
+    try:
+        for _ in range(runs):
+            files = [(content, rows), behind, behind]
+            ids: list[tuple[int, int]] = []
+            for data, count in files:
+                status, body = stack.api.upload(data)
+                outcome.submitted += 1
+                if status != 202:
+                    outcome.unexpected += 1
+                    outcome.notes.append(f"upload {status}")
+                    continue
+                ids.append((body["validationId"], count))
+            if not ids:
+                continue
+            first = ids[0][0]
+            stack.api.wait_processing(first)
+            attempts = stack.api.run(first).get("attempts", 1)
+            hurt_at = time.monotonic()
+            hurt(stack, first)
+            outcome.resumed_after.append(_wait_new_attempt(stack, first, attempts, hurt_at))
+            for run_id, count in ids:
+                _score(outcome, stack, run_id, "completed", count)
+            if held := _slots_held(stack):
+                outcome.unexpected += 1
+                outcome.notes.append(f"{held} rate-limit slot(s) still held or waited for")
+            while len(stack.live_workers()) < 2:
+                stack.add_worker()
+    finally:
+        stack.cli("orgs", "set", STACK_ORGANIZATION, "--max-parallel", "2")
+    return outcome
+
+
 SCENARIOS: dict[str, Callable[[OwnStack, int], str]] = {
     "work-horse SIGKILL": kill_horse,
     "worker lost (SIGKILL all)": lose_worker,
@@ -104,6 +159,13 @@ SCENARIOS: dict[str, Callable[[OwnStack, int], str]] = {
     "Redis restarted (data lost)": restart_redis,
     "cancel while running": cancel,
 }
+#: Faults struck while two runs wait for their organization's slot (`play_waiting`).
+WAITING_SCENARIOS: dict[str, Callable[[OwnStack, int], str]] = {
+    "worker SIGKILL, runs waiting for a slot": lose_worker,
+    "Redis restarted, runs waiting for a slot": restart_redis,
+}
+#: The organization `OwnStack`'s user was given (named after its e-mail).
+STACK_ORGANIZATION = "stack@exemple.test"
 
 
 def play(stack: OwnStack, name: str, hurt: Callable[[OwnStack, int], str], content: bytes,
@@ -307,6 +369,9 @@ def main() -> int:
         sample = work / "sample.csv"
         write_sample(sample, args.rows, encoding="cp1252", delimiter=";")
         content = sample.read_bytes()
+        small_rows = max(1_000, args.rows // 10)
+        write_sample(work / "small.csv", small_rows, encoding="cp1252", delimiter=";")
+        behind = ((work / "small.csv").read_bytes(), small_rows)
         timings = {} if args.production_timings else FAST_FAULT_TIMINGS
         # The webhook receiver of the notification scenario listens on loopback.
         stack = OwnStack(work, {**timings, "VALIDATEUR_WEBHOOK_ALLOW_PRIVATE": "1"})
@@ -314,6 +379,8 @@ def main() -> int:
         try:
             outcomes = [play(stack, name, hurt, content, args.rows, args.runs)
                         for name, hurt in SCENARIOS.items() if args.only in name]
+            outcomes += [play_waiting(stack, name, hurt, content, args.rows, behind, args.runs)
+                         for name, hurt in WAITING_SCENARIOS.items() if args.only in name]
             if not args.only:
                 outcomes.append(redis_down_uploads(stack, args.runs))
                 outcomes.append(bad_input(stack, args.runs))

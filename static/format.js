@@ -42,6 +42,18 @@
     return integer(Math.floor(tenths / 10)) + "," + String(tenths % 10) + " Mo";
   }
 
+  // « 1re dans la file d'attente », « 3e … » with the letters raised (<sup>), as the
+  // server's `queue_place` filter writes it; empties `element` when there is no place.
+  function queuePlace(element, position) {
+    while (element.firstChild) { element.removeChild(element.firstChild); }
+    if (!position) { return; }
+    const raised = document.createElement("sup");
+    raised.textContent = position === 1 ? "re" : "e";
+    element.appendChild(document.createTextNode(integer(position)));
+    element.appendChild(raised);
+    element.appendChild(document.createTextNode(" dans la file d\u2019attente"));
+  }
+
   window.ValidateurFormat = { integer: integer, money: money, percent: percent,
-                              plural: plural, fileSize: fileSize };
+                              plural: plural, fileSize: fileSize, queuePlace: queuePlace };
 }());

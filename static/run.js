@@ -27,6 +27,16 @@
     status.className = "status " + run.status;
     text("run-phase", labels.phase[run.phase] || run.phase);
     text("run-rows", format.integer(run.totalRows || run.processedRows));
+    const place = document.getElementById("run-queue-place");
+    if (place) {
+      const position = run.status === "queued" ? run.queuePosition : null;
+      const shown = place.querySelector(".queue-place");
+      if (shown.dataset.position !== String(position)) {
+        format.queuePlace(shown, position);
+        shown.dataset.position = String(position);
+      }
+      place.hidden = !position;
+    }
   }
 
   function poll() {

@@ -38,6 +38,12 @@
     cell(row, "warning", format.integer(run.counts.warning));
     cell(row, "optimization", format.integer(run.counts.optimization));
     cell(row, "gain", format.money(run.potentialGain));
+    const place = row.querySelector('[data-cell="place"]');
+    const position = run.status === "queued" ? run.queuePosition : null;
+    if (place && place.dataset.position !== String(position)) {
+      format.queuePlace(place, position);
+      place.dataset.position = String(position);
+    }
   }
 
   function refresh(row) {

@@ -82,16 +82,19 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     if "app" not in request.fixturenames:
         return
     app: Flask = request.getfixturevalue("app")
-    from rq import Queue
-
     from validateur.extensions import db
-    from validateur.queue import redis_manager
+    from validateur.queue import get_queues, redis_manager
 
     with app.app_context():
         db.session.remove()
         db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
         db.session.commit()
-        Queue(app.config["VALIDATEUR_QUEUE"], connection=redis_manager().client).empty()
+        for queued in get_queues():
+            queued.empty()
+        connection = redis_manager().client  # rate-limit slots and waiting sets, sweep lock
+        stale = [*connection.scan_iter("rq:rl*"), *connection.scan_iter("validateur:maint*")]
+        if stale:
+            connection.delete(*stale)
     upload_dir = Path(app.config["VALIDATEUR_UPLOAD_DIR"])
     for leftover in upload_dir.glob("*"):
         leftover.unlink()

@@ -292,11 +292,16 @@ def dev_command(workers: int, port: int) -> None:
 
 @main.command("worker")
 @click.option("--burst", is_flag=True, help="Traiter la file puis s'arrêter.")
-def worker_command(burst: bool) -> None:
+@click.option("--queues", default="",
+              help="Files écoutées, dans l'ordre, séparées par des virgules "
+                   "(par défaut : <file>-priority puis <file>).")
+def worker_command(burst: bool, queues: str) -> None:
     """Un processus worker RQ (avec le planificateur), l'application préchargée."""
     from jobs.worker import run_worker
 
-    run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    run_worker(current_app._get_current_object(), burst=burst,  # type: ignore[attr-defined]
+               queues=names or None)
 
 
 # -- users ----------------------------------------------------------------------------------

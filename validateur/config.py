@@ -140,6 +140,8 @@ def load(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("REDIS_URL", ""),
         "VALIDATEUR_QUEUE": env.get("VALIDATEUR_QUEUE", DEFAULT_QUEUE_NAME),
+        #: Bearer token of `/metrics`; unset, there is no `/metrics` (404).
+        "VALIDATEUR_METRICS_TOKEN": env.get("VALIDATEUR_METRICS_TOKEN", ""),
         "VALIDATEUR_UPLOAD_DIR": upload_dir.resolve(),
         "VALIDATEUR_MAX_UPLOAD_MB": max_mb,
         "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024 + 64 * 1024,

@@ -5,7 +5,24 @@ Runs from a thread of every `validateur worker` (every `VALIDATEUR_SWEEP_SECONDS
 cannot see: a work-horse killed so hard that no callback ran, a whole machine lost, Redis
 restarted and forgetting its jobs, a retry budget exhausted without the run being failed.
 A run is stalled when it shows no heartbeat for `VALIDATEUR_STALL_SECONDS` (workers beat
-twice a second while they work) and its RQ job is not waiting to run.
+twice a second while they work) and its RQ job is not really waiting to run: a job is
+waiting when it is scheduled (a retry), deferred, waiting for its organization's slot (in the
+rate-limit key's waiting set), or queued *and on its queue*. A queued job on no queue is a
+`BLPOP` orphan: a worker listening to several queues pops a job with `BLPOP`, which is not
+atomic with registering it as started, so a worker killed in between leaves a job `queued`
+nowhere; seen so on two sweeps in a row (the gap is milliseconds for a live worker), it is
+recovered like a lost one. A queued run's job that a horse started less than
+`VALIDATEUR_STALL_SECONDS` ago is starting, not lost: the run has waited in line (its last
+sign of life is old) and its first write is on its way.
+
+Recovering a rate-limited job releases its slot: the dead job's executions are removed with
+it, so RQ's own release (which keeps the slot of a job with a live execution, a horse it
+cannot tell from a dead one) frees it and admits the organization's next waiting job. Then
+each rate-limit key's stale slots are released (`RateLimitRegistry.cleanup`, which RQ itself
+runs only every few minutes), so no slot stays held by a job that is gone.
+
+One sweeper at a time: every worker runs the sweep, and two re-queueing the same run would
+enqueue it twice; a short Redis lock makes the others skip that round.
 
 Notifications get the same net: an outbox row pending and due for longer than
 `VALIDATEUR_STALL_SECONDS` lost its job (a killed worker, a Redis restart, Redis down at
@@ -14,23 +31,40 @@ the end of the run) and is given a new one (`notifications.requeue_due`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from flask import current_app
+from redis import Redis
 from rq.command import send_stop_job_command
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.rate_limit import RateLimitRegistry
 
 from validateur import notifications, queue, runs, storage
 from validateur.errors import QUEUE_DOWN
-from validateur.models import FailureCategory, ValidationRun
+from validateur.models import FailureCategory, RunStatus, ValidationRun, utcnow
 
 log = logging.getLogger(__name__)
 
 #: Files older than this that no open run owns are removed.
 ORPHAN_FILE_SECONDS = 3600
-PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+#: Statuses of a job that will run without help (each checked where it waits, `_waiting`).
+PENDING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.RATE_LIMITED}
+#: The sweep's lock: long enough for a sweep, short enough that a dead holder costs little.
+SWEEP_LOCK_KEY = "validateur:maintenance:lock"
+SWEEP_LOCK_SECONDS = 30
+#: A queued job seen on no queue is remembered this long (the next sweep confirms it).
+SUSPECT_KEY = "validateur:maintenance:orphan:{0}"
+SUSPECT_SECONDS = 600
+_RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 GAVE_UP_MESSAGE = (
     "La validation a été interrompue plusieurs fois (worker arrêté ou perdu) ; "
     "téléversez le fichier à nouveau."
@@ -54,15 +88,83 @@ def _job_of(run: ValidationRun) -> Job | None:
         return None
 
 
+def _on_its_queue(job: Job, connection: Redis) -> bool:
+    """Whether the job id is in its queue's list (or a single-queue worker's intermediate
+    list, which RQ's own cleanup watches)."""
+    origin = Queue(job.origin, connection=connection)
+    return any(connection.lpos(key, job.id) is not None
+               for key in (origin.key, origin.intermediate_queue_key))
+
+
+def _starting(run: ValidationRun, job: Job) -> bool:
+    """A queued run whose job a horse started moments ago: the run's own first write
+    (`runs.start_attempt`) is on its way, and the run's heartbeat is only that old."""
+    if run.status != RunStatus.QUEUED or job.get_status() != JobStatus.STARTED:
+        return False
+    started = job.started_at
+    if started is None:
+        return False
+    age = (utcnow() - started.replace(tzinfo=started.tzinfo or UTC)).total_seconds()
+    return bool(age < current_app.config["VALIDATEUR_STALL_SECONDS"])
+
+
+def _waiting(job: Job, connection: Redis) -> bool:
+    """Whether the job will run without help: see the module's doc."""
+    status = job.get_status()
+    if status not in PENDING:
+        return False
+    if status == JobStatus.RATE_LIMITED and job.has_rate_limit:
+        registry = RateLimitRegistry.from_job(job)
+        return connection.zscore(registry.rate_limited_key, job.id) is not None
+    if status != JobStatus.QUEUED or _on_its_queue(job, connection):
+        return True
+    # Queued on no queue: an orphan if the previous sweep saw it so too, with the same
+    # enqueue time (a job re-queued since is a new case).
+    key = SUSPECT_KEY.format(job.id)
+    seen = str(job.enqueued_at)
+    if connection.get(key) == seen.encode():
+        connection.delete(key)
+        return False
+    connection.set(key, seen, ex=SUSPECT_SECONDS)
+    return True
+
+
+def _drop_job(job: Job, connection: Redis) -> None:
+    """Delete a lost job and free its slot: its executions go first, so that RQ's release
+    (run by `delete` for a rate-limited job) sees no live one and frees the slot."""
+    if job.get_status() == JobStatus.STARTED:
+        send_stop_job_command(connection, job.id)  # a stuck horse, if any
+    if job.has_rate_limit:
+        with connection.pipeline() as pipe:
+            job.execution_registry.delete(job=job, pipeline=pipe)
+            pipe.execute()
+    job.delete()
+
+
+def _forget_job_id(run: ValidationRun, connection: Redis) -> None:
+    """A job Redis lost may have left its id behind (on a list, holding a slot): remove it,
+    so the new job of the same id is queued once and holds one slot."""
+    job_id = run.job_id or queue.job_id_for(run.id)
+    with connection.pipeline() as pipe:
+        for listed in queue.get_queues(connection):
+            pipe.lrem(listed.key, 0, job_id)
+        if run.organization_id is not None:
+            registry = RateLimitRegistry(queue.rate_limit_key(run.organization_id), connection)
+            pipe.zrem(registry.allowed_key, job_id)
+            pipe.zrem(registry.rate_limited_key, job_id)
+        pipe.execute()
+
+
 def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
     """Give a stalled run a new job, or fail it once its attempts are spent."""
+    connection = queue.redis_manager().client
     job = _job_of(run)
-    if job is not None and job.get_status() in PENDING:
-        return  # waiting for a free worker or for its retry time: not stalled
-    if job is not None and job.get_status() == JobStatus.STARTED:
-        send_stop_job_command(queue.redis_manager().client, job.id)  # a stuck horse, if any
+    if job is not None and (_waiting(job, connection) or _starting(run, job)):
+        return  # waiting for a worker, a slot or its retry time, or starting: not stalled
     if job is not None:
-        job.delete()
+        _drop_job(job, connection)
+    else:
+        _forget_job_id(run, connection)
     if run.attempts >= 1 + len(current_app.config["VALIDATEUR_RETRY_SECONDS"]):
         # A lost horse may have committed its rows before dying: the failed run drops them.
         gave_up = runs.Failed(GAVE_UP_MESSAGE, FailureCategory.INTERRUPTED, discards_rows=True)
@@ -110,11 +212,52 @@ def purge_expired_runs(report: MaintenanceReport) -> None:
     notifications.purge_older_than(current_app.config["VALIDATEUR_RETENTION_DAYS"])
 
 
+def release_stale_slots() -> None:
+    """Free every rate-limit slot held by a job that no longer holds one (gone, final,
+    scheduled), admit waiting jobs into free slots, drop empty keys: RQ's own cleanup."""
+    try:
+        for registry in RateLimitRegistry.all(queue.redis_manager().client):
+            registry.cleanup()
+    except QUEUE_DOWN as exc:
+        log.warning("maintenance: rate-limit cleanup skipped (%s)", type(exc).__name__)
+
+
+def _take_lock() -> str | None:
+    """The sweep's lock token, or None when another sweeper holds it (or Redis is down:
+    then the database-only parts still run)."""
+    token = secrets.token_hex(8)
+    try:
+        taken = queue.redis_manager().client.set(SWEEP_LOCK_KEY, token, nx=True,
+                                                 ex=SWEEP_LOCK_SECONDS)
+    except QUEUE_DOWN:
+        return ""
+    return token if taken else None
+
+
+def _release_lock(token: str) -> None:
+    if token:
+        with contextlib.suppress(*QUEUE_DOWN):  # else it expires by itself
+            queue.redis_manager().client.eval(_RELEASE_LOCK, 1, SWEEP_LOCK_KEY, token)
+
+
 def run_maintenance() -> MaintenanceReport:
-    """Everything, in order; each part logs what it did."""
+    """Everything, in order; each part logs what it did. Skipped while another sweeper
+    holds the lock."""
     report = MaintenanceReport()
+    token = _take_lock()
+    if token is None:
+        return report
+    try:
+        _sweep(report)
+    finally:
+        _release_lock(token)
+    return report
+
+
+def _sweep(report: MaintenanceReport) -> None:
     recover_stalled_runs(report)
     requeue_due_notifications(report)
+    release_stale_slots()
     remove_orphan_files(report)
     purge_expired_runs(report)
     if (report.requeued or report.failed or report.orphan_files or report.purged_runs
@@ -122,4 +265,3 @@ def run_maintenance() -> MaintenanceReport:
         log.info("maintenance: requeued %s, failed %s, orphan files %s, purged runs %s, "
                  "notifications re-enqueued %s", report.requeued, report.failed,
                  report.orphan_files, report.purged_runs, report.notifications)
-    return report

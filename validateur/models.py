@@ -280,6 +280,9 @@ class ValidationRun(db.Model):  # type: ignore[name-defined,misc]
                                                  index=True)
     status: Mapped[RunStatus] = mapped_column(EnumString(RunStatus, 16), default=RunStatus.QUEUED,
                                               index=True)
+    #: The RQ queue of every attempt of the run (`<queue>-priority` for a `priority`
+    #: organization at submit time, else `<queue>`): a retry or a re-queue keeps it.
+    queue: Mapped[str | None] = mapped_column(String(100))
     phase: Mapped[Phase] = mapped_column(EnumString(Phase, 16), default=Phase.QUEUED)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[str | None] = mapped_column(String(64))

@@ -111,6 +111,7 @@ def update(organization: Organization, *, plan: Plan | None = None,
     """Change an organization; disabling it ends its members' sessions at once."""
     if plan is not None:
         organization.plan = plan
+    new_cap = max_parallel is not None and max_parallel != organization.max_parallel
     if max_parallel is not None:
         organization.max_parallel = _checked_max_parallel(max_parallel)
     if active is not None and active != organization.active:
@@ -119,6 +120,10 @@ def update(organization: Organization, *, plan: Plan | None = None,
             for member in members(organization):
                 member.end_sessions()
     db.session.commit()
+    if new_cap:  # the waiting and running jobs take the new cap now (`queue`)
+        from validateur import queue
+
+        queue.apply_max_parallel(organization.id, organization.max_parallel)
 
 
 def members(organization: Organization) -> list[User]:

@@ -6,6 +6,9 @@ never imports `jobs`), with every RQ option explicit (`_enqueue`). Three clients
 - the general client (rq-dashboard, cancel, maintenance): short connect and socket timeouts,
   and retries with exponential backoff so a Redis restart is absorbed without a restart;
 - the health client: one try, `HEALTH_TIMEOUT_SECONDS` per connect and per answer;
+- the read client (places in line, metrics, the admin page): one try, `READ_TIMEOUT_SECONDS`
+  per connect and per answer, so a page that shows what Redis knows still answers at once
+  while Redis hangs (it shows what PostgreSQL knows);
 - the enqueue client: the whole enqueue (connect, handshake, RQ's nine answers) shares one
   deadline, `VALIDATEUR_ENQUEUE_TIMEOUT_SECONDS`, so a hung Redis (it accepts connections but
   answers nothing) costs an upload that long, not timeout × retries × commands. It retries
@@ -32,8 +35,9 @@ from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as RedisRetry
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue, RateLimit, Retry
 from rq.job import Job
+from rq.rate_limit import RateLimitRegistry
 
 from validateur.config import (
     DEFAULT_ENQUEUE_TIMEOUT_SECONDS,
@@ -62,6 +66,8 @@ NOTIFY_TTL_SECONDS = 3600
 PROBE_TIMEOUT_SECONDS = 60
 PROBE_TTL_SECONDS = 600
 
+#: Reads that only add to a page (places in line, metrics) wait this long per answer, once.
+READ_TIMEOUT_SECONDS = 0.5
 #: `validateur check-redis` waits this long per answer, once.
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -124,6 +130,90 @@ def job_id_for(run_id: int) -> str:
     return f"validation-{run_id}"
 
 
+def run_id_of_job(job_id: str | bytes) -> int | None:
+    """The run of a `validation-<id>` job id; None for any other job."""
+    text = job_id.decode() if isinstance(job_id, bytes) else job_id
+    prefix, _, number = text.rpartition("-")
+    return int(number) if prefix == "validation" and number.isdigit() else None
+
+
+# -- queues and concurrency caps ------------------------------------------------------------
+#: The suffix of the queue a `priority` organization's runs go to, before the base queue.
+PRIORITY_SUFFIX = "-priority"
+
+
+def queue_names(base: str | None = None) -> list[str]:
+    """The queues a worker listens to by default, in the order it takes them: priority work
+    first, then the rest (`rq worker` takes its queues in strict order; no weights)."""
+    base = base or current_app.config["VALIDATEUR_QUEUE"]
+    return [base + PRIORITY_SUFFIX, base]
+
+
+def queue_for_plan(plan: str, base: str | None = None) -> str:
+    """The queue of an organization's runs: `<queue>-priority` for a `priority` plan."""
+    priority, standard = queue_names(base)
+    return priority if plan == "priority" else standard
+
+
+def rate_limit_key(organization_id: int, base: str | None = None) -> str:
+    """The RQ rate-limit key of an organization's validation jobs.
+
+    Prefixed by the base queue name: RQ's rate-limit keys are global to a Redis database, so
+    two deployments sharing one would otherwise share their organizations' slots.
+    """
+    return f"{base or current_app.config['VALIDATEUR_QUEUE']}:org-{organization_id}"
+
+
+def rate_limit_for(organization_id: int | None, max_parallel: int) -> RateLimit | None:
+    """At most `max_parallel` of the organization's jobs admitted at once; none for a run
+    without an organization (an operator's own, from the command line)."""
+    if organization_id is None:
+        return None
+    return RateLimit(rate_limit_key(organization_id), max(1, max_parallel))
+
+
+def apply_max_parallel(organization_id: int, max_parallel: int) -> list[str]:
+    """Make a new cap hold for the organization's jobs that already exist, at once.
+
+    RQ keeps the concurrency of a key in two places: the key's config (read when a slot is
+    released) and each job (passed again when the scheduler re-admits a retry, which writes it
+    back to the config). So every producer must pass the same value: the cap is written on
+    each of the organization's existing jobs (its open runs'), then on the
+    key, then free slots are filled from its waiting jobs (a raised cap admits them now; a
+    lowered one lets running jobs finish and admits no more until below it). Returns the
+    job ids admitted. Best effort: a Redis outage is logged, and the next enqueue or release
+    of the organization writes the new cap anyway.
+    """
+    from sqlalchemy import select
+
+    from validateur.extensions import db
+    from validateur.models import RunStatus, ValidationRun
+
+    job_ids = [job_id for job_id in db.session.execute(
+        select(ValidationRun.job_id).where(
+            ValidationRun.organization_id == organization_id,
+            ValidationRun.status.in_((RunStatus.QUEUED, RunStatus.PROCESSING)))).scalars()
+        if job_id]
+    try:
+        connection = redis_manager().client
+        registry = RateLimitRegistry(rate_limit_key(organization_id), connection)
+        with connection.pipeline() as pipe:
+            for job_id in job_ids:
+                pipe.exists(Job.key_for(job_id))
+            present = pipe.execute()
+        with connection.pipeline() as pipe:
+            for job_id, exists in zip(job_ids, present, strict=True):
+                if exists:
+                    pipe.hset(Job.key_for(job_id), "rate_limit_concurrency", max_parallel)
+            registry.register(max_parallel, pipe)
+            pipe.execute()
+        return registry.acquire_and_enqueue(max_parallel)
+    except QUEUE_DOWN as exc:
+        log.warning("cap of organization %s not applied in Redis: %s", organization_id,
+                    type(exc).__name__)
+        return []
+
+
 class RedisManager:
     """Owns the app's Redis clients (general, health, enqueue): lazy connect, close."""
 
@@ -134,6 +224,7 @@ class RedisManager:
         self._client: Redis | None = None
         self._health_client: Redis | None = None
         self._enqueue_client: Redis | None = None
+        self._read_client: Redis | None = None
 
     def _check_url(self) -> None:
         if not self.url:
@@ -168,6 +259,19 @@ class RedisManager:
         return self._health_client
 
     @property
+    def read_client(self) -> Redis:
+        """One try, `READ_TIMEOUT_SECONDS` to connect and to answer."""
+        if self._read_client is None:
+            self._check_url()
+            self._read_client = Redis.from_url(
+                self.url,
+                socket_connect_timeout=READ_TIMEOUT_SECONDS,
+                socket_timeout=READ_TIMEOUT_SECONDS,
+                retry=RedisRetry(NoBackoff(), 0),
+            )
+        return self._read_client
+
+    @property
     def enqueue_client(self) -> Redis:
         """Reads bounded by `deadline`; a dropped connection is retried once, in it."""
         if self._enqueue_client is None:
@@ -194,10 +298,11 @@ class RedisManager:
         return info
 
     def close(self) -> None:
-        for client in (self._client, self._health_client, self._enqueue_client):
+        for client in (self._client, self._health_client, self._enqueue_client,
+                       self._read_client):
             if client is not None:
                 client.close()
-        self._client = self._health_client = self._enqueue_client = None
+        self._client = self._health_client = self._enqueue_client = self._read_client = None
 
 
 def init_app(app: Flask) -> None:
@@ -214,25 +319,37 @@ def redis_manager() -> RedisManager:
 
 
 def get_queue(connection: Redis | None = None, name: str | None = None) -> Queue:
+    """A queue by name (default: the base queue, `VALIDATEUR_QUEUE`)."""
     return Queue(name or current_app.config["VALIDATEUR_QUEUE"],
                  connection=connection or redis_manager().client)
 
 
+def get_queues(connection: Redis | None = None) -> list[Queue]:
+    """Both queues, priority first."""
+    return [get_queue(connection, name) for name in queue_names()]
+
+
 def enqueue_validation(run_id: int) -> Job:
     """Enqueue `validation-<run id>` with the run id as its only argument, within the
-    enqueue deadline: RQ retries it with the configured backoff, its failure callback
-    decides what a failure means for the run, and its hand-back callback what a deploy's
-    hand-back does.
+    enqueue deadline, on the run's queue (chosen at submit from its organization's plan, kept
+    for every later attempt) and with its organization's concurrency cap as it is now (an
+    RQ `RateLimit` keyed by the organization): RQ retries it with the configured backoff,
+    its failure callback decides what a failure means for the run, and its hand-back
+    callback what a deploy's hand-back does. The sweeper re-enqueues a lost run through here
+    too, so a run keeps its queue and its cap whoever enqueues it.
 
     Raises `QueueNotConfigured` without REDIS_URL, `QueueUnavailable` when Redis cannot take
     the job in time. (A job whose answer was lost to the deadline may still be in Redis; its
     run is then deleted by the caller, and a job without its run does nothing.)
     """
     intervals = current_app.config["VALIDATEUR_RETRY_SECONDS"]
+    queue_name, organization_id, max_parallel = _placement_of(run_id)
     return _enqueue(
         VALIDATE_JOB,
         args=(run_id,),
         job_id=job_id_for(run_id),
+        queue_name=queue_name,
+        rate_limit=rate_limit_for(organization_id, max_parallel),
         description=f"validation run {run_id}",
         timeout=current_app.config["VALIDATEUR_JOB_TIMEOUT"],
         result_ttl=DEFAULT_RESULT_TTL_SECONDS,
@@ -259,6 +376,8 @@ def enqueue_probe(number: int, seconds: float = 0.0) -> Job:
         retry=None,
         on_failure=None,
         on_handed_back=ON_PROBE_HANDED_BACK,
+        queue_name=None,
+        rate_limit=None,
     )
 
 
@@ -286,18 +405,45 @@ def enqueue_notification(notification_id: int, at: datetime | None = None) -> Jo
     )
 
 
+def _placement_of(run_id: int) -> tuple[str, int | None, int]:
+    """The run's queue, organization and that organization's cap, in one query.
+
+    A run stored without a queue (submitted before queues existed) goes to the base queue.
+    """
+    from sqlalchemy import select
+
+    from validateur.extensions import db
+    from validateur.models import DEFAULT_MAX_PARALLEL, Organization, ValidationRun
+
+    row = db.session.execute(
+        select(ValidationRun.queue, ValidationRun.organization_id, Organization.max_parallel)
+        .outerjoin(Organization, Organization.id == ValidationRun.organization_id)
+        .where(ValidationRun.id == run_id)
+    ).one_or_none()
+    if row is None:  # the run is gone: its job will find nothing to do
+        return current_app.config["VALIDATEUR_QUEUE"], None, DEFAULT_MAX_PARALLEL
+    queue_name, organization_id, max_parallel = row
+    return (queue_name or current_app.config["VALIDATEUR_QUEUE"], organization_id,
+            max_parallel or DEFAULT_MAX_PARALLEL)
+
+
 def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, description: str,
              timeout: int, result_ttl: int, failure_ttl: int, retry: Retry | None,
              on_failure: str | None, on_handed_back: str | None,
-             queue_name: str | None = None, at: datetime | None = None) -> Job:
+             queue_name: str | None = None, rate_limit: RateLimit | None = None,
+             at: datetime | None = None) -> Job:
     """Enqueue `func` (a dotted name: the web never imports `jobs`) with every RQ option
     given by the caller, within the enqueue deadline.
 
     `on_handed_back` is the dotted name of the function the worker calls, with the job, when
     it hands the job back to the queue after a deploy's grace (`jobs.worker`): what that
     means for the job's domain is the job's module's business. Only numbers and dotted
-    names go to Redis here: no PHI. `queue_name` defaults to the validation queue; `at`
-    schedules the job (RQ's scheduler, run by the workers, enqueues it then).
+    names go to Redis here: no PHI.
+
+    `queue_name` is the queue (default: the base queue); `rate_limit` admits the job only
+    while fewer than its concurrency of jobs with its key are queued or running (RQ 3.0's
+    `RateLimit`: until then the job waits on no queue, in the key's waiting set); `at`
+    schedules the job (RQ's scheduler, run by the workers, enqueues it then; no rate limit).
     """
     manager = redis_manager()
     meta = {HANDED_BACK_META: on_handed_back} if on_handed_back else {}
@@ -321,6 +467,7 @@ def _enqueue(func: str, *, args: tuple[Any, ...], job_id: str | None, descriptio
                 retry=retry,
                 on_failure=Callback(on_failure) if on_failure else None,
                 meta=meta,
+                rate_limit=rate_limit,
             )
     except REDIS_DOWN as exc:
         log.warning("enqueue of %s failed: %s", job_id or func, type(exc).__name__)

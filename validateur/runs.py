@@ -38,7 +38,9 @@ from validateur.extensions import db
 from validateur.models import (
     BillingRecord,
     FailureCategory,
+    Organization,
     Phase,
+    Plan,
     RunStatus,
     User,
     ValidationResult,
@@ -46,7 +48,7 @@ from validateur.models import (
     count_values,
     utcnow,
 )
-from validateur.queue import job_id_for
+from validateur.queue import job_id_for, queue_for_plan
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +151,18 @@ def add_queued(user_id: int | None, file_name: str, stored_name: str, file_size:
     The run belongs to the uploader's organization as it is now (a later move of the
     uploader leaves the run where it was); an admin's or an ownerless run to none. A batch
     passes the organization it already read (`organization_id`), one query for all its runs.
+    Its queue is chosen from that organization's plan now, and kept for every attempt.
     """
     if organization_id is None:
         organization_id = organization_of(user_id)
+    # Loaded with the uploader (or by the batch) already: the identity map answers.
+    organization = (db.session.get(Organization, organization_id)
+                    if organization_id is not None else None)
     run = ValidationRun(
         user_id=user_id,
         organization_id=organization_id,
+        queue=queue_for_plan(organization.plan if organization is not None and organization.plan
+                             else Plan.STANDARD),
         batch_id=batch_id,
         file_name=file_name[:255],
         stored_name=stored_name,

@@ -53,6 +53,11 @@ class RunSchema(Schema):
     errorCategory = fields.String(attribute="error_category", allow_none=True)
     jobId = fields.String(attribute="job_id", allow_none=True)
     batchId = fields.Integer(attribute="batch_id", allow_none=True)
+    #: The RQ queue of the run's attempts (`validation-priority`, `validation`).
+    queue = fields.String(allow_none=True)
+    #: 1-based place in line while queued (`positions`), else null: set by the view.
+    queuePosition = fields.Integer(attribute="queue_position", allow_none=True,
+                                   dump_default=None)
     attempts = fields.Integer()
     createdAt = fields.DateTime(attribute="created_at")
     startedAt = fields.DateTime(attribute="started_at", allow_none=True)

@@ -220,10 +220,12 @@ def start_web(env: Mapping[str, str], port: int, *, log: Path | None = None,
 
 def start_worker(env: Mapping[str, str], *, log: Path | None = None, plain: bool = False,
                  new_session: bool = False) -> subprocess.Popen[bytes]:
-    """`validateur worker`, or (plain) `rq worker --url … --with-scheduler QUEUE`."""
+    """`validateur worker`, or (plain) `rq worker --url … --with-scheduler QUEUE-priority
+    QUEUE` (both queues, priority first, as `validateur worker` listens by default)."""
     if plain:
+        base = env["VALIDATEUR_QUEUE"]
         args = [str(VENV_BIN / "rq"), "worker", "--url", env["REDIS_URL"], "--with-scheduler",
-                env["VALIDATEUR_QUEUE"]]
+                f"{base}-priority", base]
     else:
         args = [sys.executable, "-m", "validateur", "worker"]
     output = _output(log)

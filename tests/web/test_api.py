@@ -206,7 +206,9 @@ def test_an_upload_is_one_transaction_without_reloads(app: Flask, client: FlaskC
         event.remove(engine, "before_cursor_execute", note_statement)
         event.remove(engine, "commit", note_commit)
     assert response.status_code == 202
-    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT"]  # token+user, run, job id, log
+    # token+user (its organization joined), run, job id, log; after the commit, the enqueue
+    # reads the run's queue and its organization's cap (not a reload of the run).
+    assert statements == ["SELECT", "INSERT", "UPDATE", "INSERT", "SELECT"]
     assert len(commits) == 1
     run_id = response.get_json()["validationId"]
     logs = client.get(f"/api/validations/{run_id}/logs", headers=editor.headers).get_json()

@@ -43,7 +43,7 @@ from flask_login import current_user
 from rq import Queue
 from sqlalchemy import select
 
-from validateur import health, organizations, queue
+from validateur import health, metrics, organizations, queue
 from validateur.auth import require_admin
 from validateur.extensions import csrf, db
 from validateur.models import Organization, Plan, User
@@ -80,7 +80,17 @@ def index() -> Any:
     return render_template("admin/index.html", users=users, health=health.check(),
                            organizations=organizations.all_organizations(),
                            member_counts=organizations.member_counts(),
-                           action_form=ActionForm())
+                           action_form=ActionForm(), **queue_overview())
+
+
+def queue_overview() -> dict[str, Any]:
+    """The queue section's numbers (`templates/admin/_queues.html`): one metrics snapshot,
+    the organizations with work in line or running, the oldest waiting run."""
+    found = metrics.snapshot()
+    loads = sorted((load for load in found.organizations.values()
+                    if load.processing or load.queued or load.waiting_for_slot),
+                   key=lambda load: (-load.waiting_for_slot, -load.processing, load.name))
+    return {"queues": found, "loads": loads, "oldest_run": metrics.oldest_queued_run()}
 
 
 def _organization_or_404(organization_id: int) -> Organization:

@@ -16,6 +16,7 @@ from validateur import (
     lifecycle,
     notifications,
     organizations,
+    positions,
     webhooks,
 )
 from validateur.auth import is_token_request, require_upload_right
@@ -61,12 +62,18 @@ def _csrf_for_cookie_sessions() -> None:
         csrf.protect()
 
 
-def _run_json(run: ValidationRun, owner: str | None, organization: str | None
-              ) -> dict[str, Any]:
+def _run_json(run: ValidationRun, owner: str | None, organization: str | None,
+              places: dict[int, int] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = run_schema.dump(run)
     body["owner"] = owner
     body["organization"] = organization
+    body["queuePosition"] = (places or {}).get(run.id) if run.status == "queued" else None
     return body
+
+
+def _places_for(runs: list[ValidationRun]) -> dict[int, int]:
+    """Places in line, computed once, only when one of `runs` is queued."""
+    return positions.queue_positions() if any(r.status == "queued" for r in runs) else {}
 
 
 def _run_answer(run: ValidationRun) -> dict[str, Any]:
@@ -76,7 +83,7 @@ def _run_answer(run: ValidationRun) -> dict[str, Any]:
     organization = (db.session.get(Organization, run.organization_id)
                     if run.organization_id is not None else None)
     return _run_json(run, owner.email if owner else None,
-                     organization.name if organization else None)
+                     organization.name if organization else None, _places_for([run]))
 
 
 @bp.post("/validations")
@@ -109,8 +116,10 @@ def list_validations() -> Any:
     items, total = queries.paginate(query, args["page"], args["per_page"])
     owners = queries.owner_emails(items)
     names = organizations.names_of({run.organization_id for run in items})
+    places = _places_for(items)
     return jsonify({"items": [_run_json(run, owners.get(run.user_id),
-                                        names.get(run.organization_id)) for run in items],
+                                        names.get(run.organization_id), places)
+                              for run in items],
                     "page": args["page"], "perPage": args["per_page"], "total": total})
 
 

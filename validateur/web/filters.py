@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from markupsafe import Markup
 
 from validateur import formatting, labels
 from validateur.validation.catalogue import rule_title, scenario_title
@@ -66,6 +67,32 @@ def file_size(size: int | None) -> str:
     return f"{formatting.integer(tenths // 10)},{tenths % 10} Mo"
 
 
+def ordinal(number: int) -> Markup:
+    """`1` → `1<sup>re</sup>`, `3` → `3<sup>e</sup>`: the French ordinal abbreviations (« la
+    file » is feminine), the letters raised. run.js writes the same."""
+    suffix = "re" if number == 1 else "e"
+    return Markup(f"{formatting.integer(number)}<sup>{suffix}</sup>")
+
+
+def queue_place(position: int | None) -> Markup:
+    """`3<sup>e</sup> dans la file d'attente`; nothing when not in line."""
+    if not position:
+        return Markup("")
+    return ordinal(int(position)) + Markup(" dans la file d’attente")
+
+
+def duration(seconds: float | None) -> str:
+    """`45 s`, `3 min 12 s`, `2 h 05 min`: how long something has waited."""
+    total = int(seconds or 0)
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{formatting.integer(hours)} h {minutes:02d} min"
+
+
 def masked_person(data: dict[str, Any] | None) -> str:
     """The masked identities a rule put in a finding's data (never a clear name)."""
     if not data:
@@ -82,7 +109,8 @@ def init_app(app: Flask) -> None:
     for name, function in {
         "integer": integer, "money": money, "percent": percent, "iso_date": iso_date,
         "when": when, "plural": plural, "file_size": file_size,
-        "masked_person": masked_person,
+        "masked_person": masked_person, "ordinal": ordinal, "queue_place": queue_place,
+        "duration": duration,
         "rule_title": rule_title, "scenario_title": scenario_title,
         "status_label": _labelled(labels.STATUS),
         "batch_status_label": _labelled(labels.BATCH_STATUS),

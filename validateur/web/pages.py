@@ -36,6 +36,7 @@ from validateur import (
     lifecycle,
     notifications,
     organizations,
+    positions,
     runs,
     sessions,
 )
@@ -209,6 +210,7 @@ def runs_page() -> Any:
         q=name_part, owners=owners, organization_names=names, beyond=page > last,
         script_labels=_script_labels(), per_page=RUNS_PER_PAGE, batch=batch_id,
         batch_heads=_batch_heads(items),
+        places=positions.queue_positions() if any(r.status == "queued" for r in items) else {},
     )
     return html, 404 if page > last else 200
 
@@ -310,6 +312,7 @@ def run_page(run_id: int) -> Any:
         logs=queries.logs_of(run.id) if final_without_results else [],
         owner=_owner_email(run), script_labels=_script_labels(),
         results_url=url_for("api.get_results", run_id=run.id),
+        position=positions.position_of(run),
     )
     return html, 404 if beyond else 200
 
