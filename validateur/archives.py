@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from validateur.errors import ValidateurError
 
+#: What reading a member's bytes raises when the archive is at fault (a bad CRC, a truncated
+#: or corrupt deflate stream, an unsupported method): an input problem. A failure of our own
+#: disk (`OSError` while the member is stored) is not among them: it stays a technical error.
+MEMBER_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError)
 #: Most entries read from one archive (a batch holds at most a few dozen files).
 MAX_ENTRIES = 1000
 #: A CSV rarely compresses more than 20 times; past 100, the member is refused.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import unicodedata
 import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,7 +296,7 @@ def _store(source: _Part | _InArchive, budget: int) -> tuple[str, int, str | Non
         raise UploadRejected(413, "too_large",
                              "Ce fichier de l'archive dépasse la taille maximale une fois "
                              "décompressé.") from None
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
+    except archives.MEMBER_UNREADABLE:
         raise UploadRejected(400, "unusable_member",
                              "Ce fichier de l'archive est illisible (archive endommagée ou "
                              "compression non prise en charge).") from None
