@@ -22,14 +22,14 @@ from flask.testing import FlaskClient
 from rq import Worker
 from rq.job import Job
 from rq.rate_limit import RateLimitRegistry
-from sqlalchemy import func, select
 
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv, sample_file
+from tests.support.runs import fresh_run, stored_rows
 from tests.workers import wait_final, wait_for
 from validateur import auth, organizations, queue
 from validateur.extensions import db
-from validateur.models import BillingRecord, Plan, Role, ValidationRun
+from validateur.models import Plan, Role
 from validateur.stack import EmbeddedRedis
 
 pytestmark = pytest.mark.e2e
@@ -66,21 +66,6 @@ def _upload(client: FlaskClient, person: Person, content: bytes) -> int:
     return run_id
 
 
-def _run(app: Flask, run_id: int) -> ValidationRun:
-    with app.app_context():
-        db.session.expire_all()
-        run = db.session.get(ValidationRun, run_id)
-        assert run is not None
-        db.session.expunge(run)
-        return run
-
-
-def _rows(app: Flask, run_id: int) -> int:
-    with app.app_context():
-        return int(db.session.execute(select(func.count()).select_from(BillingRecord).where(
-            BillingRecord.validation_run_id == run_id)).scalar_one())
-
-
 def _wait_workers(app: Flask, count: int) -> None:
     with app.app_context():
         connection = queue.redis_manager().client
@@ -88,13 +73,13 @@ def _wait_workers(app: Flask, count: int) -> None:
 
 
 def _started_at(app: Flask, run_id: int) -> datetime:
-    started = _run(app, run_id).started_at
+    started = fresh_run(app, run_id).started_at
     assert started is not None
     return started
 
 
 def _wait_processing(app: Flask, run_id: int) -> None:
-    wait_for(lambda: _run(app, run_id).processed_rows > 0, 60, 0.05)
+    wait_for(lambda: fresh_run(app, run_id).processed_rows > 0, 60, 0.05)
 
 
 def _assert_all_completed_once(app: Flask, runs: dict[int, int]) -> None:
@@ -102,7 +87,7 @@ def _assert_all_completed_once(app: Flask, runs: dict[int, int]) -> None:
     for run_id, rows in runs.items():
         run = wait_final(app, run_id, timeout=180)
         assert run.status == "completed", (run_id, run.error_message)
-        assert _rows(app, run_id) == rows == run.total_rows
+        assert stored_rows(app, run_id) == rows == run.total_rows
 
 
 def _assert_no_slot_held(app: Flask) -> None:
@@ -154,7 +139,7 @@ def test_a_capped_organizations_pile_does_not_hold_back_another_organization(
     waited = (run.started_at - run.created_at).total_seconds()
     print(f"\nB waited {waited:.2f} s for a worker behind A's {len(pile)} files")
     assert waited < 2
-    second_started = _run(fault_app, pile[1]).started_at  # not after A's files
+    second_started = fresh_run(fault_app, pile[1]).started_at  # not after A's files
     assert second_started is None or run.started_at < second_started
     # From now on nobody submits: each waiting file's place only goes down, to 1, then it
     # starts (B's arrival put it one place back: B was next, as it should be).
@@ -170,7 +155,7 @@ def test_a_capped_organizations_pile_does_not_hold_back_another_organization(
     starts = [_started_at(fault_app, run_id) for run_id in pile]
     assert starts == sorted(starts)  # one at a time, in order
     for earlier, later in itertools.pairwise(pile):  # never two of A's at once
-        finished = _run(fault_app, earlier).finished_at
+        finished = fresh_run(fault_app, earlier).finished_at
         assert finished is not None and finished <= _started_at(fault_app, later)
     _assert_no_slot_held(fault_app)
 
@@ -184,14 +169,14 @@ def test_a_priority_file_submitted_after_six_waiting_files_starts_next(
     _wait_workers(fault_app, 1)
     line = [_upload(client, standard, medium_file) for _ in range(7)]
     _wait_processing(fault_app, line[0])
-    assert [_run(fault_app, run_id).status for run_id in line[1:]] == ["queued"] * 6
+    assert [fresh_run(fault_app, run_id).status for run_id in line[1:]] == ["queued"] * 6
     urgent = _upload(client, vip, SMALL)
     assert _place(client, vip, urgent) == ("queued", 1)
-    assert _run(fault_app, urgent).queue == queue.queue_names(
+    assert fresh_run(fault_app, urgent).queue == queue.queue_names(
         fault_app.config["VALIDATEUR_QUEUE"])[0]
     run = wait_final(fault_app, urgent, timeout=120)
     assert run.status == "completed" and run.started_at is not None
-    first_done = _run(fault_app, line[0]).finished_at
+    first_done = fresh_run(fault_app, line[0]).finished_at
     assert first_done is not None and first_done <= run.started_at
     waited = (run.started_at - run.created_at).total_seconds()
     behind = (run.started_at - first_done).total_seconds()
@@ -222,7 +207,7 @@ def test_a_worker_killed_while_runs_wait_for_a_slot_loses_and_leaks_nothing(
         process.kill()  # worker, horse and scheduler at once: no callback runs
     workers()
     _assert_all_completed_once(fault_app, dict.fromkeys(pile, MEDIUM_ROWS))
-    assert _run(fault_app, pile[0]).attempts == 2
+    assert fresh_run(fault_app, pile[0]).attempts == 2
     _assert_no_slot_held(fault_app)
 
 
@@ -263,7 +248,7 @@ def test_a_deploys_hand_back_keeps_the_slot_and_the_place(
     assert worker.wait(30) == 0
     with fault_app.app_context():
         connection = queue.redis_manager().client
-        organization_id = _run(fault_app, first).organization_id
+        organization_id = fresh_run(fault_app, first).organization_id
         assert organization_id is not None
         registry = RateLimitRegistry(queue.rate_limit_key(organization_id), connection)
         assert registry.get_allowed_job_ids() == [queue.job_id_for(first)]
@@ -274,5 +259,5 @@ def test_a_deploys_hand_back_keeps_the_slot_and_the_place(
     workers()
     _assert_all_completed_once(fault_app, {first: 4 * MEDIUM_ROWS, second: 10})
     assert _started_at(fault_app, first) < _started_at(fault_app, second)
-    assert _run(fault_app, first).attempts == 2
+    assert fresh_run(fault_app, first).attempts == 2
     _assert_no_slot_held(fault_app)

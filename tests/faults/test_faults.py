@@ -26,6 +26,7 @@ from sqlalchemy import func, select, text
 
 from tests.support.api import Person, upload_csv
 from tests.support.csvfiles import act, billing_csv, sample_file
+from tests.support.runs import fresh_run
 from tests.workers import wait_final, wait_for
 from validateur.extensions import db
 from validateur.models import BillingRecord, ValidationLog, ValidationRun
@@ -62,17 +63,8 @@ def _row_count(app: Flask, run_id: int) -> int:
         ).scalar_one())
 
 
-def _run(app: Flask, run_id: int) -> ValidationRun:
-    with app.app_context():
-        db.session.expire_all()
-        run = db.session.get(ValidationRun, run_id)
-        assert run is not None
-        db.session.expunge(run)
-        return run
-
-
 def _wait_rows_flowing(app: Flask, run_id: int) -> None:
-    wait_for(lambda: _run(app, run_id).processed_rows > 0, 60, 0.05)
+    wait_for(lambda: fresh_run(app, run_id).processed_rows > 0, 60, 0.05)
 
 
 def _running(app: Flask, client: FlaskClient, editor: Person, workers: Workers,
@@ -130,7 +122,7 @@ def test_sigterm_lets_a_short_job_finish_then_the_worker_exits(
 ) -> None:
     worker = workers()
     run_id = _upload(client, editor, billing_csv([act(n) for n in range(1, 2001)]))
-    wait_for(lambda: _run(fault_app, run_id).status != "queued", 30, 0.02)
+    wait_for(lambda: fresh_run(fault_app, run_id).status != "queued", 30, 0.02)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0
     run = _assert_completed_once(fault_app, run_id, 2000)
@@ -146,7 +138,7 @@ def test_sigterm_hands_an_unfinished_job_back_to_the_queue(
     _wait_rows_flowing(fault_app, run_id)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0
-    assert _run(fault_app, run_id).status == "queued"
+    assert fresh_run(fault_app, run_id).status == "queued"
     assert _row_count(fault_app, run_id) == 0
     workers()
     run = _assert_completed_once(fault_app, run_id, 2 * BIG_ROWS)
@@ -230,7 +222,7 @@ def test_cancelling_a_running_run_stops_it_and_removes_its_rows(
         job = Job.fetch(f"validation-{run_id}", connection=redis_manager().client)
         wait_for(lambda: job.get_status(refresh=True) == "canceled", 30)
         assert job.id not in get_queue().failed_job_registry.get_job_ids()
-    assert _run(fault_app, run_id).status == "cancelled"
+    assert fresh_run(fault_app, run_id).status == "cancelled"
     assert _row_count(fault_app, run_id) == 0
     assert _uploads_empty(fault_app)
     after = _upload(client, editor, billing_csv([act(1)]))
@@ -250,10 +242,10 @@ def test_failure_callback_fails_the_run_once_retries_are_spent(
     lost = JobFailed(run_id, psycopg.OperationalError("server closed the connection"))
     job.retries_left = 1
     on_validation_failure(job, None, JobFailed, lost, None)
-    assert _run(fault_app, run_id).status == "queued"
+    assert fresh_run(fault_app, run_id).status == "queued"
     job.retries_left = 0
     on_validation_failure(job, None, JobFailed, lost, None)
-    run = _run(fault_app, run_id)
+    run = fresh_run(fault_app, run_id)
     assert run.status == "failed" and "plusieurs tentatives" in (run.error_message or "")
     assert _uploads_empty(fault_app)
 
@@ -269,7 +261,7 @@ def test_a_bug_is_not_retried(fault_app: Flask, client: FlaskClient, editor: Per
     job.retries_left = 3
     on_validation_failure(job, None, JobFailed, JobFailed(run_id, KeyError("facture")), None)
     assert job.retries_left == 0
-    assert _run(fault_app, run_id).status == "failed"
+    assert fresh_run(fault_app, run_id).status == "failed"
 
 
 # Last in the module: the lost machine's scheduler lock lingers for a minute afterwards.

@@ -11,9 +11,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+from sqlalchemy import func, select
+
 from validateur import storage
 from validateur.extensions import db
-from validateur.models import FailureCategory, Phase, RunStatus, User, ValidationRun, utcnow
+from validateur.models import (
+    BillingRecord,
+    FailureCategory,
+    Phase,
+    RunStatus,
+    User,
+    ValidationRun,
+    utcnow,
+)
 from validateur.queue import job_id_for
 
 
@@ -63,3 +74,22 @@ def make_run(status: RunStatus | str = RunStatus.QUEUED, *, user_id: int | None 
 def stored_file(source: Path) -> tuple[str, int]:
     """Copy `source` into the upload directory as an upload would be: (stored name, size)."""
     return storage.store_local_file(source)
+
+
+def fresh_run(app: Flask, run_id: int) -> ValidationRun:
+    """The run as the database has it now (detached: its attributes stay readable)."""
+    with app.app_context():
+        db.session.expire_all()
+        run = db.session.get(ValidationRun, run_id)
+        assert run is not None
+        db.session.expunge(run)
+        return run
+
+
+def stored_rows(app: Flask, run_id: int) -> int:
+    """How many billing rows the run has in PostgreSQL."""
+    with app.app_context():
+        return int(db.session.execute(
+            select(func.count()).select_from(BillingRecord)
+            .where(BillingRecord.validation_run_id == run_id)
+        ).scalar_one())
