@@ -1,17 +1,19 @@
-"""The other measurements: the floor (COPY), the peer (frictionless), upload latency, job
-start, the web's memory; and what readies the stack for them (files, codes, a settled
-database)."""
+"""The other measurements: the floor (COPY), the peer (frictionless), upload latency (closed
+and open loop), job start, the web's memory, the bytes a run keeps; and what readies the stack
+for them (files, codes, a settled database)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
+import random
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,20 @@ def head_of(source: Path, target: Path, size: int) -> int:
                 break
     return rows
 
+
+def cut_to(source: Path, target: Path, limit: int) -> int:
+    """Copy the header and as many whole lines of `source` as fit in `limit` bytes (the
+    largest file an upload limit accepts); returns data rows."""
+    rows = -1
+    written = 0
+    with source.open("rb") as src, target.open("wb") as out:
+        for line in src:
+            if written + len(line) > limit:
+                break
+            out.write(line)
+            written += len(line)
+            rows += 1
+    return rows
 
 
 def import_codes(stack: OwnStack) -> str:
@@ -163,6 +179,41 @@ def concurrent_uploads(stack: OwnStack, content: bytes, clients: int,
             len(results) - len(ok))
 
 
+def open_loop_uploads(stack: OwnStack, content: bytes, rate: float, duration: float,
+                      seed: int = 17) -> tuple[list[float], list[int], int, float]:
+    """Small uploads arriving at random (a Poisson process of `rate` per second) for
+    `duration` seconds, each sent at its own moment whatever the others are doing (an open
+    loop: a slow answer does not hold the next arrival back).
+
+    Latency runs from the upload's scheduled moment to its 202, so a client that could not
+    send on time (all threads busy) counts that wait too. Returns (latencies in s, run ids,
+    refusals, arrivals per second achieved).
+    """
+    draw = random.Random(seed)
+    moments: list[float] = []
+    moment = draw.expovariate(rate)
+    while moment < duration:
+        moments.append(moment)
+        moment += draw.expovariate(rate)
+    results: list[tuple[float, int, dict[str, Any]]] = []
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.5
+
+    def upload(scheduled: float) -> None:
+        status, body = stack.api.upload(content)
+        with lock:
+            results.append((time.perf_counter() - scheduled, status, body))
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        for moment in moments:
+            scheduled = start + moment
+            time.sleep(max(0.0, scheduled - time.perf_counter()))
+            pool.submit(upload, scheduled)
+    ok = [(lat, body) for lat, status, body in results if status == 202]
+    return ([lat for lat, _ in ok], [int(b["validationId"]) for _, b in ok],
+            len(results) - len(ok), len(moments) / duration)
+
+
 def percentile(values: list[float], q: int) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -191,6 +242,26 @@ def job_starts(stack: OwnStack, content: bytes,
             answer_to_start.append(started - answered)
     return created_to_start, answer_to_start, latencies
 
+
+
+# -- disk -----------------------------------------------------------------------------------------
+#: The tables a run writes to, with their indexes and TOAST (`pg_total_relation_size`).
+RUN_TABLES = ("billing_records", "validation_results", "validation_runs", "validation_logs")
+
+
+def stored_bytes(database_url: str) -> dict[str, int]:
+    """Bytes on disk of each run table and each of its indexes, right now."""
+    query = """
+        SELECT c.relname, pg_relation_size(c.oid) + COALESCE(pg_total_relation_size(
+                   NULLIF(c.reltoastrelid, 0)), 0)
+        FROM pg_class c
+        LEFT JOIN pg_index i ON i.indexrelid = c.oid
+        WHERE c.relname = ANY(%(tables)s) OR i.indrelid IN (
+            SELECT oid FROM pg_class WHERE relname = ANY(%(tables)s))
+    """
+    with psycopg.connect(database_url) as conn:
+        return {str(name): int(size) for name, size in
+                conn.execute(query, {"tables": list(RUN_TABLES)})}
 
 
 # -- web memory ------------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ from benchlib.measurements import (
     concurrent_uploads,
     floor_copy,
     job_starts,
+    open_loop_uploads,
     peer,
     peer_command,
     percentile,
     settle_database,
+    stored_bytes,
     web_growth,
 )
 from benchlib.ours import OurRun, ours
@@ -29,10 +31,12 @@ from benchlib.targets import (
     MAX_HORSE_RSS_MIB,
     MAX_JOB_START_MS,
     MAX_OURS_OVER_FLOOR,
+    MAX_STORED_OVER_FILE,
     MAX_UPLOAD_P99_MS,
     MAX_WEB_GROWTH_MIB,
     MIB,
     MIN_THROUGHPUT_OVER_PEER,
+    OPEN_LOOP_RATE,
 )
 from benchlib.watchers import CpuWatch
 from validateur.stack import OwnStack
@@ -45,6 +49,8 @@ class Bench:
     report: Report
     sizes: list[int]
     files: dict[int, Path]
+    #: (rows, file) of the largest upload `VALIDATEUR_MAX_UPLOAD_MB` accepts (not with --quick).
+    largest: tuple[int, Path] | None = None
 
     def floor(self) -> dict[int, float]:
         floor: dict[int, float] = {}
@@ -91,6 +97,7 @@ class Bench:
                         f"(max {max(alone) * 1000:.0f} ms)", elsewhere=busy)
 
     def concurrency(self, content: bytes, clients: int, each: int) -> None:
+        """Closed loop: `clients` threads post as fast as answers come (saturation)."""
         def measure() -> tuple[list[float], int, float, float]:
             started, cpu = time.monotonic(), sum(psutil.Process().cpu_times()[:2])
             latencies, run_ids, refused = concurrent_uploads(self.stack, content, clients, each)
@@ -108,56 +115,116 @@ class Bench:
         if not latencies:
             return
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-        what = f"{clients} clients × {each} files of 20 rows"
-        self.report.add(f"upload latency p50, {what}",
-                        f"{p50:.0f} ms ({len(latencies) / wall:.0f} uploads/s; the bench's "
-                        f"client threads used {client:.2f} cores)", elsewhere=busy)
-        self.report.add(f"upload latency p99, {what}",
-                        f"{p99:.0f} ms (max {max(latencies) * 1000:.0f} ms)",
+        self.report.add(f"closed loop, {clients} clients × {each} files of 20 rows: saturation",
+                        f"{len(latencies) / wall:.0f} uploads/s (p50 {p50:.0f} ms, p99 "
+                        f"{p99:.0f} ms, by Little's law; the bench's client threads used "
+                        f"{client:.2f} cores)", elsewhere=busy)
+
+    def open_loop(self, content: bytes, duration: float) -> None:
+        """Issue 17: Poisson arrivals at `OPEN_LOOP_RATE`, two workers processing them."""
+        def measure() -> tuple[list[float], int, float]:
+            latencies, run_ids, refused, achieved = open_loop_uploads(
+                self.stack, content, OPEN_LOOP_RATE, duration)
+            for run_id in run_ids:
+                self.stack.api.wait_final(run_id)
+            return latencies, refused, achieved
+
+        (latencies, refused, achieved), busy = self.watch.cleanest(measure, quiet=0.6)
+        if refused:
+            self.report.notes.append(f"{refused} open-loop uploads were not answered 202")
+        if not latencies:
+            return
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        self.report.add(f"upload latency p99, open loop: Poisson {OPEN_LOOP_RATE:.0f}/s for "
+                        f"{duration:.0f} s, files of 20 rows, 2 workers processing",
+                        f"{p99:.0f} ms (p50 {p50:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
+                        f"{len(latencies)} uploads, {achieved:.1f}/s)",
                         f"≤ {MAX_UPLOAD_P99_MS} ms", p99 <= MAX_UPLOAD_P99_MS, busy)
 
     def ours(self, floor: dict[int, float], peer_rate: float) -> dict[int, OurRun]:
+        """Each file upload → completed: its ratio to the floor, the horse's peak memory and
+        the bytes the run keeps; then the largest accepted upload (memory at the limit)."""
         runs: dict[int, OurRun] = {}
-        for rows in self.sizes:
+        stored: dict[int, dict[str, int]] = {}
+        files = [(rows, self.files[rows]) for rows in self.sizes]
+        if self.largest is not None:
+            files.append(self.largest)
+        for rows, path in files:
             time.sleep(2.0)
-            run, busy = self.watch.cleanest(partial(ours, self.stack, self.files[rows], rows))
+            (run, stored[rows]), busy = self.watch.cleanest(partial(self._run_kept, path, rows))
             runs[rows] = run
-            ratio = run.e2e / floor[rows]
-            big = rows == max(self.sizes)
             self.report.add(f"ours: {rows:,} rows upload → completed",
                             f"{seconds(run.e2e)} ({rate(rows, run.e2e)}); {run.status}",
                             elsewhere=busy)
-            self.report.add(f"ours/floor at {rows:,} rows", f"{ratio:.2f} ×",
-                            f"≤ {MAX_OURS_OVER_FLOOR} ×" if big else "",
-                            (ratio <= MAX_OURS_OVER_FLOOR and run.status == "completed")
-                            if big else None, busy)
-            horse = run.horse_peak / MIB
+            if rows in floor:
+                self._against_floor(run, floor[rows], busy)
             self.report.add(f"worker peak RSS (work-horse) at {rows:,} rows",
-                            f"{horse:.0f} MiB (idle worker {run.worker_rss / MIB:.0f} MiB; "
-                            f"{run.horse_peak_reading / MIB:.0f} MiB until rules' findings)",
-                            f"≤ {MAX_HORSE_RSS_MIB} MiB" if big else "",
-                            horse <= MAX_HORSE_RSS_MIB if big else None)
+                            f"{run.horse_peak / MIB:.0f} MiB (idle worker "
+                            f"{run.worker_rss / MIB:.0f} MiB; {run.horse_peak_reading / MIB:.0f}"
+                            " MiB until rules' findings)")
             if run.status != "completed" or run.stored != rows:
                 self.report.notes.append(
                     f"run of {rows} rows: {run.status}, {run.stored} rows stored")
             if run.horses != 1:
                 self.report.notes.append(f"run of {rows} rows: {run.horses} new worker children")
-        if len(self.sizes) > 1:
-            small_peak, big_peak = runs[self.sizes[0]].horse_peak, runs[self.sizes[-1]].horse_peak
-            growth = big_peak / small_peak - 1 if small_peak else float("inf")
-            self.report.add(f"worker peak RSS {self.sizes[-1]:,} vs {self.sizes[0]:,} rows",
-                            f"{growth:+.0%}", f"≤ +{MAX_HORSE_RSS_GROWTH:.0%}",
-                            growth <= MAX_HORSE_RSS_GROWTH)
-        largest = runs[max(self.sizes)]
-        ours_rate = largest.rows / largest.e2e
-        self.report.add(f"throughput ours ({largest.rows:,} rows) / peer (100,000 rows)",
+        self._memory(runs)
+        self._kept(stored, dict(files))
+        small = runs[100_000]
+        ours_rate = small.rows / small.e2e
+        self.report.add("throughput ours / peer on the 100,000-row file",
                         f"{ours_rate / peer_rate:.2f} × ({ours_rate:,.0f} vs "
                         f"{peer_rate:,.0f} rows/s)", f"≥ {MIN_THROUGHPUT_OVER_PEER:.0f} ×",
                         ours_rate / peer_rate >= MIN_THROUGHPUT_OVER_PEER)
-        small = runs[100_000]
-        self.report.add("peer/ours time at 100,000 rows",
-                        f"{100_000 / peer_rate / small.e2e:.2f} × (ours {seconds(small.e2e)})")
         return runs
+
+    def _run_kept(self, path: Path, rows: int) -> tuple[OurRun, dict[str, int]]:
+        """One of our runs, and what it added on disk to each run table and index."""
+        before = stored_bytes(self.stack.database_url)
+        run = ours(self.stack, path, rows)
+        after = stored_bytes(self.stack.database_url)
+        return run, {name: size - before.get(name, 0) for name, size in after.items()}
+
+    def _against_floor(self, run: OurRun, floor: float, busy: float) -> None:
+        ratio = run.e2e / floor
+        big = run.rows == max(self.sizes)
+        self.report.add(f"ours/floor at {run.rows:,} rows", f"{ratio:.2f} ×",
+                        f"≤ {MAX_OURS_OVER_FLOOR} ×" if big else "",
+                        (ratio <= MAX_OURS_OVER_FLOOR and run.status == "completed")
+                        if big else None, busy)
+
+    def _memory(self, runs: dict[int, OurRun]) -> None:
+        """Issue 17: the horse at the largest accepted upload, alone and against 100,000 rows."""
+        if self.largest is None:
+            return
+        rows = self.largest[0]
+        small, big = runs[100_000].horse_peak, runs[rows].horse_peak
+        self.report.add(f"worker peak RSS at the largest accepted upload ({rows:,} rows)",
+                        f"{big / MIB:.0f} MiB", f"≤ {MAX_HORSE_RSS_MIB} MiB",
+                        big / MIB <= MAX_HORSE_RSS_MIB)
+        growth = big / small - 1 if small else float("inf")
+        self.report.add(f"worker peak RSS {rows:,} vs 100,000 rows",
+                        f"{growth:+.0%} ({big / MIB:.0f} vs {small / MIB:.0f} MiB)",
+                        f"≤ +{MAX_HORSE_RSS_GROWTH:.0%}", growth <= MAX_HORSE_RSS_GROWTH)
+
+    def _kept(self, stored: dict[int, dict[str, int]], files: dict[int, Path]) -> None:
+        """Issue 17: bytes a run keeps in PostgreSQL per row, against the file's own."""
+        for rows, added in stored.items():
+            total = sum(added.values())
+            per_file = files[rows].stat().st_size / rows
+            tables = {name: size for name, size in added.items()
+                      if not name.startswith(("ix_", "validation_results_pkey",
+                                              "billing_records_pkey"))}
+            indexes = total - sum(tables.values())
+            ratio = total / rows / per_file
+            target = rows == max(self.sizes)
+            largest = sorted(added.items(), key=lambda item: -item[1])[:4]
+            self.report.add(
+                f"bytes kept per stored row at {rows:,} rows (tables + indexes + findings)",
+                f"{total / rows:.0f} B = {ratio:.2f} × the file's {per_file:.0f} B/row "
+                f"(indexes {indexes / rows:.0f} B; largest: "
+                + ", ".join(f"{name} {size / rows:.0f}" for name, size in largest) + ")",
+                f"≤ {MAX_STORED_OVER_FILE} ×" if target else "",
+                ratio <= MAX_STORED_OVER_FILE if target else None)
 
     def rules_ratio(self, runs: int) -> None:
         """Issue 3: 100,000 rows, every rule vs the `structure` rule alone.
