@@ -27,7 +27,9 @@ bounded warm shutdown.
   (backing off from `RECONNECT_FIRST_SECONDS` to `RECONNECT_MAX_SECONDS`). A Redis that came
   back empty has forgotten the worker: the next heartbeat registers it again, the maintenance
   thread starts the scheduler again (its process dies with the connection), and the sweeper
-  gives the runs whose jobs were forgotten new ones (`validateur.maintenance`).
+  gives the runs whose jobs were forgotten new ones (`validateur.maintenance`). Redis
+  unreachable when the worker starts, refusing its password, or lost in burst mode stays an
+  error, as with RQ.
 
 Plain `rq worker --url "$REDIS_URL" --with-scheduler validation-priority validation` works
 too, without the thread (run `validateur cleanup` on a schedule then) and with RQ's
@@ -47,6 +49,7 @@ from typing import Any
 
 from flask import Flask
 from redis import Redis
+from redis.exceptions import AuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Worker, worker_registration
@@ -111,6 +114,7 @@ class ValidateurWorker(Worker):
         self._running_job: str | None = None
         #: Set when a Redis failure was absorbed; a work loop that ends after one is restarted.
         self._redis_lost = False
+        self._bootstrapped = False
 
     # -- maintenance thread -------------------------------------------------------------
     def start_maintenance_thread(self) -> None:
@@ -174,7 +178,11 @@ class ValidateurWorker(Worker):
             self._redis_lost = False
             try:
                 worked = super().work(burst, *args, **kwargs) or worked
-            except REDIS_LOST as exc:  # its teardown could not say goodbye to Redis
+            except REDIS_LOST as exc:
+                # Unreachable at start (or refusing our password), or in burst mode: an
+                # error as before. Later, its teardown could not say goodbye to Redis.
+                if burst or not self._bootstrapped or isinstance(exc, AuthenticationError):
+                    raise
                 self._note_redis_lost("teardown", exc)
             if burst or self._stop_requested or self._stop_event.is_set():
                 return worked
@@ -187,6 +195,10 @@ class ValidateurWorker(Worker):
                 self._reset_after_outage()
             except StopRequested:  # SIGTERM while waiting: RQ's handler raises it when idle
                 return worked
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        self._bootstrapped = True
 
     def _note_redis_lost(self, what: str, exc: Exception) -> None:
         if not self._redis_lost:
@@ -206,6 +218,8 @@ class ValidateurWorker(Worker):
             try:
                 self.connection.ping()
                 return True
+            except AuthenticationError:
+                raise  # Redis came back with another password: not ours to wait out
             except REDIS_LOST:
                 self._stop_event.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
