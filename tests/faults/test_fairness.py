@@ -246,7 +246,11 @@ def test_a_hung_redis_under_waiting_runs_does_not_stop_the_worker(
     own_redis: EmbeddedRedis
 ) -> None:
     """Redis stopped by SIGSTOP for a few seconds (longer than every client timeout of the
-    app's, far shorter than the worker's): nothing is lost or doubled, the worker goes on."""
+    app's, far shorter than the worker's): nothing is lost or doubled, the worker goes on.
+
+    The running horse's progress waits for Redis (its job's meta) longer than the fault
+    tests' 3 s stall, so the sweeper may find it stuck and give its run a second attempt;
+    the waiting runs need none."""
     agency = _member(fault_app, "Agence suspendue", cap=1)
     worker = workers()
     _wait_workers(fault_app, 1)
@@ -257,7 +261,8 @@ def test_a_hung_redis_under_waiting_runs_does_not_stop_the_worker(
         time.sleep(HANG_SECONDS)
         assert worker.poll() is None
     _assert_all_completed_once(fault_app, dict.fromkeys(pile, MEDIUM_ROWS))
-    assert [fresh_run(fault_app, run_id).attempts for run_id in pile] == [1, 1, 1]
+    attempts = [fresh_run(fault_app, run_id).attempts for run_id in pile]
+    assert attempts[0] in (1, 2) and attempts[1:] == [1, 1], attempts
     _assert_no_slot_held(fault_app)
     assert worker.poll() is None
 
