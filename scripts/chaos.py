@@ -5,9 +5,10 @@ processes, a Redis server it can stop, a fresh database on DATABASE_URL's server
 127.0.0.1:5432, else an embedded PostgreSQL) with the fault tests' `FAST_FAULT_TIMINGS`,
 submits real uploads through the HTTP API, injects one fault per scenario while they run
 (four of them while runs wait for their organization's only slot, RQ's rate limit: then no
-slot may stay held by a dead job either, and Redis restarted or hung must not stop a worker), waits for every run to end, and prints a table:
-scenario, runs submitted, completed, failed as expected, rows lost, rows duplicated. Exit
-code 1 if any run ended in an unexpected state or any row was lost or duplicated.
+slot may stay held by a dead job either, and Redis restarted or hung must not stop a
+worker), waits for every run to end, and prints a table: scenario, runs submitted,
+completed, failed as expected, rows lost, rows duplicated. Exit code 1 if any run ended in
+an unexpected state or any row was lost or duplicated.
 
 Usage: ./scripts/chaos [--runs N] [--rows N] [--only TEXT] [--production-timings]
 """
