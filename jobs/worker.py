@@ -19,6 +19,17 @@ bounded warm shutdown.
   does not fit: RQ calls it for a stop-job command, which is how a cancel ends a job.
 - The job modules (`JOB_MODULES`) are imported once in the parent, so a horse does not pay
   for them; a hand-back callback is only looked up among them.
+- Redis lost (restarted, or hung past the socket timeout) never ends the worker. RQ's own
+  loop waits for Redis only while it dequeues; anywhere else a `ConnectionError` ends its loop
+  and the process. Here the worker's own bookkeeping (heartbeats, state, RQ's periodic
+  cleanup, suspension check) skips a round it cannot write, a job whose bookkeeping failed is
+  left to the sweeper, and should RQ's loop end anyway it is started again once Redis answers
+  (backing off from `RECONNECT_FIRST_SECONDS` to `RECONNECT_MAX_SECONDS`). A Redis that came
+  back empty has forgotten the worker: the next heartbeat registers it again, the maintenance
+  thread starts the scheduler again (its process dies with the connection), and the sweeper
+  gives the runs whose jobs were forgotten new ones (`validateur.maintenance`). Redis
+  unreachable when the worker starts, refusing its password, or lost in burst mode stays an
+  error, as with RQ.
 
 Plain `rq worker --url "$REDIS_URL" --with-scheduler validation-priority validation` works
 too, without the thread (run `validateur cleanup` on a schedule then) and with RQ's
@@ -38,9 +49,15 @@ from typing import Any
 
 from flask import Flask
 from redis import Redis
-from rq import Queue, Worker
+from redis.exceptions import AuthenticationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, Worker, worker_registration
+from rq.exceptions import StopRequested
+from rq.executions import Execution
 from rq.job import Job
 from rq.scheduler import RQScheduler
+from rq.worker.base import WorkerStatus
 
 from jobs import context
 from validateur.queue import HANDED_BACK_META, mask_url, queue_names
@@ -50,6 +67,11 @@ log = logging.getLogger(__name__)
 JOB_MODULES = ("jobs.validation", "jobs.callbacks", "jobs.probe", "jobs.notify")
 #: RQ heartbeat cadence while a job runs; keeps abandoned-job detection by RQ near 70 s.
 JOB_MONITORING_SECONDS = 10
+#: What a Redis that is gone (restarted) or hung past the socket timeout raises.
+REDIS_LOST = (RedisConnectionError, RedisTimeoutError)
+#: Back-off between tries to reach Redis again before the work loop starts again.
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 10.0
 
 
 #: RQ's scheduler lock lives `interval + 60` s and its holder refreshes it every `interval`
@@ -90,6 +112,9 @@ class ValidateurWorker(Worker):
         self._grace_timer: threading.Timer | None = None
         self._handed_back_job: str | None = None
         self._running_job: str | None = None
+        #: Set when a Redis failure was absorbed; a work loop that ends after one is restarted.
+        self._redis_lost = False
+        self._bootstrapped = False
 
     # -- maintenance thread -------------------------------------------------------------
     def start_maintenance_thread(self) -> None:
@@ -140,6 +165,138 @@ class ValidateurWorker(Worker):
             self.stop_scheduler()
         scheduler.acquire_locks(auto_start=True)
 
+    # -- surviving a Redis restart or hang ----------------------------------------------
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop, started again when it ended because Redis was lost (module doc).
+
+        A stop request (a deploy) and a burst end it as before. A loop that ends without one,
+        after a Redis failure, is restarted once Redis answers: the worker registers again
+        under its name, subscribes again and starts its scheduler again.
+        """
+        worked = False
+        while True:
+            self._redis_lost = False
+            try:
+                worked = super().work(burst, *args, **kwargs) or worked
+            except REDIS_LOST as exc:
+                # Unreachable at start (or refusing our password), or in burst mode: an
+                # error as before. Later, its teardown could not say goodbye to Redis.
+                if burst or not self._bootstrapped or isinstance(exc, AuthenticationError):
+                    raise
+                self._note_redis_lost("teardown", exc)
+            if burst or self._stop_requested or self._stop_event.is_set():
+                return worked
+            if not self._redis_lost and self._redis_answers():
+                return worked  # not Redis: RQ's loop logged what ended it, exit as RQ does
+            log.warning("work loop ended: Redis lost; starting it again once Redis answers")
+            try:
+                if not self._wait_for_redis():
+                    return worked
+                self._reset_after_outage()
+            except StopRequested:  # SIGTERM while waiting: RQ's handler raises it when idle
+                return worked
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        super().bootstrap(*args, **kwargs)
+        self._bootstrapped = True
+
+    def _note_redis_lost(self, what: str, exc: Exception) -> None:
+        if not self._redis_lost:
+            log.warning("Redis unreachable (%s): %s skipped", type(exc).__name__, what)
+        self._redis_lost = True
+
+    def _redis_answers(self) -> bool:
+        try:
+            return bool(self.connection.ping())
+        except REDIS_LOST:
+            return False
+
+    def _wait_for_redis(self) -> bool:
+        """PING with back-off until Redis answers (True) or a stop is requested (False)."""
+        delay = RECONNECT_FIRST_SECONDS
+        while not self._stop_event.is_set():
+            try:
+                self.connection.ping()
+                return True
+            except AuthenticationError:
+                raise  # Redis came back with another password: not ours to wait out
+            except REDIS_LOST:
+                self._stop_event.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+        return False
+
+    def _reset_after_outage(self) -> None:
+        """Leave what the ended loop held, so that `work` can start a clean one.
+
+        The pubsub thread and the scheduler are stopped (a new loop starts its own); the
+        worker's key is marked dead so RQ accepts its name again (a Redis that kept it would
+        otherwise refuse "an active worker" of that name). Under `fork_lock`, so the
+        maintenance thread does not start the old scheduler again meanwhile.
+        """
+        with self.fork_lock:
+            if self.scheduler is not None:
+                self.stop_scheduler()
+                self.scheduler = None
+            with contextlib.suppress(*REDIS_LOST):
+                self.unsubscribe()
+            self.pubsub_thread = None
+            if self.horse_pid:  # a horse its loop lost track of: let it end its job
+                self.wait_for_horse()
+                self._horse_pid = 0
+            self.executions.clear()
+            with contextlib.suppress(*REDIS_LOST):
+                self.register_death()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat; on its own (no pipeline) it also registers the worker again when
+        Redis lost the registration (a restart), and skips a beat Redis cannot take."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        try:
+            with self.connection.pipeline() as pipe:
+                pipe.sismember(self.redis_workers_keys, self.key)
+                super().heartbeat(timeout, pipeline=pipe)
+                registered = pipe.execute()[0]
+            if not registered:
+                self._register_again()
+        except REDIS_LOST as exc:
+            self._note_redis_lost("heartbeat", exc)
+
+    def _register_again(self) -> None:
+        """Write the worker's key and registrations again, as RQ's `register_birth` does."""
+        with self.connection.pipeline() as pipe:
+            pipe.hset(self.key, mapping={**self.serialize(), "state": self.get_state()})
+            worker_registration.register(self, pipe)
+            pipe.expire(self.key, self.worker_ttl + 60)
+            pipe.execute()
+        log.warning("worker %s registered again: Redis had forgotten it", self.name)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        try:
+            super().set_state(state, pipeline=pipeline)
+        except REDIS_LOST as exc:  # only without a pipeline: the state is kept in memory
+            self._note_redis_lost("state", exc)
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        """While a horse works: a beat Redis cannot take is skipped, the horse goes on."""
+        try:
+            super().maintain_heartbeats(job, execution)
+        except REDIS_LOST as exc:
+            self._note_redis_lost("job heartbeat", exc)
+
+    def run_maintenance_tasks(self) -> None:
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_LOST as exc:  # RQ's periodic cleanup: tried again on the next round
+            self._note_redis_lost("RQ cleanup", exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        try:
+            super().check_for_suspension(burst)
+        except REDIS_LOST as exc:
+            self._note_redis_lost("suspension check", exc)
+
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         with self.fork_lock:
             super().fork_work_horse(job, queue)
@@ -180,9 +337,23 @@ class ValidateurWorker(Worker):
         super().request_force_stop(signum, frame)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        """RQ's, and a job whose bookkeeping Redis could not take is left to the sweeper.
+
+        Before the fork (the execution could not be written) the job was popped and runs
+        nowhere: the sweeper finds it queued on no queue, or gone, and re-enqueues its run.
+        After it (the horse's outcome could not be read) the horse is waited for: a validation
+        commits its outcome to PostgreSQL itself, and a run left open is the sweeper's.
+        """
         self._running_job = job.id
         try:
             super().execute_job(job, queue)
+        except REDIS_LOST as exc:
+            self._note_redis_lost(f"bookkeeping of job {job.id}", exc)
+            if self.horse_pid:
+                self.wait_for_horse()
+                self._horse_pid = 0
+            self.executions.clear()
+            self.set_state(WorkerStatus.IDLE)
         finally:
             self._running_job = None
 
@@ -219,8 +390,10 @@ class ValidateurWorker(Worker):
         and the job pushed back, `queued`, at the front of its own queue (`job.origin`), in
         one transaction. The job stays in the key's `allowed` set, where a queued job
         legitimately is: one slot before, the same slot after, none leaked or doubled. No
-        retry is spent and no failure is recorded: a deploy is not the job's fault.
+        retry is spent and no failure is recorded: a deploy is not the job's fault. Its
+        start and end times go, as RQ's own requeue drops them: a queued job has neither.
         """
+        job.started_at = job.ended_at = None
         with self.connection.pipeline() as pipe:
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
             queue._enqueue_job(job, pipeline=pipe, at_front=True)

@@ -4,10 +4,11 @@ Brings up a stack of its own (`validateur.stack.OwnStack`: gunicorn, two `valida
 processes, a Redis server it can stop, a fresh database on DATABASE_URL's server, else
 127.0.0.1:5432, else an embedded PostgreSQL) with the fault tests' `FAST_FAULT_TIMINGS`,
 submits real uploads through the HTTP API, injects one fault per scenario while they run
-(two of them while runs wait for their organization's only slot, RQ's rate limit: then no
-slot may stay held by a dead job either), waits for every run to end, and prints a table:
-scenario, runs submitted, completed, failed as expected, rows lost, rows duplicated. Exit
-code 1 if any run ended in an unexpected state or any row was lost or duplicated.
+(four of them while runs wait for their organization's only slot, RQ's rate limit: then no
+slot may stay held by a dead job either, and Redis restarted or hung must not stop a
+worker), waits for every run to end, and prints a table: scenario, runs submitted,
+completed, failed as expected, rows lost, rows duplicated. Exit code 1 if any run ended in
+an unexpected state or any row was lost or duplicated.
 
 Usage: ./scripts/chaos [--runs N] [--rows N] [--only TEXT] [--production-timings]
 """
@@ -113,10 +114,23 @@ def _slots_held(stack: OwnStack) -> int:
         connection.close()
 
 
+def hang_redis(stack: OwnStack, run_id: int) -> str:
+    """Redis stopped (SIGSTOP) for `HANG_SECONDS`, then resumed: it keeps its data."""
+    assert stack.redis.process is not None
+    server = psutil.Process(stack.redis.process.pid)
+    server.suspend()
+    try:
+        time.sleep(HANG_SECONDS)
+    finally:
+        server.resume()
+    return "completed"
+
+
 def play_waiting(stack: OwnStack, name: str, hurt: Callable[[OwnStack, int], str],
                  content: bytes, rows: int, behind: tuple[bytes, int], runs: int) -> Outcome:
     """The fault strikes while runs wait for their organization's only slot: the stack's
-    organization is capped at 1, a file runs and two wait behind it (on no queue)."""
+    organization is capped at 1, a file runs and two wait behind it (on no queue). In the
+    scenarios of `WORKERS_SURVIVE`, a worker that exited is an unexpected outcome too."""
     outcome = Outcome(name)
     stack.cli("orgs", "set", STACK_ORGANIZATION, "--max-parallel", "1")
     try:
@@ -136,6 +150,7 @@ def play_waiting(stack: OwnStack, name: str, hurt: Callable[[OwnStack, int], str
             first = ids[0][0]
             stack.api.wait_processing(first)
             attempts = stack.api.run(first).get("attempts", 1)
+            alive = stack.live_workers()
             hurt_at = time.monotonic()
             hurt(stack, first)
             outcome.resumed_after.append(_wait_new_attempt(stack, first, attempts, hurt_at))
@@ -144,6 +159,10 @@ def play_waiting(stack: OwnStack, name: str, hurt: Callable[[OwnStack, int], str
             if held := _slots_held(stack):
                 outcome.unexpected += 1
                 outcome.notes.append(f"{held} rate-limit slot(s) still held or waited for")
+            exited = [worker.pid for worker in alive if worker.poll() is not None]
+            if exited and name in WORKERS_SURVIVE:
+                outcome.unexpected += 1
+                outcome.notes.append(f"worker(s) {exited} exited")
             while len(stack.live_workers()) < 2:
                 stack.add_worker()
     finally:
@@ -162,8 +181,15 @@ SCENARIOS: dict[str, Callable[[OwnStack, int], str]] = {
 #: Faults struck while two runs wait for their organization's slot (`play_waiting`).
 WAITING_SCENARIOS: dict[str, Callable[[OwnStack, int], str]] = {
     "worker SIGKILL, runs waiting for a slot": lose_worker,
+    "deploy (SIGTERM), runs waiting for a slot": deploy_sigterm,
     "Redis restarted, runs waiting for a slot": restart_redis,
+    "Redis hung (SIGSTOP), runs waiting for a slot": hang_redis,
 }
+#: Waiting scenarios after which every worker must still be running.
+WORKERS_SURVIVE = {"Redis restarted, runs waiting for a slot",
+                   "Redis hung (SIGSTOP), runs waiting for a slot"}
+#: How long `hang_redis` keeps Redis stopped: past the app's client timeouts (5 s at most).
+HANG_SECONDS = 6
 #: The organization `OwnStack`'s user was given (named after its e-mail).
 STACK_ORGANIZATION = "stack@exemple.test"
 

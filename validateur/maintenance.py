@@ -11,9 +11,14 @@ rate-limit key's waiting set), or queued *and on its queue*. A queued job on no 
 `BLPOP` orphan: a worker listening to several queues pops a job with `BLPOP`, which is not
 atomic with registering it as started, so a worker killed in between leaves a job `queued`
 nowhere; seen so on two sweeps in a row (the gap is milliseconds for a live worker), it is
-recovered like a lost one. A queued run's job that a horse started less than
-`VALIDATEUR_STALL_SECONDS` ago is starting, not lost: the run has waited in line (its last
-sign of life is old) and its first write is on its way.
+recovered like a lost one. A queued run whose job has a live RQ execution is in a live
+worker's hands, not lost: the run has waited in line (its last sign of life is old) and the
+horse's first write is on its way, however long a loaded machine takes to fork it. A live
+execution is RQ's own sign (the one its rate limiter checks before freeing a slot): written
+by the worker before it forks the horse, beaten every few seconds while the horse runs, and
+expired a couple of minutes after its worker died. Timing a start instead (how long since
+the job was popped, or started) recovered jobs a live worker was starting: the sweeper freed
+their slot for the next waiting job and killed their horse.
 
 Recovering a rate-limited job releases its slot: the dead job's executions are removed with
 it, so RQ's own release (which keeps the slot of a job with a live execution, a horse it
@@ -35,19 +40,19 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC
 
 from flask import current_app
 from redis import Redis
 from rq.command import send_stop_job_command
-from rq.exceptions import NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.rate_limit import RateLimitRegistry
+from rq.utils import current_timestamp
 
 from validateur import notifications, queue, runs, storage
 from validateur.errors import QUEUE_DOWN
-from validateur.models import FailureCategory, RunStatus, ValidationRun, utcnow
+from validateur.models import FailureCategory, RunStatus, ValidationRun
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +101,20 @@ def _on_its_queue(job: Job, connection: Redis) -> bool:
                for key in (origin.key, origin.intermediate_queue_key))
 
 
-def _starting(run: ValidationRun, job: Job) -> bool:
-    """A queued run whose job a horse started moments ago: the run's own first write
-    (`runs.start_attempt`) is on its way, and the run's heartbeat is only that old."""
-    if run.status != RunStatus.QUEUED or job.get_status() != JobStatus.STARTED:
-        return False
-    started = job.started_at
-    if started is None:
-        return False
-    age = (utcnow() - started.replace(tzinfo=started.tzinfo or UTC)).total_seconds()
-    return bool(age < current_app.config["VALIDATEUR_STALL_SECONDS"])
+def _in_a_live_workers_hands(job: Job, connection: Redis) -> bool:
+    """Whether the job has an unexpired RQ execution: a live worker popped it and runs it
+    (RQ's own test in `RELEASE_STALE_AND_ENQUEUE_SCRIPT`, where an execution's score is its
+    expiry)."""
+    return bool(connection.zcount(job.execution_registry.key, f"({current_timestamp()}", "+inf"))
+
+
+def _starting(run: ValidationRun, job: Job, connection: Redis) -> bool:
+    """A queued run whose job a live worker popped or started: the run's own first write
+    (`runs.start_attempt`) is on its way, and the run's heartbeat is only as old as its wait.
+
+    (A processing run's stale heartbeat under a live execution is a stuck horse: stopped.)
+    """
+    return run.status == RunStatus.QUEUED and _in_a_live_workers_hands(job, connection)
 
 
 def _waiting(job: Job, connection: Redis) -> bool:
@@ -118,6 +127,8 @@ def _waiting(job: Job, connection: Redis) -> bool:
         return connection.zscore(registry.rate_limited_key, job.id) is not None
     if status != JobStatus.QUEUED or _on_its_queue(job, connection):
         return True
+    if _in_a_live_workers_hands(job, connection):
+        return True  # popped by a live worker, which forks its horse
     # Queued on no queue: an orphan if the previous sweep saw it so too, with the same
     # enqueue time (a job re-queued since is a new case).
     key = SUSPECT_KEY.format(job.id)
@@ -133,7 +144,8 @@ def _drop_job(job: Job, connection: Redis) -> None:
     """Delete a lost job and free its slot: its executions go first, so that RQ's release
     (run by `delete` for a rate-limited job) sees no live one and frees the slot."""
     if job.get_status() == JobStatus.STARTED:
-        send_stop_job_command(connection, job.id)  # a stuck horse, if any
+        with contextlib.suppress(InvalidJobOperation):  # no worker named on it: no horse
+            send_stop_job_command(connection, job.id)  # a stuck horse, if any
     if job.has_rate_limit:
         with connection.pipeline() as pipe:
             job.execution_registry.delete(job=job, pipeline=pipe)
@@ -159,7 +171,7 @@ def _recover(run: ValidationRun, report: MaintenanceReport) -> None:
     """Give a stalled run a new job, or fail it once its attempts are spent."""
     connection = queue.redis_manager().client
     job = _job_of(run)
-    if job is not None and (_waiting(job, connection) or _starting(run, job)):
+    if job is not None and (_waiting(job, connection) or _starting(run, job, connection)):
         return  # waiting for a worker, a slot or its retry time, or starting: not stalled
     if job is not None:
         _drop_job(job, connection)

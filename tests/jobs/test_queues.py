@@ -12,8 +12,10 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 from redis import Redis
-from rq.job import Job
+from rq.executions import Execution
+from rq.job import Job, JobStatus
 from rq.rate_limit import RateLimitRegistry
+from rq.utils import utcformat
 
 from tests.support.runs import make_run
 from validateur import auth, organizations, positions, queue
@@ -172,6 +174,40 @@ def test_a_blpop_orphan_or_a_forgotten_job_is_requeued_and_its_slot_freed(
     assert queue.get_queue().job_ids == [holder]
     assert positions.queue_positions() == {queue.run_id_of_job(holder): 1,
                                            queue.run_id_of_job(other): 2}
+
+
+@pytest.mark.parametrize("stage", ["popped", "started"])
+def test_a_job_a_live_worker_is_starting_keeps_its_slot_however_slow_its_horse(
+        app_ctx: None, stage: str) -> None:
+    """A run that waited in line (its last sign of life is old) and whose job a live worker
+    popped (RQ writes its execution before forking the horse), or whose horse started with
+    an earlier attempt's start time still on the job (a deploy's hand-back): sweep after
+    sweep, the job keeps its slot and the job behind it keeps waiting.
+
+    The sweeper used to time the start instead: a popped job seen on no queue twice was an
+    orphan, a started one older than the stall a lost one. Either way it freed the slot (the
+    next job took it) and stopped the horse: what a slow fork on a loaded machine met.
+    """
+    organization, clerk = _member(f"Agence {stage}", cap=1)
+    run_id = _submit(clerk, created_ago=LONG_AGO)
+    behind = _submit(clerk, created_ago=LONG_AGO)
+    job = _job(run_id)
+    connection = _connection()
+    assert connection.lrem(queue.get_queue().key, 0, job.id) == 1  # the worker's BLPOP
+    with connection.pipeline() as pipe:
+        Execution.create(job, ttl=70, pipeline=pipe, worker_name="worker-vivant")
+        if stage == "started":
+            pipe.hset(job.key, mapping={"status": JobStatus.STARTED.value,
+                                        "started_at": utcformat(utcnow() - LONG_AGO)})
+        pipe.execute()
+    for _ in range(3):
+        report = run_maintenance()
+        assert (report.requeued, report.failed) == ([], [])
+    registry = _registry(organization)
+    assert registry.get_allowed_job_ids() == [job.id]
+    assert registry.get_rate_limited_job_ids() == [queue.job_id_for(behind)]
+    assert _job(run_id).get_status() == (JobStatus.STARTED if stage == "started"
+                                         else JobStatus.QUEUED)
 
 
 def test_the_sweeper_frees_a_slot_held_by_a_job_that_is_gone(app_ctx: None) -> None:
