@@ -24,7 +24,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry
 
-from validateur import queue, runs, storage
+from validateur import batches, queue, runs, storage
 from validateur.config import DEFAULT_FAILURE_TTL_SECONDS
 from validateur.errors import QUEUE_DOWN
 from validateur.models import ValidationRun
@@ -95,3 +95,10 @@ def delete_run(run: ValidationRun) -> None:
         cancel_run(run)
     storage.delete(run.stored_name)
     runs.delete_run(run.id)
+
+
+def delete_batch(batch_id: int) -> None:
+    """Remove a batch with every run of it (each as `delete_run`: open ones cancelled first)."""
+    for run in batches.runs_of(batch_id):
+        delete_run(run)
+    batches.delete_empty([batch_id])
