@@ -141,3 +141,14 @@ def test_the_batch_page_links_both_exports_and_deletes_after_asking(
         client.get(done.headers["Location"]))
     assert client.get(f"/batches/{batch_id}").status_code == 404
     assert _count(app, ValidationRun) == 0
+
+
+def test_deleting_a_batchs_runs_one_by_one_takes_the_batch_with_the_last(
+        app: Flask, client: FlaskClient, editor: Person) -> None:
+    batch_id, ids = _batch_with_findings(app, client, editor)
+    assert client.delete(f"/api/validations/{ids[0]}", headers=editor.headers).status_code == 204
+    batch = client.get(f"/api/batches/{batch_id}", headers=editor.headers).get_json()
+    assert batch["fileCount"] == 1 and [run["id"] for run in batch["runs"]] == [ids[1]]
+    assert client.delete(f"/api/validations/{ids[1]}", headers=editor.headers).status_code == 204
+    assert client.get(f"/api/batches/{batch_id}", headers=editor.headers).status_code == 404
+    assert _count(app, Batch) == 0
