@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg
@@ -366,6 +367,105 @@ def _notify_once(stack: OwnStack, receiver: Receiver, outcome: Outcome) -> None:
                              f"{len(ids)} webhook-id(s)")
 
 
+BATCH_SCENARIO = "batch: worker SIGKILL mid-batch"
+BATCH_MANAGER = "lots@exemple.test"
+
+
+def _batch_upload(api: StackApi, files: list[bytes]) -> tuple[int, dict[str, Any]]:
+    """POST /api/batches with the field `files` repeated (one part per file)."""
+    boundary = secrets.token_hex(8)
+    body = b"".join(
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+        f"filename=\"fichier-{n}.csv\"\r\nContent-Type: text/csv\r\n\r\n".encode()
+        + content + b"\r\n" for n, content in enumerate(files, 1))
+    body += f"--{boundary}--\r\n".encode()
+    return api.call("/api/batches", body, f"multipart/form-data; boundary={boundary}")
+
+
+def _batch_rows(stack: OwnStack, batch_id: int) -> list[tuple[str, str, int]]:
+    """(event, state, attempts) of the batch's webhook outbox rows."""
+    with psycopg.connect(stack.database_url) as conn:
+        rows = conn.execute("SELECT event, state, attempts FROM notifications WHERE "
+                            "batch_id = %s AND webhook_id IS NOT NULL", (batch_id,))
+        return [(str(e), str(state), int(n)) for e, state, n in rows.fetchall()]
+
+
+def _batch_arrivals(receiver: Receiver, batch_id: int) -> int:
+    return sum(1 for got in list(receiver.received) if got.verified
+               and got.payload["type"] == "batch.completed"
+               and got.payload["data"].get("batchId") == batch_id)
+
+
+def batch_worker_killed(stack: OwnStack, content: bytes, rows: int,
+                        behind: tuple[bytes, int], runs: int) -> Outcome:
+    """A batch of three files (the large one first); while the large one is processing, its
+    worker and work-horse are SIGKILLed. Expected: every run completes once with exactly its
+    rows, the batch's `finishedAt` is written once (one value seen, polled until a few
+    sweeps after), and one signed `batch.completed` reaches the receiver, delivered at the
+    first attempt. `submitted` counts the batches' runs."""
+    outcome = Outcome(BATCH_SCENARIO)
+    stack.cli("users", "create", BATCH_MANAGER, "--role", "manager", "--org",
+              STACK_ORGANIZATION, "--password", secrets.token_hex(8))
+    token = stack.cli("tokens", "create", BATCH_MANAGER).strip().splitlines()[-1]
+    manager = StackApi(stack.api.base, token)
+    receiver = Receiver().up()
+    try:
+        status, hook = manager.call("/api/webhooks", json.dumps(
+            {"url": receiver.url, "events": ["batch.completed"]}).encode(), "application/json")
+        if status != 201:
+            outcome.notes.append(f"webhook registration {status}")
+            outcome.unexpected += 1
+            return outcome
+        receiver.secret = hook["secret"]
+        for _ in range(runs):
+            _batch_once(stack, manager, receiver, outcome, [(content, rows), behind, behind])
+    finally:
+        receiver.down()
+    return outcome
+
+
+def _batch_once(stack: OwnStack, manager: StackApi, receiver: Receiver, outcome: Outcome,
+                files: list[tuple[bytes, int]]) -> None:
+    status, body = _batch_upload(manager, [data for data, _ in files])
+    outcome.submitted += len(files)
+    if status != 202 or len(body.get("runs", [])) != len(files):
+        outcome.unexpected += len(files)
+        outcome.notes.append(f"batch upload {status}")
+        return
+    batch_id = body["batchId"]
+    ids = [run["validationId"] for run in body["runs"]]
+    stack.api.wait_processing(ids[0])
+    attempts = stack.api.run(ids[0]).get("attempts", 1)
+    hurt_at = time.monotonic()
+    lose_worker(stack, ids[0])
+    outcome.resumed_after.append(_wait_new_attempt(stack, ids[0], attempts, hurt_at))
+    for run_id, (_, count) in zip(ids, files, strict=True):
+        _score(outcome, stack, run_id, "completed", count)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not seen:
+        if finished := manager.call(f"/api/batches/{batch_id}")[1].get("finishedAt"):
+            seen.add(finished)
+        time.sleep(0.2)
+    arrived = _wait(lambda: _batch_arrivals(receiver, batch_id) >= 1, 60)
+    for _ in range(20):  # four sweeps more (1 s each with the fast timings): nothing moves
+        seen.add(manager.call(f"/api/batches/{batch_id}")[1].get("finishedAt") or "")
+        time.sleep(0.2)
+    batch = manager.call(f"/api/batches/{batch_id}")[1]
+    problems = []
+    if len(seen) != 1 or batch.get("status") != "completed":
+        problems.append(f"status {batch.get('status')}, finishedAt values {sorted(seen)}")
+    if not arrived or _batch_arrivals(receiver, batch_id) != 1:
+        problems.append(f"{_batch_arrivals(receiver, batch_id)} batch.completed received")
+    if _batch_rows(stack, batch_id) != [("batch.completed", "delivered", 1)]:
+        problems.append(f"outbox {_batch_rows(stack, batch_id)}")
+    if problems:
+        outcome.unexpected += 1
+        outcome.notes.append(f"batch {batch_id}: " + "; ".join(problems))
+    while len(stack.live_workers()) < 2:
+        stack.add_worker()
+
+
 def print_table(outcomes: list[Outcome]) -> None:
     header = ("scenario", "submitted", "completed", "failed as expected", "unexpected",
               "rows lost", "rows duplicated", "resumed after (s)")
@@ -412,6 +512,9 @@ def main() -> int:
                 outcomes.append(bad_input(stack, args.runs))
             if args.only in NOTIFY_SCENARIO:
                 outcomes.append(notification_worker_killed(stack, args.runs))
+            if args.only in BATCH_SCENARIO:
+                outcomes.append(batch_worker_killed(stack, content, args.rows, behind,
+                                                    args.runs))
         finally:
             stack.stop()
     print_table(outcomes)

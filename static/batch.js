@@ -59,8 +59,8 @@
         format.money(value) : format.integer(value));
     });
     totals.hidden = false;
-    const actions = document.getElementById("batch-actions");
-    if (actions) { actions.hidden = true; }  // nothing left to cancel
+    const cancel = document.getElementById("batch-cancel");
+    if (cancel) { cancel.hidden = true; }  // nothing left to cancel (delete stays)
     const finished = document.getElementById("batch-finished");
     if (batch.finishedAt) {
       // `2025-03-10 14:05`, Montréal time, as the server's `when` filter writes it.

@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, exists, func, select, update
 
 from validateur import organizations
 from validateur.extensions import db
@@ -78,6 +78,22 @@ def create(user_id: int | None, organization_id: int | None) -> Batch:
     db.session.add(batch)
     db.session.flush()
     return batch
+
+
+def delete_empty(batch_ids: Iterable[int] | None = None) -> int:
+    """Remove the batches (of `batch_ids`, or all) that no run refers to any more, committed;
+    how many. A batch's runs go first (deleted one by one, or purged past retention): a batch
+    with none left has nothing to show, so it goes too instead of lingering as an empty line.
+    A batch being submitted is never empty here (its runs are committed with it)."""
+    statement = delete(Batch).where(~exists().where(ValidationRun.batch_id == Batch.id))
+    if batch_ids is not None:
+        wanted = list(batch_ids)
+        if not wanted:
+            return 0
+        statement = statement.where(Batch.id.in_(wanted))
+    result = db.session.execute(statement)
+    db.session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 # -- the end, exactly once -------------------------------------------------------------------

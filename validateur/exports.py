@@ -159,6 +159,8 @@ XLSX_COLUMNS = (
     ("Impact monétaire", 15), ("Message", 80), ("Solution", 60), ("Rangées de données", 14),
     ("Code de règle", 16), ("Code de scénario", 16),
 )
+#: A batch's workbook starts with the file each finding comes from.
+FILE_COLUMN = ("Fichier", 30)
 SUMMARY_COLUMNS = (("Sévérité", 13), ("Règle", 40), ("Constats", 10), ("Montant à risque", 16),
                    ("Gain potentiel", 16))
 #: Shown by Excel-fr as `1 234,56 $` (number formats are written in the neutral locale).
@@ -170,12 +172,13 @@ CHUNK_BYTES = 64 * 1024
 
 
 def write_workbook(target: BinaryIO, findings: Iterable[Any],
-                   groups: list[dict[str, Any]]) -> int:
+                   groups: list[dict[str, Any]], *, with_file: bool = False) -> int:
     """Write the workbook to `target` in constant memory; the number of findings written.
 
     XlsxWriter's `constant_memory` mode flushes each row to a temporary file as soon as the
     next one starts, so memory does not grow with the number of findings; text goes through
-    `write_string` (never read as a formula) after `neutralise`, like the CSV.
+    `write_string` (never read as a formula) after `neutralise`, like the CSV. `with_file`
+    (a batch's workbook) puts a « Fichier » column first, read from each row's `file_name`.
     """
     book = xlsxwriter.Workbook(target, {"constant_memory": True, "in_memory": False,
                                         "strings_to_formulas": False,
@@ -185,12 +188,15 @@ def write_workbook(target: BinaryIO, findings: Iterable[Any],
     day = book.add_format({"num_format": DATE_FORMAT})
     sheet = book.add_worksheet("Constats")
     summary = book.add_worksheet("Résumé")
-    _header(sheet, XLSX_COLUMNS, bold)
+    columns = (FILE_COLUMN, *XLSX_COLUMNS) if with_file else XLSX_COLUMNS
+    _header(sheet, columns, bold)
     count = 0
     for count, finding in enumerate(findings, 1):
-        _finding_row(sheet, count, finding, money, day)
+        if with_file:
+            sheet.write_string(count, 0, neutralise(finding.file_name))
+        _finding_row(sheet, count, finding, money, day, 1 if with_file else 0)
     sheet.freeze_panes(1, 0)
-    sheet.autofilter(0, 0, max(count, 1), len(XLSX_COLUMNS) - 1)
+    sheet.autofilter(0, 0, max(count, 1), len(columns) - 1)
     _summary(summary, groups, bold, money)
     book.close()
     return count
@@ -202,24 +208,26 @@ def _header(sheet: Any, columns: tuple[tuple[str, int], ...], bold: Any) -> None
         sheet.write_string(0, col, title, bold)
 
 
-def _finding_row(sheet: Any, row: int, finding: Any, money: Any, day: Any) -> None:
+def _finding_row(sheet: Any, row: int, finding: Any, money: Any, day: Any,
+                 first: int = 0) -> None:
+    """A finding's cells from column `first` on (after the « Fichier » of a batch)."""
     texts = [
         labels.label(labels.SEVERITY, finding.severity), rule_title(finding.rule),
         scenario_title(finding.rule, finding.scenario),
     ]
     for col, value in enumerate(texts):
-        sheet.write_string(row, col, neutralise(value))
+        sheet.write_string(row, first + col, neutralise(value))
     if finding.service_date:
-        sheet.write_datetime(row, 3, finding.service_date, day)
+        sheet.write_datetime(row, first + 3, finding.service_date, day)
     for col, value in ((4, finding.doctor_label), (5, finding.doctor), (6, finding.person),
                        (7, numbers(finding.lines)), (8, " ".join(finding.id_ramq or []))):
         if value:
-            sheet.write_string(row, col, neutralise(value))
-    sheet.write_number(row, 9, float(finding.monetary_impact), money)
+            sheet.write_string(row, first + col, neutralise(value))
+    sheet.write_number(row, first + 9, float(finding.monetary_impact), money)
     for col, value in ((10, finding.message), (11, finding.solution),
                        (12, numbers(finding.rows)), (13, finding.rule), (14, finding.scenario)):
         if value:
-            sheet.write_string(row, col, neutralise(value))
+            sheet.write_string(row, first + col, neutralise(value))
 
 
 def _summary(sheet: Any, groups: list[dict[str, Any]], bold: Any, money: Any) -> None:
@@ -265,23 +273,36 @@ def _file_chunks(handle: BinaryIO) -> Iterator[bytes]:
 
 def findings_xlsx_response(run: ValidationRun, query: Select[Any],
                            groups: list[dict[str, Any]]) -> Response:
+    """The Excel download of a run (see `_workbook_response`)."""
+    columns: Select[Any] = query.with_only_columns(*EXPORTED)  # type: ignore[assignment]
+    return _workbook_response(columns, groups, f"validation-{run.id}-constats.xlsx")
+
+
+def batch_findings_xlsx_response(batch_id: int, query: Select[Any],
+                                 groups: list[dict[str, Any]]) -> Response:
+    """Every finding of a batch as a workbook, « Fichier » first (`query` joins the runs)."""
+    columns: Select[Any] = query.with_only_columns(  # type: ignore[assignment]
+        ValidationRun.file_name, *EXPORTED)
+    return _workbook_response(columns, groups, f"lot-{batch_id}-constats.xlsx",
+                              with_file=True)
+
+
+def _workbook_response(columns: Select[Any], groups: list[dict[str, Any]], file_name: str,
+                       *, with_file: bool = False) -> Response:
     """The Excel download: built in a temporary file (constant memory), then streamed.
 
     The whole workbook is written before the answer starts, so a failing query is a clean
     error status; the file is unlinked at once (only its open handle keeps it) and closed
     when the last chunk is sent or the client goes away.
     """
-    columns: Select[Any] = query.with_only_columns(*EXPORTED)  # type: ignore[assignment]
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (closed by `_file_chunks`)
     try:
         rows = db.session.execute(columns.execution_options(yield_per=BATCH))
-        write_workbook(handle, rows, groups)
+        write_workbook(handle, rows, groups, with_file=with_file)
         handle.seek(0)
     except BaseException:
         handle.close()
         raise
     response = Response(_file_chunks(handle), mimetype=XLSX_MIMETYPE, direct_passthrough=True)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="validation-{run.id}-constats.xlsx"'
-    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
     return response

@@ -24,7 +24,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry
 
-from validateur import queue, runs, storage
+from validateur import batches, queue, runs, storage
 from validateur.config import DEFAULT_FAILURE_TTL_SECONDS
 from validateur.errors import QUEUE_DOWN
 from validateur.models import ValidationRun
@@ -90,8 +90,20 @@ def cancel_run(run: ValidationRun) -> bool:
 
 
 def delete_run(run: ValidationRun) -> None:
-    """Remove a run with its rows, findings, logs and file; a live job is stopped first."""
+    """Remove a run with its rows, findings, logs and file; a live job is stopped first.
+    The last run of a batch takes the batch with it (an empty batch has nothing to show)."""
+    run_id, batch_id = run.id, run.batch_id
     if runs.is_open(run):
         cancel_run(run)
     storage.delete(run.stored_name)
-    runs.delete_run(run.id)
+    runs.delete_run(run_id)
+    if batch_id is not None:
+        batches.delete_empty([batch_id])
+
+
+def delete_batch(batch_id: int) -> None:
+    """Remove a batch with every run of it (each as `delete_run`: open ones cancelled first,
+    the last one taking the batch)."""
+    for run in batches.runs_of(batch_id):
+        delete_run(run)
+    batches.delete_empty([batch_id])  # a batch whose runs were already gone

@@ -50,7 +50,7 @@ from rq.queue import Queue
 from rq.rate_limit import RateLimitRegistry
 from rq.utils import current_timestamp
 
-from validateur import notifications, queue, runs, storage
+from validateur import batches, notifications, queue, runs, storage
 from validateur.errors import QUEUE_DOWN
 from validateur.models import FailureCategory, RunStatus, ValidationRun
 
@@ -83,6 +83,7 @@ class MaintenanceReport:
     failed: list[int] = field(default_factory=list)
     orphan_files: int = 0
     purged_runs: int = 0
+    purged_batches: int = 0
     notifications: list[int] = field(default_factory=list)
 
 
@@ -222,6 +223,12 @@ def purge_expired_runs(report: MaintenanceReport) -> None:
         runs.delete_run(run_id)
         report.purged_runs += 1
     notifications.purge_older_than(current_app.config["VALIDATEUR_RETENTION_DAYS"])
+    purge_empty_batches(report)
+
+
+def purge_empty_batches(report: MaintenanceReport) -> None:
+    """Batches whose runs are all gone (purged above, or deleted one by one) go as well."""
+    report.purged_batches += batches.delete_empty()
 
 
 def release_stale_slots() -> None:

@@ -75,6 +75,8 @@ def test_dropped_files_become_a_batch_followed_live_to_its_totals(
             expect(line.locator('[data-cell="facts"]')).to_contain_text("300 lignes")
         expect(page.locator("#batch-finished-box")).to_be_visible()
         expect(page.locator("#batch-cancel")).to_be_hidden()  # nothing left to cancel
+        expect(page.locator("#batch-delete")).to_be_visible()
+        expect(page.locator("#batch-export-xlsx")).to_be_visible()
         assert_fits(screen, "batch-done")
         screen.shot("batch-done")
 
@@ -90,6 +92,18 @@ def test_dropped_files_become_a_batch_followed_live_to_its_totals(
         expect(page.locator("tr.in-batch")).to_have_count(4)
         assert_fits(screen, "runs-with-batch")
         screen.shot("runs-with-batch")
+
+        page.goto(f"{site.url}/batches/{batch_id}")
+        page.click("#batch-delete")
+        expect(page.locator("#confirm-title")).to_have_text(f"Supprimer le lot {batch_id} ?")
+        expect(page.locator("main")).to_contain_text("Le lot (4 validations) sera effacé")
+        assert_fits(screen, "batch-delete")
+        screen.shot("batch-delete")
+        page.click("#confirm-button")
+        page.wait_for_url("**/runs")
+        expect(page.locator("main")).to_contain_text(
+            f"Lot {batch_id} supprimé, avec 4 validations.")
+        expect(page.locator("tr.batch-group")).to_have_count(0)
         assert screen.errors == []
     finally:
         screen.close()

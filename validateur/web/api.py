@@ -314,6 +314,14 @@ def cancel_batch(batch_id: int) -> Any:
     return jsonify(batch_answer(get_batch_or_404(batch_id)))
 
 
+@bp.delete("/batches/<run_id:batch_id>")
+@require_upload_right
+def delete_batch(batch_id: int) -> Any:
+    """Removes the batch and every run of it (open runs are cancelled first)."""
+    lifecycle.delete_batch(get_batch_or_404(batch_id).id)
+    return "", 204
+
+
 @bp.get("/batches/<run_id:batch_id>/results.csv")
 @login_required
 def get_batch_results_csv(batch_id: int) -> Response:
@@ -321,6 +329,18 @@ def get_batch_results_csv(batch_id: int) -> Response:
     args = load_args(result_args, request.args)
     query = queries.batch_findings_query(batch.id, args.get("severity"), args.get("rule"))
     return exports.batch_findings_csv_response(batch.id, query)
+
+
+@bp.get("/batches/<run_id:batch_id>/results.xlsx")
+@login_required
+def get_batch_results_xlsx(batch_id: int) -> Response:
+    """Every finding of the batch as a workbook, with « Fichier » first; same filters."""
+    batch = get_batch_or_404(batch_id)
+    args = load_args(result_args, request.args)
+    severity, rule = args.get("severity"), args.get("rule")
+    return exports.batch_findings_xlsx_response(
+        batch.id, queries.batch_findings_query(batch.id, severity, rule),
+        queries.batch_finding_groups(batch.id, severity, rule))
 
 
 @bp.get("/health")

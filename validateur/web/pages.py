@@ -64,6 +64,7 @@ from validateur.uploads import UploadRejected, accept_batch, accept_stream
 from validateur.validation.catalogue import rule_title
 from validateur.web import queries, webhook_admin
 from validateur.web.access import get_run_or_404, register_converters, visible_runs
+from validateur.web.filters import plural
 from validateur.web.forms import ActionForm, LoginForm, PreferencesForm, UploadForm, WebhookForm
 from validateur.web.people import require_people_right as require_webhook_right
 from validateur.webhooks import WebhookRefused
@@ -265,6 +266,26 @@ def batch_cancel_page(batch_id: int) -> Any:
         lifecycle.cancel_run(run)
     flash(f"Lot {batch.id} annulé.", "success")
     return redirect(url_for("pages.batch_page", batch_id=batch.id))
+
+
+@bp.route("/batches/<run_id:batch_id>/delete", methods=["GET", "POST"])
+@require_upload_right
+def batch_delete_page(batch_id: int) -> Any:
+    """GET asks « Supprimer le lot 5 ? »; POST deletes it with its runs, then the runs list."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    summary = batches.summaries([batch.id])[batch.id]
+    form = ActionForm()
+    if request.method == "GET":
+        return render_template("pages/batch_delete.html", batch=batch, form=form,
+                               summary=summary)
+    if not form.validate_on_submit():
+        abort(400)
+    lifecycle.delete_batch(batch.id)
+    flash(f"Lot {batch_id} supprimé, avec {plural(summary.file_count, 'validation')}.",
+          "success")
+    return redirect(url_for("pages.runs_page"))
 
 
 class RunPageArgs(ResultArgsSchema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -110,23 +110,25 @@ def finding_groups(run_id: int, args: Mapping[str, Any] | None = None, *,
     """Count, money at risk and money to gain per (severity, rule[, scenario]), most urgent
     first; `args` are the findings' filters (`schemas.result_args`), none by default."""
     args = args or {}
-    impact = ValidationResult.monetary_impact
     keys = [ValidationResult.severity, ValidationResult.rule]
     if by_scenario:
         keys.append(ValidationResult.scenario)
     conditions = _finding_filters(run_id, args.get("severity"), args.get("rule"),
                                   args.get("scenario"), args.get("doctor"), args.get("date"),
                                   args.get("claim"), args.get("claims"))
-    rows = db.session.execute(
-        select(
-            *keys,
-            func.count(),
+    query = select(*keys, *_group_totals()).where(*conditions)
+    return _grouped(db.session.execute(query.group_by(*keys)).all(), by_scenario=by_scenario)
+
+
+def _group_totals() -> list[Any]:
+    """Count, money at risk (as a positive amount) and money to gain of a group."""
+    impact = ValidationResult.monetary_impact
+    return [func.count(),
             func.coalesce(func.sum(case((impact < 0, -impact), else_=0)), 0),
-            func.coalesce(func.sum(case((impact > 0, impact), else_=0)), 0),
-        )
-        .where(*conditions)
-        .group_by(*keys)
-    ).all()
+            func.coalesce(func.sum(case((impact > 0, impact), else_=0)), 0)]
+
+
+def _grouped(rows: Sequence[Any], *, by_scenario: bool) -> list[dict[str, Any]]:
     groups = []
     for row in rows:
         sev, rule, *rest = row
@@ -163,6 +165,21 @@ def batch_findings_query(batch_id: int, severity: Severity | str | None = None,
         query = query.where(ValidationResult.rule == rule)
     return query.order_by(ValidationRun.id, ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)
+
+
+def batch_finding_groups(batch_id: int, severity: Severity | str | None = None,
+                         rule: str | None = None) -> list[dict[str, Any]]:
+    """`finding_groups` over every run of a batch (the batch workbook's « Résumé »), with
+    the same filters as `batch_findings_query`."""
+    keys = [ValidationResult.severity, ValidationResult.rule]
+    query = (select(*keys, *_group_totals())
+             .join(ValidationRun, ValidationRun.id == ValidationResult.validation_run_id)
+             .where(ValidationRun.batch_id == batch_id))
+    if severity:
+        query = query.where(ValidationResult.severity == severity)
+    if rule:
+        query = query.where(ValidationResult.rule == rule)
+    return _grouped(db.session.execute(query.group_by(*keys)).all(), by_scenario=False)
 
 
 #: Distinct licences by a loose index scan of `ix_validation_results_run_doctor_date` (one
