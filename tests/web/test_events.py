@@ -20,6 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from tests.support.api import Person
+from tests.support.batches import upload_batch
+from tests.support.csvfiles import act, billing_csv
 from tests.support.people import member, user_of
 from tests.support.runs import make_run
 from validateur import create_app, runs
@@ -249,3 +251,28 @@ def test_a_quiet_stream_sends_heartbeats_and_ends_at_its_lifetime(
         with quiet.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_batch_streams_each_of_its_runs_and_closes_when_all_are_final(
+        app: Flask, live: FlaskClient, editor: Person, make_person: Any) -> None:
+    answer = upload_batch(live, editor, [(billing_csv([act(1)]), "a.csv"),
+                                         (billing_csv([act(2)]), "b.csv")])
+    assert answer.status_code == 202
+    first_id, second_id = (run["validationId"] for run in answer.get_json()["runs"])
+    url = f"/api/batches/{answer.get_json()['batchId']}/events"
+    assert live.get(url, headers=make_person("editor").headers).status_code == 404
+    stream = Stream(live, url, editor)
+    opened = {data["id"]: data for _, data in (stream.event(), stream.event())}
+    assert {run["status"] for run in opened.values()} == {"queued"}
+    assert set(opened) == {first_id, second_id}
+    assert events.hub_of(live.application).listening.wait(EVENT_WAIT_SECONDS)
+    with app.app_context():
+        assert runs.start_attempt(first_id)
+    assert stream.event()[1] == {**opened[first_id], "status": "processing",
+                                 "phase": "parsing", "queuePosition": None}
+    _complete(app, first_id, 1)
+    assert stream.event()[1]["id"] == first_id
+    with app.app_context():
+        assert runs.finish(second_id, runs.Cancelled(), source="test", line="Annulée")
+    assert stream.event()[1]["status"] == "cancelled"
+    assert stream.next() is END

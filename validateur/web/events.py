@@ -27,9 +27,12 @@ transaction that made it commits.
   asked once when the stream opens. The request's database connection is back in the pool
   before the first byte is streamed: an open page holds no connection.
 
-The page (`static/run.js`) uses `EventSource`, and goes back to polling the run's JSON when
-the stream cannot be had; without JavaScript the page is plain HTML. docs/architecture.md
-§ Progress.
+`GET /api/batches/<id>/events` is the same for every run of a batch, in one stream (the batch
+page), and ends once all of them are final.
+
+The pages (`static/run.js`, `static/batch.js`) use `EventSource`, and go back to polling the
+JSON when the stream cannot be had; without JavaScript they are plain HTML.
+docs/architecture.md § Progress.
 """
 
 from __future__ import annotations
@@ -42,12 +45,12 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 import psycopg
-from flask import Blueprint, Flask, Response, current_app
-from flask_login import login_required
+from flask import Blueprint, Flask, Response, abort, current_app
+from flask_login import current_user, login_required
 from psycopg import sql
 from sqlalchemy import select
 
-from validateur import database, positions, runs
+from validateur import batches, database, positions, runs
 from validateur.extensions import db
 from validateur.models import RunStatus, ValidationRun
 from validateur.web.access import get_run_or_404, register_converters
@@ -106,23 +109,24 @@ def read_snapshots(run_ids: Iterable[int]) -> dict[int, Snapshot]:
 
 
 class Watcher:
-    """One open stream's mailbox: the latest snapshot the hub handed over, and a wake-up."""
+    """One open stream's mailbox: the latest snapshot of each of its runs that the hub
+    handed over, and a wake-up."""
 
-    def __init__(self, run_id: int) -> None:
-        self.run_id = run_id
-        self._latest: Snapshot | None = None
+    def __init__(self, run_ids: frozenset[int]) -> None:
+        self.run_ids = run_ids
+        self._latest: dict[int, Snapshot] = {}
         self._ready = threading.Event()
 
     def offer(self, snapshot: Snapshot) -> None:
-        self._latest = snapshot
+        self._latest[snapshot["id"]] = snapshot
         self._ready.set()
 
-    def take(self, timeout: float) -> Snapshot | None:
-        """The latest snapshot handed over since the last call, waiting up to `timeout`."""
+    def take(self, timeout: float) -> list[Snapshot]:
+        """The snapshots handed over since the last call (waiting up to `timeout` for one)."""
         self._ready.wait(timeout)
         self._ready.clear()
-        snapshot, self._latest = self._latest, None
-        return snapshot
+        taken, self._latest = self._latest, {}
+        return list(taken.values())
 
 
 class Hub:
@@ -139,11 +143,12 @@ class Hub:
         #: Set while the `LISTEN` connection is established.
         self.listening = threading.Event()
 
-    def watch(self, run_id: int) -> Watcher:
-        """A new watcher of `run_id`; the listener starts with the process's first one."""
-        watcher = Watcher(run_id)
+    def watch(self, run_ids: Iterable[int]) -> Watcher:
+        """A new watcher of `run_ids`; the listener starts with the process's first one."""
+        watcher = Watcher(frozenset(run_ids))
         with self._lock:
-            self._watchers.setdefault(run_id, set()).add(watcher)
+            for run_id in watcher.run_ids:
+                self._watchers.setdefault(run_id, set()).add(watcher)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="validateur-events",
                                                 daemon=True)
@@ -152,10 +157,11 @@ class Hub:
 
     def forget(self, watcher: Watcher) -> None:
         with self._lock:
-            others = self._watchers.get(watcher.run_id, set())
-            others.discard(watcher)
-            if not others:
-                self._watchers.pop(watcher.run_id, None)
+            for run_id in watcher.run_ids:
+                others = self._watchers.get(run_id, set())
+                others.discard(watcher)
+                if not others:
+                    self._watchers.pop(run_id, None)
 
     def watched(self) -> set[int]:
         with self._lock:
@@ -243,29 +249,33 @@ class _Stream:
     """The response body: a generator of events, and a `close` that forgets the watcher even
     when the server never started the generator (a client gone before the first byte)."""
 
-    def __init__(self, hub: Hub, watcher: Watcher, first: Snapshot, heartbeat: float,
+    def __init__(self, hub: Hub, watcher: Watcher, first: list[Snapshot], heartbeat: float,
                  lifetime: float) -> None:
         self._hub, self._watcher = hub, watcher
         self._events = self._generate(first, heartbeat, lifetime)
 
-    def _generate(self, first: Snapshot, heartbeat: float, lifetime: float
+    def _generate(self, first: list[Snapshot], heartbeat: float, lifetime: float
                   ) -> Generator[str]:
+        """Each snapshot that differs from the last one sent of its run; done once every
+        watched run has sent its last (final or gone)."""
         try:
             yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
             ends = time.monotonic() + lifetime
-            last: Snapshot | None = None
-            snapshot: Snapshot | None = first
+            last: dict[int, Snapshot] = {}
+            snapshots = first
             while True:
-                if snapshot is not None and snapshot != last:
-                    yield _event(snapshot)
-                    if _is_last(snapshot):
-                        return
-                    last = snapshot
+                for snapshot in snapshots:
+                    if last.get(snapshot["id"]) != snapshot:
+                        yield _event(snapshot)
+                        last[snapshot["id"]] = snapshot
+                if len(last) == len(self._watcher.run_ids) and all(
+                        _is_last(sent) for sent in last.values()):
+                    return
                 remaining = ends - time.monotonic()
                 if remaining <= 0:
                     return
-                snapshot = self._watcher.take(min(heartbeat, remaining))
-                if snapshot is None:
+                snapshots = self._watcher.take(min(heartbeat, remaining))
+                if not snapshots:
                     yield ": heartbeat\n\n"
         finally:
             self._hub.forget(self._watcher)
@@ -278,21 +288,47 @@ class _Stream:
         self._events.close()
 
 
-@bp.get("/validations/<run_id:run_id>/events")
-@login_required
-def run_events(run_id: int) -> Response:
-    """The run's snapshots as `text/event-stream` (see the module's doc)."""
-    hub = hub_of(current_app._get_current_object())  # type: ignore[attr-defined]
-    watcher = hub.watch(run_id)  # before the read: a change committed after it is heard
-    try:
-        run = get_run_or_404(run_id)
-        first = snapshot_of(run, positions.position_of(run))
-    except BaseException:
-        hub.forget(watcher)
-        raise
+def _stream_response(hub: Hub, watcher: Watcher, first: list[Snapshot]) -> Response:
     config = current_app.config
     stream = _Stream(hub, watcher, first,
                      float(config.get("VALIDATEUR_EVENTS_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS)),
                      float(config.get("VALIDATEUR_EVENTS_STREAM_SECONDS", STREAM_SECONDS)))
     return Response(stream, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/validations/<run_id:run_id>/events")
+@login_required
+def run_events(run_id: int) -> Response:
+    """The run's snapshots as `text/event-stream` (see the module's doc)."""
+    hub = hub_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    watcher = hub.watch([run_id])  # before the read: a change committed after it is heard
+    try:
+        run = get_run_or_404(run_id)
+        first = [snapshot_of(run, positions.position_of(run))]
+    except BaseException:
+        hub.forget(watcher)
+        raise
+    return _stream_response(hub, watcher, first)
+
+
+@bp.get("/batches/<run_id:batch_id>/events")
+@login_required
+def batch_events(batch_id: int) -> Response:
+    """The snapshots of a batch's runs, as the run's stream sends them, in one stream (the
+    batch page; `batches.find_visible`'s authorization, the API's). It ends once every run
+    of the batch is final: the batch is then settled."""
+    batch = batches.find_visible(current_user, batch_id)
+    if batch is None:
+        abort(404)
+    run_ids = list(db.session.execute(
+        select(ValidationRun.id).where(ValidationRun.batch_id == batch.id)).scalars())
+    hub = hub_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    watcher = hub.watch(run_ids)  # before the read, as for one run
+    try:
+        found = read_snapshots(run_ids)
+        first = [found.get(run_id) or _gone(run_id) for run_id in run_ids]
+    except BaseException:
+        hub.forget(watcher)
+        raise
+    return _stream_response(hub, watcher, first)
