@@ -10,6 +10,8 @@ MAX_HORSE_RSS_GROWTH = 0.20
 MAX_WEB_GROWTH_MIB = 20
 MAX_UPLOAD_P99_MS = 50
 MAX_JOB_START_MS = 100
+#: Issue 17: a run becomes final → its open page (event stream) shows it.
+MAX_PAGE_FINAL_MS = 300
 MIN_THROUGHPUT_OVER_PEER = 10.0
 #: Issue 3: 100,000 rows with every rule on, at most this many times the `structure` rule alone.
 MAX_ALL_RULES_OVER_STRUCTURE = 1.5
