@@ -41,6 +41,7 @@ def live_app(app: Flask) -> Iterator[Flask]:
     """The app, with a re-check too slow to stand in for a notice during a test."""
     built = create_app({"WTF_CSRF_ENABLED": False, "VALIDATEUR_EVENTS_RECHECK_SECONDS": 600.0})
     yield built
+    events.hub_of(built).stop()
     with built.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -248,6 +249,7 @@ def test_a_quiet_stream_sends_heartbeats_and_ends_at_its_lifetime(
             assert item == ("comment", "heartbeat")
         assert events.hub_of(quiet).watched() == set()
     finally:
+        events.hub_of(quiet).stop()
         with quiet.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -276,3 +278,40 @@ def test_a_batch_streams_each_of_its_runs_and_closes_when_all_are_final(
         assert runs.finish(second_id, runs.Cancelled(), source="test", line="Annulée")
     assert stream.event()[1]["status"] == "cancelled"
     assert stream.next() is END
+
+
+def test_an_idle_listener_closes_its_connection_and_a_new_watcher_opens_one(
+        app: Flask, editor: Person, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "IDLE_SECONDS", 0.0)
+    idle = create_app({"WTF_CSRF_ENABLED": False})
+    hub = events.hub_of(idle)
+    try:
+        for _ in range(2):  # twice: the second watcher starts a listener again
+            run_id = _run(app, editor, RunStatus.PROCESSING)
+            stream = Stream(idle.test_client(), _url(run_id), editor)
+            stream.event()
+            assert hub.listening.wait(EVENT_WAIT_SECONDS)
+            _progress(app, run_id, 10, 10)
+            assert stream.event()[1]["progress"] == 10
+            _complete(app, run_id, 10)
+            assert stream.event()[1]["status"] == "completed"
+            assert stream.next() is END
+            for _ in range(200):
+                if not _listeners(app):
+                    break
+                threading.Event().wait(0.1)
+            assert not hub.listening.is_set() and _listeners(app) == 0
+    finally:
+        hub.stop()
+        with idle.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _listeners(app: Flask) -> int:
+    with app.app_context():
+        found = db.session.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
+            " AND datname = current_database()"), {"name": events.APPLICATION_NAME}).scalar_one()
+        db.session.commit()
+        return int(found)

@@ -67,6 +67,11 @@ STREAM_SECONDS = 300.0
 RECONNECT_MILLISECONDS = 1000
 #: After the listening connection failed, the hub tries again this long after.
 LISTEN_RETRY_SECONDS = 1.0
+#: Nobody has watched for this long: the listener closes its connection (the next page opens
+#: a new one).
+IDLE_SECONDS = 60.0
+#: The listener looks at least this often whether it should end.
+WAKE_SECONDS = 1.0
 #: The listening connection's name in `pg_stat_activity` (operators, and the tests that cut it).
 APPLICATION_NAME = "validateur-events"
 
@@ -140,6 +145,7 @@ class Hub:
         self._lock = threading.Lock()
         self._watchers: dict[int, set[Watcher]] = {}
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         #: Set while the `LISTEN` connection is established.
         self.listening = threading.Event()
 
@@ -174,11 +180,32 @@ class Hub:
             engine_url = db.engine.url
         return engine_url.set(drivername="postgresql").render_as_string(hide_password=False)
 
+    def stop(self) -> None:
+        """End the listener (and its connection) within a second; a later `watch` starts a
+        new one. For the tests' own apps: a web process's hub lives as long as it does."""
+        self._stopping.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(5)
+        self._stopping.clear()
+
+    def _done(self, idle_since: float) -> bool:
+        """Whether the listener should end: told to, or nobody watched for `IDLE_SECONDS`
+        (decided under the lock `watch` takes, so a new watcher starts a new listener)."""
+        with self._lock:
+            if not self._stopping.is_set() and (
+                    self._watchers or time.monotonic() - idle_since < IDLE_SECONDS):
+                return False
+            self._thread = None
+            return True
+
     def _run(self) -> None:
         conninfo = self._conninfo()
-        while True:
+        while not self._stopping.is_set():
             try:
-                self._listen(conninfo)
+                if self._listen(conninfo):
+                    return
             except (psycopg.Error, OSError) as exc:  # the class only: a message may quote SQL
                 log.warning("run events: listening connection lost (%s); again in %.0f s",
                             type(exc).__name__, LISTEN_RETRY_SECONDS)
@@ -186,15 +213,20 @@ class Hub:
                 log.error("run events: listener failed (%s); again in %.0f s",
                           type(exc).__name__, LISTEN_RETRY_SECONDS)
             self.listening.clear()
-            time.sleep(LISTEN_RETRY_SECONDS)
+            self._stopping.wait(LISTEN_RETRY_SECONDS)
+        with self._lock:
+            self._thread = None
 
-    def _listen(self, conninfo: str) -> None:
+    def _listen(self, conninfo: str) -> bool:
+        """Listen and publish until the connection fails (an exception) or the listener is
+        done (True: the connection is closed, the thread ends)."""
         with psycopg.connect(conninfo, autocommit=True,
                              application_name=APPLICATION_NAME) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(runs.CHANGED_CHANNEL)))
             self.listening.set()
             changed = self.watched()  # anything may have changed while nobody listened
             next_recheck = time.monotonic() + self._recheck
+            idle_since = time.monotonic()
             while True:
                 if time.monotonic() >= next_recheck:
                     changed = self.watched()
@@ -202,7 +234,12 @@ class Hub:
                 if changed:
                     self._publish(changed)
                 changed = set()
-                wait = max(0.0, next_recheck - time.monotonic())
+                if self.watched():
+                    idle_since = time.monotonic()
+                if self._done(idle_since):
+                    self.listening.clear()
+                    return True
+                wait = min(max(0.0, next_recheck - time.monotonic()), WAKE_SECONDS)
                 for notice in conn.notifies(timeout=wait, stop_after=1):
                     changed |= _run_id(notice.payload)
                 for notice in conn.notifies(timeout=0):  # the rest of what has arrived
