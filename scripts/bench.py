@@ -104,6 +104,7 @@ def measure(stack: OwnStack, watch: CpuWatch, report: Report, args: argparse.Nam
     bench.concurrency(small.read_bytes(), clients, each)
     runs = bench.ours(floor, peer_rate)
     bench.web(web_file, web_rows)
+    bench.live(small)
     print_splits(runs)
     bench.rules_ratio(RULES_RATIO_RUNS if not args.quick else 2)
     stack.restart_workers(VALIDATEUR_RULES="")

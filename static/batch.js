@@ -1,7 +1,10 @@
-// Batch page: every 1.5 s the batch's JSON redraws each file's line (status, progress, phase
-// or counts) and the summary line; once the batch is final, the totals are filled in and
-// shown, and polling stops. Labels and words come from the page (#page-labels, #batch-words):
-// the script keeps no French of its own.
+// Batch page: the batch's event stream (data-events-url, validateur/web/events.py: one event
+// per change of one of its runs, as it commits) redraws each open file's line (status,
+// progress, phase); when a run ends, the batch's JSON is read once and redraws every line
+// (counts, reason) and the summary line; once the batch is final, the totals are filled in
+// and shown, and the stream is closed. Where the stream cannot be had, the batch's JSON is
+// polled every 1.5 s instead. Labels and words come from the page (#page-labels,
+// #batch-words): the script keeps no French of its own.
 (function () {
   "use strict";
   const section = document.getElementById("batch");
@@ -116,6 +119,56 @@
       })
       .catch(function () { window.setTimeout(poll, 3000); });
   }
+  // One read of the batch's JSON at a time; a run that ends meanwhile asks for one more.
+  let reading = false;
+  let readAgain = false;
+  function refresh() {
+    if (reading) { readAgain = true; return; }
+    reading = true;
+    fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" },
+                                       credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (batch) { if (batch) { redraw(batch); } })
+      .catch(function () { readAgain = true; })
+      .then(function () {
+        reading = false;
+        if (readAgain) { readAgain = false; window.setTimeout(refresh, 200); }
+      });
+  }
+
+  function follow() {
+    if (!window.EventSource || !section.dataset.eventsUrl) { window.setTimeout(poll, 500); return; }
+    const source = new EventSource(section.dataset.eventsUrl);
+    const ended = {};
+    let failures = 0;
+    function allEnded() {
+      return Array.prototype.every.call(section.querySelectorAll("li[data-run-id]"),
+        function (line) { return ended[line.dataset.runId]; });
+    }
+    function end(runId) {
+      ended[runId] = true;
+      refresh();
+      if (allEnded()) { source.close(); }
+    }
+    source.addEventListener("open", function () {
+      failures = 0;
+      section.dataset.live = "stream";
+    });
+    source.addEventListener("run", function (event) {
+      const run = JSON.parse(event.data);
+      if (labels.final.indexOf(run.status) >= 0) { end(String(run.id)); return; }
+      redrawRun(run);
+    });
+    source.addEventListener("gone", function (event) { end(String(JSON.parse(event.data).id)); });
+    source.addEventListener("error", function () {
+      failures += 1;
+      if (source.readyState === EventSource.CLOSED || failures >= 5) {
+        source.close();
+        section.dataset.live = "poll";
+        poll();
+      }
+    });
+  }
   showRejected();
-  if (labels.batchFinal.indexOf(section.dataset.status) < 0) { window.setTimeout(poll, 500); }
+  if (labels.batchFinal.indexOf(section.dataset.status) < 0) { follow(); }
 }());

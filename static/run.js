@@ -1,5 +1,9 @@
-// Run page: polls the run's JSON and redraws status, phase, rows and progress while it is
-// queued or processing; once it is final the page reloads, and the server shows the result.
+// Run page: while the run is queued or processing, follows its state and redraws status,
+// phase, rows, progress and place in line. The state comes from the run's event stream
+// (`EventSource` on data-events-url, validateur/web/events.py: one event per change, as it
+// commits); where the stream cannot be had (no EventSource, refused, broken 5 times in a row)
+// the page polls the run's JSON instead. Once the run is final, its status is shown at once and
+// the server's page for it (summary, findings) is put in place without a reload.
 // Labels and final statuses come from the page (#page-labels, from validateur.labels and
 // RunStatus), which hands them over only while the run is open: the script keeps no copy.
 (function () {
@@ -12,6 +16,8 @@
   if (FINAL.indexOf(section.dataset.status) >= 0) { return; }
   const format = window.ValidateurFormat;
   const bar = document.getElementById("run-progress");
+  const MAX_FAILURES = 5;
+  let finished = false;
 
   function text(id, value) {
     const element = document.getElementById(id);
@@ -39,26 +45,77 @@
     }
   }
 
+  // The final state at once, then the page the server renders for it in place of this one.
+  function finish(run) {
+    if (finished) { return; }
+    finished = true;
+    redraw(run);
+    fetch(window.location.href, { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      })
+      .then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html");
+        const main = document.getElementById("contenu");
+        const next = fresh.getElementById("contenu");
+        if (!main || !next) { throw new Error("no content"); }
+        main.replaceChildren.apply(main, Array.from(next.childNodes).map(function (node) {
+          return document.adoptNode(node);
+        }));
+        document.title = fresh.title;
+        if (window.ValidateurRunGroups) { window.ValidateurRunGroups(); }
+      })
+      .catch(function () { window.location.reload(); });
+  }
+
   function poll() {
     fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" },
                                        credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (run) {
         if (run) {
-          if (FINAL.indexOf(run.status) >= 0) { window.location.reload(); return; }
+          if (FINAL.indexOf(run.status) >= 0) { finish(run); return; }
           redraw(run);
         }
         window.setTimeout(poll, 1500);
       })
       .catch(function () { window.setTimeout(poll, 3000); });
   }
-  window.setTimeout(poll, 1000);
+
+  function follow() {
+    if (!window.EventSource || !section.dataset.eventsUrl) { window.setTimeout(poll, 1000); return; }
+    const source = new EventSource(section.dataset.eventsUrl);
+    let failures = 0;
+    source.addEventListener("open", function () {
+      failures = 0;
+      section.dataset.live = "stream";
+    });
+    source.addEventListener("run", function (event) {
+      const run = JSON.parse(event.data);
+      if (FINAL.indexOf(run.status) >= 0) { source.close(); finish(run); return; }
+      redraw(run);
+    });
+    source.addEventListener("gone", function () { source.close(); window.location.reload(); });
+    source.addEventListener("error", function () {
+      // A broken stream is reconnected by the browser itself; one refused, or broken again
+      // and again, is given up for polling.
+      failures += 1;
+      if (source.readyState === EventSource.CLOSED || failures >= MAX_FAILURES) {
+        source.close();
+        section.dataset.live = "poll";
+        poll();
+      }
+    });
+  }
+  follow();
 }());
 
 // Groups of findings (per severity, rule and scenario) are <details>: opening one loads its
 // findings from the results API, 25 at a time, with the page's filters; « Afficher plus »
 // loads the next page. Without JavaScript the group's link opens the filtered run page.
-(function () {
+// Run at load, and again when a run that just ended puts its results in place.
+window.ValidateurRunGroups = function () {
   "use strict";
   const section = document.getElementById("groups");
   if (!section) { return; }
@@ -202,4 +259,5 @@
       }
     });
   });
-}());
+};
+window.ValidateurRunGroups();

@@ -52,9 +52,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from validateur import metrics
-    from validateur.web import admin, api, errors, filters, pages, people
+    from validateur.web import admin, api, errors, events, filters, pages, people
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(events.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(people.bp)

@@ -19,7 +19,10 @@ The whole life, in the order a run lives it:
   after the commit. Every place that ends a run calls it: the job (`jobs.validation`), the
   failure callback (`jobs.callbacks`), the sweeper (`maintenance`), a cancel (`lifecycle`).
 
-`_transition` never commits: each public function above owns its transaction.
+`_transition` never commits: each public function above owns its transaction. Every change
+it makes (and `delete_run`) also sends `NOTIFY validateur_run_changed, '<run id>'` in that
+transaction, so whoever shows a run live hears of it at the commit (docs/architecture.md
+§ Progress).
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ from validateur.queue import job_id_for, queue_for_plan
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.PROCESSING)
+#: The PostgreSQL channel told "this run changed" (payload: the run id, nothing else), from
+#: inside the transaction that changed it, so it is heard exactly when that commits and never
+#: for a rollback. The run page's stream (`validateur.web.events`) listens to it.
+CHANGED_CHANNEL = "validateur_run_changed"
 
 
 # -- outcomes: what `finish` is told ------------------------------------------------------
@@ -186,13 +193,23 @@ def add_queued(user_id: int | None, file_name: str, stored_name: str, file_size:
 
 
 def _transition(run_id: int, allowed: tuple[str, ...], **values: object) -> bool:
-    """The guarded update, in the caller's transaction (never committed here)."""
+    """The guarded update, in the caller's transaction (never committed here), and the
+    notice that the run changed when it did (`CHANGED_CHANNEL`)."""
     result = db.session.execute(
         update(ValidationRun)
         .where(ValidationRun.id == run_id, ValidationRun.status.in_(allowed))
         .values(**values)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    _notify_changed(run_id)
+    return True
+
+
+def _notify_changed(run_id: int) -> None:
+    """`NOTIFY` in the caller's transaction: delivered at its commit, dropped by a rollback."""
+    db.session.execute(text("SELECT pg_notify(:channel, :run_id)"),
+                       {"channel": CHANGED_CHANNEL, "run_id": str(run_id)})
 
 
 def start_attempt(run_id: int) -> bool:
@@ -335,6 +352,7 @@ def delete_run(run_id: int) -> None:
                        {"id": run_id})
     _delete_rows_and_findings(run_id)
     db.session.execute(delete(ValidationRun).where(ValidationRun.id == run_id))
+    _notify_changed(run_id)
     db.session.commit()
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 
+from benchlib import live
 from benchlib.measurements import (
     concurrent_uploads,
     floor_copy,
@@ -271,3 +272,7 @@ class Bench:
                         f"processes {total / MIB:+.1f} MiB)",
                         f"≤ {MAX_WEB_GROWTH_MIB} MiB", growth / MIB <= MAX_WEB_GROWTH_MIB, busy)
 
+    def live(self, small: Path) -> None:
+        """Issue 17: run final → open page, and the CPU an open page costs (`live`)."""
+        time.sleep(2.0)
+        live.measure(self.stack, self.report, small, self.files[100_000], 100_000)

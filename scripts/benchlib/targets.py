@@ -22,6 +22,8 @@ MIN_THROUGHPUT_OVER_PEER = 3.0
 #: Issue 17: what a run keeps in PostgreSQL (rows, their indexes, findings and theirs) per
 #: stored row, over the uploaded file's own bytes per row.
 MAX_STORED_OVER_FILE = 1.5
+#: Issue 17: a run becomes final → its open page (event stream) shows it.
+MAX_PAGE_FINAL_MS = 300
 #: Issue 3: 100,000 rows with every rule on, at most this many times the `structure` rule alone.
 MAX_ALL_RULES_OVER_STRUCTURE = 1.5
 RULES_RATIO_RUNS = 3  # per block; two blocks per configuration
