@@ -101,13 +101,14 @@ class ClinicalMinutesRule:
     def _new_columns(self) -> None:
         """Per doctor-day an index and its minutes; per intervention one entry per column."""
         self._day_index: dict[DoctorDay, int] = {}
-        self._day_minutes = array("q")
+        # Lists, not arrays: `Unités` is unbounded, and small ints are shared objects anyway.
+        self._day_minutes: list[int] = []
         self._groups = array("i")  # the doctor-day index of each intervention
         self._rows = array("i")
         self._claims = Claims()
         self._codes: list[str] = []
         self._starts: list[time | None] = []
-        self._minutes = array("i")
+        self._minutes: list[int] = []
         self._paid = bytearray()
         self._claimed: list[Decimal] = []
         self._infos: Interned[str] = Interned()  # one string per distinct `Doctor Info`
