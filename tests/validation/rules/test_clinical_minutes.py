@@ -148,3 +148,11 @@ def test_arbitrary_rows_never_raise(rows: list[BillingRow]) -> None:
         assert finding.rule == "clinical-minutes"
         assert finding.monetary_impact <= 0
         assert finding.data["totalMinutes"] > 180
+
+
+def test_units_beyond_machine_integers_are_counted_exactly() -> None:
+    """The rule keeps its facts in columns: no column may overflow on an absurd `Unités`."""
+    rows = [make_row(code="8859", units=10**20, row_number=k + 1) for k in range(3)]
+    (finding,) = run(rows)
+    assert finding.data["totalMinutes"] == 3 * 10**20
+    assert finding.data["excessMinutes"] == 3 * 10**20 - 180

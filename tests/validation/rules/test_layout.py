@@ -9,7 +9,7 @@ from validateur.validation.rules import RULES
 
 FOLDER = Path(rules.__file__).parent
 #: Modules at the rules level: the registry and the helpers several rules share.
-SHARED = {"__init__.py", "wording.py", "years.py"}
+SHARED = {"__init__.py", "columns.py", "wording.py", "years.py"}
 
 
 def test_every_rule_is_the_package_named_after_its_slug() -> None:

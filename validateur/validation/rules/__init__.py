@@ -5,7 +5,7 @@ Layout: one package per rule, named after its slug (`office-fee` → `office_fee
 it can produce, each titled in `validateur.validation.catalogue`) and a docstring giving the
 business reason; the helpers only that rule uses sit beside it (`messages.py` for its French
 texts, `days.py`, `claims.py`). Helpers shared by several rules stay at this level
-(`wording.py`, `years.py`). Adding a rule = one package plus one line below; see
+(`wording.py`, `years.py`, `columns.py`). Adding a rule = one package plus one line below; see
 docs/rules.md for what each rule checks, docs/adding-a-rule.md for every step.
 """
 

@@ -12,19 +12,22 @@ RAMQ may claw back); `E2` several rows, exactly one paid (name the paid claim an
 ones to replace); `E3` several rows, none paid (one can be recovered: + the first row's
 `Montant Preliminaire`); `SUMMARY` once per run when any annual code was seen.
 
-Memory and time: only the small facts of annual-code rows, per (patient, year, kind) group, as
-plain tuples (`AnnualAct`s only when written). Most groups have one row: the group holds that
-fact itself; a second row turns it into a list, appended to from then on, so a row costs O(1)
-whatever the size of its group (the job pauses the cyclic garbage collector during the pass,
-so lists cost no collector time). Other rows cost one dict lookup. Findings are built only as
-they are consumed, in (rows, scenario) order; the SUMMARY comes last from running totals.
+Memory and time: only the small facts of annual-code rows, as parallel columns (`columns.py`:
+4 or 8 bytes a fact, no Python object per fact), the patient ids interned (one string per
+distinct patient), the group of each fact packed in one 64-bit integer (patient index, year,
+kind). Other rows cost one dict lookup. At `finish` the facts are grouped by sorting their
+indices, each group rebuilt as plain tuples (`AnnualAct`s only when written); findings are
+built only as they are consumed, in (rows, scenario) order; the SUMMARY comes last from running
+totals.
 Texts: `messages.py`.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
-from operator import itemgetter
+from datetime import date
+from decimal import Decimal
 from typing import Final
 
 from validateur.validation.engine import ReferenceData
@@ -32,6 +35,7 @@ from validateur.validation.findings import Common, Finding
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules.annual_code import messages as text
 from validateur.validation.rules.annual_code.messages import ZERO, AnnualAct, Fact, Group
+from validateur.validation.rules.columns import Claims, Interned
 from validateur.validation.rules.years import Years
 
 SLUG = text.SLUG
@@ -57,14 +61,17 @@ MAX_PER_YEAR = 1
 
 GroupKey = tuple[str, int, str]  # (patient id, year, kind)
 Facts = Sequence[Fact]
-#: A group as stored: its one fact, or the list of its facts once it has two.
-Stored = Fact | list[Fact]
+#: The two kinds, as the bit a packed group key ends with.
+KINDS = (PRISE_EN_CHARGE, VISITE_PERIODIQUE)
+_KIND_BIT = {code: KINDS.index(kind) for code, kind in ANNUAL_CODES.items()}
+#: Bits of the year in a packed group key (years up to 32767).
+_YEAR_BITS = 15
+_YEAR_MASK = (1 << _YEAR_BITS) - 1
 _ROW: Final = 1
 _CODE: Final = 3
 _PAID: Final = 6
 _DOCTOR: Final = 7
 _DOCTOR_INFO: Final = 8
-_by_date_row_claim = itemgetter(0, 1, 2)
 
 
 class AnnualCodeRule:
@@ -76,9 +83,23 @@ class AnnualCodeRule:
         """`reference`: the registry passes it to every rule; this one needs none
         (its codes are constants of this module)."""
         self.codes = frozenset(ANNUAL_CODES)
-        self._groups: dict[GroupKey, Stored] = {}
         self._year_of = Years().of
-        self._infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
+        self._new_columns()
+
+    def _new_columns(self) -> None:
+        """One column per fact field (see `Fact`), and the packed group key of each fact."""
+        self._infos: Interned[str] = Interned()  # one string per distinct `Doctor Info`
+        self._patients: Interned[str] = Interned()
+        self._groups = array("q")  # (patient index << 16) | (year << 1) | kind
+        self._days: list[date] = []
+        self._rows = array("i")
+        self._claims = Claims()
+        self._codes: list[str] = []
+        self._claimed: list[Decimal | None] = []
+        self._paid_amounts: list[Decimal | None] = []
+        self._paid = bytearray()
+        self._doctors: list[str] = []
+        self._doctor_infos: list[str] = []
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
@@ -87,53 +108,109 @@ class AnnualCodeRule:
         day = row.date_service
         if day is None or not row.patient_id:
             return
-        fact = (
-            day,
-            row.row_number,
-            row.claim,
-            _CODES[code],
-            row.montant_preliminaire,
-            row.montant_paye,
-            row.is_paid,
-            row.doctor,
-            self._infos.setdefault(row.doctor_info, row.doctor_info),
+        patient = self._patients.index(row.patient_id)
+        year = self._year_of(day)
+        self._groups.append((patient << _YEAR_BITS | year) << 1 | _KIND_BIT[code])
+        self._days.append(day)
+        self._rows.append(row.row_number)
+        self._claims.append(row.claim)
+        self._codes.append(_CODES[code])
+        self._claimed.append(row.montant_preliminaire)
+        self._paid_amounts.append(row.montant_paye)
+        self._paid.append(row.is_paid)
+        self._doctors.append(row.doctor)
+        self._doctor_infos.append(self._infos.shared(row.doctor_info))
+
+    def _fact(self, index: int) -> Fact:
+        return (
+            self._days[index], self._rows[index], self._claims[index], self._codes[index],
+            self._claimed[index], self._paid_amounts[index], bool(self._paid[index]),
+            self._doctors[index], self._doctor_infos[index],
         )
-        key = (row.patient_id, self._year_of(day), ANNUAL_CODES[code])
-        known = self._groups.get(key)
-        if known is None:
-            self._groups[key] = fact
-        elif isinstance(known, list):
-            known.append(fact)
-        else:
-            self._groups[key] = [known, fact]
+
+    def _sorted_facts(self) -> array[int]:
+        """Fact indices in (group, date, row, claim) order: the groups as consecutive runs.
+
+        The sort key is one integer (group, date ordinal, row), not a tuple per fact; facts
+        equal on it (rows numbered alike, in tests) are then ordered by claim.
+        """
+        keys, days, rows, claims = self._groups, self._days, self._rows, self._claims
+        order = array("i", sorted(
+            range(len(rows)),
+            key=lambda index: (keys[index] << 32 | days[index].toordinal()) << 32 | rows[index],
+        ))
+        start = 0
+        for end in range(1, len(order) + 1):
+            if end == len(order) or not _same_place(self, order[start], order[end]):
+                if end - start > 1:
+                    order[start:end] = array("i", sorted(order[start:end],
+                                                         key=claims.__getitem__))
+                start = end
+        return order
+
+    def _group_runs(self, order: array[int]) -> list[tuple[int, int]]:
+        """(start, end) in `order` of each group, in the order of their findings."""
+        keys = self._groups
+        runs: list[tuple[int, int]] = []
+        start = 0
+        for end in range(1, len(order) + 1):
+            if end == len(order) or keys[order[end]] != keys[order[start]]:
+                runs.append((start, end))
+                start = end
+        rows = self._rows
+        runs.sort(key=lambda run: rows[order[run[0]]])  # the first row decides, but for ties
+        first = 0
+        for index in range(1, len(runs) + 1):
+            if index == len(runs) or rows[order[runs[index][0]]] != rows[order[runs[first][0]]]:
+                if index - first > 1:
+                    runs[first:index] = sorted(runs[first:index], key=lambda run: (
+                        _rows_then_scenario(self._run_facts(order, run))))
+                first = index
+        return runs
+
+    def _run_facts(self, order: array[int], run: tuple[int, int]) -> list[Fact]:
+        return [self._fact(order[position]) for position in range(*run)]
+
+    def _key(self, index: int) -> GroupKey:
+        packed = self._groups[index]
+        patient = self._patients.values[packed >> (_YEAR_BITS + 1)]
+        return patient, packed >> 1 & _YEAR_MASK, KINDS[packed & 1]
 
     def finish(self) -> Iterator[Finding]:
         """One finding per group in (rows, scenario) order, then the SUMMARY.
 
-        Only the group keys are sorted (by small tuples of ints, which the garbage collector
-        stops tracking); each finding is written when it is consumed.
+        The groups are never all rebuilt at once: the fact indices are sorted into groups,
+        the groups ordered by their first row, and each group's facts rebuilt as tuples when
+        its finding is written.
         """
-        groups, self._groups = self._groups, {}
-        if not groups:
+        if not self._rows:
             return
-        for stored in groups.values():
-            if isinstance(stored, list):
-                stored.sort(key=_by_date_row_claim)
-        rows_checked = sum(len(_facts(stored)) for stored in groups.values())
-        codes = sorted({fact[_CODE] for stored in groups.values() for fact in _facts(stored)})
-        count = len(groups)
+        order = self._sorted_facts()
+        runs = self._group_runs(order)
+        rows_checked, count = len(order), len(runs)
+        codes = sorted(set(self._codes))
         errors = {"E1": 0, "E2": 0, "E3": 0}
         gain = ZERO
         labels: dict[str, str] = {}
-        for key in sorted(groups, key=lambda key: _rows_then_scenario(_facts(groups[key]))):
-            facts = _facts(groups.pop(key))
+        for run in runs:
+            facts = self._run_facts(order, run)
             scenario = _scenario(facts)
+            key = self._key(order[run[0]])
             finding = _typed(_judge(scenario, key, facts), facts, labels)
             if scenario != "P1":  # P1 has no impact
                 errors[scenario] += 1
                 gain += finding.monetary_impact
             yield finding
+        self._new_columns()
         yield text.summary(rows_checked, count, codes, errors, gain)
+
+
+def _same_place(rule: AnnualCodeRule, one: int, other: int) -> bool:
+    """Whether two facts are equal on (group, date, row): only their claims order them."""
+    return (
+        rule._groups[one] == rule._groups[other] and rule._rows[one] == rule._rows[other]
+        and rule._days[one] == rule._days[other]
+    )
 
 
 def _typed(finding: Finding, facts: Facts, labels: dict[str, str]) -> Finding:
@@ -145,7 +222,7 @@ def _typed(finding: Finding, facts: Facts, labels: dict[str, str]) -> Finding:
     return common.fill(finding, labels)
 
 
-def _facts(stored: Stored) -> Facts:
+def _facts(stored: Fact | list[Fact]) -> Facts:
     """The facts of a stored group: its list, or its one fact."""
     return stored if isinstance(stored, list) else (stored,)
 

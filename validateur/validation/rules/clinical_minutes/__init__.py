@@ -15,16 +15,16 @@ chronologically first one.
   `Montant Preliminaire`, empty or negative amounts counting 0).
 - `OVER_LIMIT_PAID` (info): every row was paid ("all paid"); impact 0.
 
-Memory and time: per doctor-day, the small facts of its 8857/8859 rows only (`Intervention`);
-other rows cost one lookup. A doctor-day with one intervention holds it itself; a second one
-turns it into a list, appended to from then on, so a row costs O(1) whatever the size of its
-doctor-day (the job pauses the cyclic garbage collector during the pass, so lists cost no
-collector time). Findings are built only as they are consumed; each carries its doctor-day's
-date, licence and masked doctor.
+Memory and time: per doctor-day, an index and its running total of minutes; per 8857/8859
+row, its small facts as parallel columns (`columns.py`: no Python object per row); other rows
+cost one lookup. At `finish` only the doctor-days over the limit get their facts back, as
+`Intervention`s, in one pass over the columns. Findings are built only as they are consumed;
+each carries its doctor-day's date, licence and masked doctor.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator
 from datetime import date, time
 from decimal import Decimal
@@ -36,6 +36,7 @@ from validateur.validation.findings import CENT, Finding, Severity, date_fr, lic
 from validateur.validation.privacy import mask_doctor
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules import wording
+from validateur.validation.rules.columns import Claims, Interned
 from validateur.validation.rules.wording import agree, count
 
 SLUG = "clinical-minutes"
@@ -95,8 +96,23 @@ class ClinicalMinutesRule:
         """`reference`: the registry passes it to every rule; this one needs none
         (its codes and limit are constants of this module)."""
         self.codes = frozenset(_CODES)
-        self._days: dict[DoctorDay, Intervention | list[Intervention]] = {}
-        self._doctor_infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
+        self._new_columns()
+
+    def _new_columns(self) -> None:
+        """Per doctor-day an index and its minutes; per intervention one entry per column."""
+        self._day_index: dict[DoctorDay, int] = {}
+        # Lists, not arrays: `Unités` is unbounded, and small ints are shared objects anyway.
+        self._day_minutes: list[int] = []
+        self._groups = array("i")  # the doctor-day index of each intervention
+        self._rows = array("i")
+        self._claims = Claims()
+        self._codes: list[str] = []
+        self._starts: list[time | None] = []
+        self._minutes: list[int] = []
+        self._paid = bytearray()
+        self._claimed: list[Decimal] = []
+        self._infos: Interned[str] = Interned()  # one string per distinct `Doctor Info`
+        self._doctor_infos = array("i")
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
@@ -105,34 +121,57 @@ class ClinicalMinutesRule:
         day = row.date_service
         if day is None or not row.doctor or not row.context.isdisjoint(EXCLUDED_CONTEXT):
             return
-        act = Intervention(
-            row_number=row.row_number,
-            id_ramq=row.claim,
-            code=_CODES[code],
-            start=row.debut,
-            minutes=_minutes(code, row.unites),
-            paid=row.is_paid,
-            claimed=max(row.montant_preliminaire or ZERO, ZERO),
-            doctor_info=self._doctor_infos.setdefault(row.doctor_info, row.doctor_info),
-        )
         key = (row.doctor, day)
-        known = self._days.get(key)
-        if known is None:
-            self._days[key] = act
-        elif isinstance(known, list):
-            known.append(act)
-        else:
-            self._days[key] = [known, act]
+        group = self._day_index.get(key)
+        if group is None:
+            group = self._day_index[key] = len(self._day_minutes)
+            self._day_minutes.append(0)
+        minutes = _minutes(code, row.unites)
+        self._day_minutes[group] += minutes
+        self._groups.append(group)
+        self._rows.append(row.row_number)
+        self._claims.append(row.claim)
+        self._codes.append(_CODES[code])
+        self._starts.append(row.debut)
+        self._minutes.append(minutes)
+        self._paid.append(row.is_paid)
+        self._claimed.append(max(row.montant_preliminaire or ZERO, ZERO))
+        self._doctor_infos.append(self._infos.index(row.doctor_info))
+
+    def _over_limit_days(self) -> dict[int, list[Intervention]]:
+        """The interventions of each doctor-day over the limit (by doctor-day index)."""
+        totals = self._day_minutes
+        over: dict[int, list[Intervention]] = {
+            group: [] for group, total in enumerate(totals) if total > DAILY_LIMIT_MINUTES
+        }
+        if not over:
+            return over
+        infos = self._infos.values
+        for index, group in enumerate(self._groups):
+            acts = over.get(group)
+            if acts is not None:
+                acts.append(Intervention(
+                    row_number=self._rows[index],
+                    id_ramq=self._claims[index],
+                    code=self._codes[index],
+                    start=self._starts[index],
+                    minutes=self._minutes[index],
+                    paid=bool(self._paid[index]),
+                    claimed=self._claimed[index],
+                    doctor_info=infos[self._doctor_infos[index]],
+                ))
+        return over
 
     def finish(self) -> Iterator[Finding]:
         """One finding per doctor-day over the limit, in (rows, scenario, claims) order."""
-        days, self._days = self._days, {}
+        days = {group: key for key, group in self._day_index.items()}
+        over_days = self._over_limit_days()
+        self._new_columns()
         over: list[_Pending] = []
-        for (doctor, day), stored in days.items():
-            acts = stored if isinstance(stored, list) else [stored]
-            if sum(a.minutes for a in acts) > DAILY_LIMIT_MINUTES:
-                over.append(_pending(day, sorted(acts, key=_order), doctor))
-        del days
+        for group, acts in over_days.items():
+            doctor, day = days[group]
+            over.append(_pending(day, sorted(acts, key=_order), doctor))
+        del days, over_days
         over.sort(key=_by_rows_scenario_claims)
         for *_, day, acts, doctor in over:
             finding = _over_limit(day, acts)

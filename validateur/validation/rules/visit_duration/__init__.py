@@ -16,17 +16,18 @@ intervention than the amount billed, the difference is money left on the table.
   `Montant Preliminaire`: `O1` (optimization) with impact = the difference, naming the codes
   to bill (8857, plus 8859 × n).
 
-Stateless per row: only the facts of each optimization are kept (a tuple: `Visit`), sorted by
-row at the end; findings are built only as they are consumed.
+Stateless per row: only the facts of each optimization are kept, as parallel columns
+(`columns.py`: no Python object per visit; the value is recomputed from the minutes), rebuilt
+as `Visit`s in row order at the end; findings are built only as they are consumed.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 from datetime import date, time
 from decimal import Decimal
 from functools import lru_cache
-from operator import itemgetter
 from typing import NamedTuple
 
 from validateur.validation.engine import ReferenceData
@@ -40,6 +41,7 @@ from validateur.validation.findings import (
 )
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules import wording
+from validateur.validation.rules.columns import Claims, Interned
 from validateur.validation.rules.wording import count
 
 SLUG = "visit-duration"
@@ -89,9 +91,6 @@ class Visit(NamedTuple):
     doctor_info: str
 
 
-_by_row_then_claim = itemgetter(0, 1)
-
-
 class VisitDurationRule:
     """Finds long visits that would pay more billed as clinical interventions."""
 
@@ -102,7 +101,19 @@ class VisitDurationRule:
         self._codes: frozenset[str] = codes - INTERVENTION_CODES
         self._code_strings = {code: code for code in self._codes}  # shared by the visits kept
         self.codes = self._codes
-        self._visits: list[Visit] = []
+        self._new_columns()
+
+    def _new_columns(self) -> None:
+        """One column per kept field of a `Visit` (value and periods follow from minutes)."""
+        self._rows = array("i")
+        self._claims = Claims()
+        self._visit_codes: list[str] = []
+        self._days: list[date | None] = []
+        self._minutes = array("i")
+        self._billed: list[Decimal] = []
+        self._doctors: list[str] = []
+        self._infos: Interned[str] = Interned()
+        self._doctor_infos = array("i")
 
     def feed(self, row: BillingRow) -> None:
         start, end = row.debut, row.fin
@@ -117,27 +128,40 @@ class VisitDurationRule:
         minutes = duration_minutes(start, end)
         if minutes is None or minutes < FIRST_PERIOD_MINUTES:
             return
-        value, extra_periods = intervention_value(minutes)
+        value, _ = intervention_value(minutes)
         if value > billed:
-            claim, code = row.claim, self._code_strings[code]
-            visit = Visit(
-                row.row_number, claim, code, row.date_service, minutes, value, extra_periods,
-                billed, row.doctor, row.doctor_info,
-            )
-            self._visits.append(visit)
+            self._rows.append(row.row_number)
+            self._claims.append(row.claim)
+            self._visit_codes.append(self._code_strings[code])
+            self._days.append(row.date_service)
+            self._minutes.append(minutes)
+            self._billed.append(billed)
+            self._doctors.append(row.doctor)
+            self._doctor_infos.append(self._infos.index(row.doctor_info))
+
+    def _visit(self, index: int) -> Visit:
+        minutes = self._minutes[index]
+        value, extra_periods = intervention_value(minutes)
+        return Visit(
+            self._rows[index], self._claims[index], self._visit_codes[index], self._days[index],
+            minutes, value, extra_periods, self._billed[index], self._doctors[index],
+            self._infos.values[self._doctor_infos[index]],
+        )
 
     def finish(self) -> Iterator[Finding]:
         if not self._codes:
             yield _skipped()
             return
-        visits, self._visits = self._visits, []
-        visits.sort(key=_by_row_then_claim)
+        rows, claims = self._rows, self._claims
+        order = sorted(range(len(rows)), key=lambda index: (rows[index], claims[index]))
         money = lru_cache(maxsize=4_096)(money_fr)  # amounts repeat; this run only
         labels: dict[str, str] = {}
-        for visit in visits:
+        for index in order:
+            visit = self._visit(index)
             finding = _optimization(visit, money)
             finding.service_date = visit.day
             yield set_doctor(finding, visit.doctor, visit.doctor_info, labels)
+        self._new_columns()
 
 
 def _codes_to_bill(extra_periods: int) -> str:
