@@ -159,14 +159,12 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 def _copy_and_feed(path: Path, writer: records.RunWriter, engine: Engine,
                    progress: ProgressReporter) -> int:
-    """The single pass: each batch of rows goes to COPY, then row by row to the rules."""
+    """The single pass: each batch of rows goes to COPY, then to the rules."""
     rows = 0
-    feed = engine.feed
     with BillingReader(path, sniff_file(path)) as reader, writer.copying():
         for batch in reader.batches(records.BATCH_ROWS):
             writer.write_batch(batch)
-            for row in batch:
-                feed(row)
+            engine.feed_batch(batch)
             before, rows = rows, rows + len(batch)
             if rows // PROGRESS_EVERY_ROWS != before // PROGRESS_EVERY_ROWS:
                 progress.parsing(reader.bytes_read, reader.total_bytes, rows)

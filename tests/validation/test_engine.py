@@ -151,3 +151,39 @@ def test_declared_codes_match_what_each_rule_reads() -> None:
                 for f in engine.finish()]
 
     assert run(wrap=True) == run(wrap=False)
+
+
+def test_feeding_batches_gives_the_findings_of_feeding_row_by_row() -> None:
+    rows = _office_day(3) + [make_row(code=c, patient=3, row_number=100 + i)
+                             for i, c in enumerate(["8857", " 8859 ", "15815", "8875", "15819"])]
+    reference = ReferenceData(consultation_codes=frozenset({"15804"}),
+                              gmf_establishments=frozenset({"50001"}),
+                              known_codes=frozenset({"15804", "15815"}))
+
+    def run(batch: int) -> list[tuple[object, ...]]:
+        engine = Engine(build_rules(reference))
+        for start in range(0, len(rows), batch):
+            engine.feed_batch(rows[start:start + batch])
+        return [(f.rule, f.scenario, f.message, f.rows, f.monetary_impact)
+                for f in engine.finish()]
+
+    assert run(7) == run(500) == _findings_of(rows, reference)
+
+
+def _findings_of(rows: list[BillingRow], reference: ReferenceData) -> list[tuple[object, ...]]:
+    engine = Engine(build_rules(reference))
+    for row in rows:
+        engine.feed(row)
+    return [(f.rule, f.scenario, f.message, f.rows, f.monetary_impact) for f in engine.finish()]
+
+
+def test_a_rule_raising_in_a_batch_is_switched_off_and_the_others_get_every_row() -> None:
+    targeted, counting = Targeted(), Counting()
+    engine = Engine([Exploding("feed"), targeted, counting])
+    codes = ["15804", "8857", " 8857 ", "88570", ""]
+    engine.feed_batch([make_row(code=code, row_number=n) for n, code in enumerate(codes, 1)])
+    engine.feed_batch([make_row(code="8857", row_number=6)])
+    findings = engine.finish()
+    assert [f.rule for f in findings] == ["rule-crashed", "counting"]
+    assert targeted.seen == ["8857", " 8857 ", "8857"]
+    assert counting.rows == 6

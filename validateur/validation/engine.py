@@ -96,9 +96,11 @@ class Engine:
             (rule, rule.feed) for rule in every_row
         ]
         self._by_code: dict[str, list[tuple[Rule, Callable[[BillingRow], None]]]] = {}
+        self._coded: dict[str, list[tuple[Rule, Callable[[BillingRow], None]]]] = {}
         for rule in self._rules:
             for code in codes_of(rule) or ():
                 self._by_code.setdefault(code, list(self._every_row)).append((rule, rule.feed))
+                self._coded.setdefault(code, []).append((rule, rule.feed))
 
     def feed(self, row: BillingRow) -> None:
         code = row.code
@@ -111,6 +113,41 @@ class Engine:
                 feed(row)
             except Exception:
                 self._disable(rule, "feed", row.row_number)  # new lists; this one goes on
+
+    def feed_batch(self, rows: Sequence[BillingRow]) -> None:
+        """Feed a batch of rows (the job's loop): the same rows to the same rules as `feed`
+        row by row, in file order for each rule, but rule after rule.
+
+        Rules are independent of each other, so each every-row rule takes the whole batch in
+        one tight loop of its own, and only the rows of the rules that declare `codes` are
+        looked up by code: no engine call, no list of feeders per row.
+        """
+        for rule, feed in self._every_row:
+            row = None
+            try:
+                for row in rows:
+                    feed(row)
+            except Exception:
+                self._disable(rule, "feed", row.row_number if row is not None else None)
+        coded = self._coded
+        if not coded:
+            return
+        for row in rows:
+            code = row.code
+            feeders = coded.get(code)
+            if feeders is None:
+                stripped = code.strip()
+                if stripped == code:
+                    continue
+                feeders = coded.get(stripped)
+                if feeders is None:
+                    continue
+            for rule, feed in feeders:
+                try:
+                    feed(row)
+                except Exception:
+                    self._disable(rule, "feed", row.row_number)  # new lists; this one goes on
+                    coded = self._coded
 
     def stream(self) -> Iterator[Finding]:
         """Yield every finding once all rows are fed, rule by rule, without a full list.
