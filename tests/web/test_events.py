@@ -89,6 +89,15 @@ class Stream:
                 return item[1], item[2]
 
 
+def _past_queued(stream: Stream) -> dict[str, Any]:
+    """The next event of a run that left the queue: a place in line read again meanwhile
+    (the hub's re-check, a slow Redis answering no place) may send a queued one first."""
+    while True:
+        data = stream.event()[1]
+        if data["status"] != "queued":
+            return data
+
+
 def _parse(block: str) -> tuple[Any, ...]:
     fields: dict[str, str] = {}
     for line in block.splitlines():
@@ -270,8 +279,8 @@ def test_a_batch_streams_each_of_its_runs_and_closes_when_all_are_final(
     assert events.hub_of(live.application).listening.wait(EVENT_WAIT_SECONDS)
     with app.app_context():
         assert runs.start_attempt(first_id)
-    assert stream.event()[1] == {**opened[first_id], "status": "processing",
-                                 "phase": "parsing", "queuePosition": None}
+    assert _past_queued(stream) == {**opened[first_id], "status": "processing",
+                                    "phase": "parsing", "queuePosition": None}
     _complete(app, first_id, 1)
     assert stream.event()[1]["id"] == first_id
     with app.app_context():
