@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, text
+from sqlalchemy import ColumnElement, Select, case, func, select, text
 
 from validateur.extensions import db
 from validateur.models import (
@@ -153,16 +153,27 @@ def logs_of(run_id: int) -> list[ValidationLog]:
     )
 
 
+def _of_batch(batch_id: int, severity: Severity | str | None,
+              rule: str | None) -> list[ColumnElement[bool]]:
+    """Where a query over a batch's findings (joined to their runs) is narrowed: the batch,
+    and the batch exports' filters."""
+    where: list[ColumnElement[bool]] = [ValidationRun.batch_id == batch_id]
+    if severity:
+        where.append(ValidationResult.severity == severity)
+    if rule:
+        where.append(ValidationResult.rule == rule)
+    return where
+
+
+#: Findings joined to their runs, for the batch's queries.
+_BY_RUN = ValidationRun.id == ValidationResult.validation_run_id
+
+
 def batch_findings_query(batch_id: int, severity: Severity | str | None = None,
                          rule: str | None = None) -> Select[Any]:
     """Every finding of a batch's runs, file by file (in submission order), most urgent first."""
-    query = (select(ValidationResult)
-             .join(ValidationRun, ValidationRun.id == ValidationResult.validation_run_id)
-             .where(ValidationRun.batch_id == batch_id))
-    if severity:
-        query = query.where(ValidationResult.severity == severity)
-    if rule:
-        query = query.where(ValidationResult.rule == rule)
+    query = (select(ValidationResult).join(ValidationRun, _BY_RUN)
+             .where(*_of_batch(batch_id, severity, rule)))
     return query.order_by(ValidationRun.id, ValidationResult.severity_rank, ValidationResult.rule,
                           ValidationResult.id)
 
@@ -172,13 +183,8 @@ def batch_finding_groups(batch_id: int, severity: Severity | str | None = None,
     """`finding_groups` over every run of a batch (the batch workbook's « Résumé »), with
     the same filters as `batch_findings_query`."""
     keys = [ValidationResult.severity, ValidationResult.rule]
-    query = (select(*keys, *_group_totals())
-             .join(ValidationRun, ValidationRun.id == ValidationResult.validation_run_id)
-             .where(ValidationRun.batch_id == batch_id))
-    if severity:
-        query = query.where(ValidationResult.severity == severity)
-    if rule:
-        query = query.where(ValidationResult.rule == rule)
+    query = (select(*keys, *_group_totals()).join(ValidationRun, _BY_RUN)
+             .where(*_of_batch(batch_id, severity, rule)))
     return _grouped(db.session.execute(query.group_by(*keys)).all(), by_scenario=False)
 
 
