@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 from redis import Redis
+from redis.exceptions import WatchError
 
 from validateur.stack import (
     LOCAL_POSTGRES,
@@ -65,7 +67,27 @@ def _claim_redis_index(base_url: str) -> int:
     for index in REDIS_INDEXES:
         if claims.set(_claim_key(index), os.getpid(), nx=True, ex=CLAIM_SECONDS):
             return index
+    for index in REDIS_INDEXES:  # all claimed: take one whose session died without its teardown
+        if _take_over_stale(claims, _claim_key(index)):
+            return index
     raise RuntimeError("no free Redis database index for this test session")
+
+
+def _take_over_stale(claims: Redis, key: str) -> bool:
+    """Claim `key` when the process holding it is gone from this machine (a session killed
+    before its teardown): atomically, so that two sessions cannot both take it."""
+    with claims.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            holder = pipe.get(key)
+            if holder is None or psutil.pid_exists(int(holder)):
+                return False
+            pipe.multi()
+            pipe.set(key, os.getpid(), ex=CLAIM_SECONDS)
+            pipe.execute()
+            return True
+        except (WatchError, ValueError):
+            return False
 
 
 def _release_redis_index(url: str) -> None:
