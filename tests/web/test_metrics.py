@@ -1,6 +1,7 @@
 """`GET /metrics`: hidden without its token, Prometheus text that parses back, the rate-limit
 state and PostgreSQL read at scrape time, no session, no file name, and cheap: one scrape on
-1 000 runs under 50 ms."""
+1 000 runs is a fixed handful of SQL statements, whatever the number of runs (its time is
+printed, not asserted: README.md § Operations gives the measured figure)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from tests.support.apps import app_for
 from validateur import auth, organizations, queue
@@ -67,6 +68,10 @@ def _bulk_runs(count: int) -> None:
     db.session.commit()
 
 
+#: SQL statements one scrape may run (the collector's aggregates, read at scrape time).
+MAX_SCRAPE_STATEMENTS = 3
+
+
 def test_no_token_configured_is_404(client: FlaskClient) -> None:
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer x"}).status_code == 404
@@ -95,6 +100,16 @@ def test_a_scrape_parses_back_with_every_family_and_stays_cheap(scrape: FlaskCli
         waiting.append(run.id)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     scrape.get("/metrics", headers=headers)  # warm: connections, compiled statements
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        scrape.get("/metrics", headers=headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
     timings = []
     for _ in range(7):
         started = time.perf_counter()
@@ -106,8 +121,8 @@ def test_a_scrape_parses_back_with_every_family_and_stays_cheap(scrape: FlaskCli
     assert answer.content_type.startswith("text/plain; version=0.0.4")
     assert "Set-Cookie" not in answer.headers
     assert b"patient-" not in answer.data and b"x.csv" not in answer.data
-    # The best of seven is the scrape's own cost; the median adds the machine's other load.
-    assert best_ms < 50
+    # One aggregate over the runs, whatever their number (no query per run or organization).
+    assert 1 <= len(statements) <= MAX_SCRAPE_STATEMENTS, statements
 
     found = _families(answer.data)
     base = queue.queue_names()[1]
