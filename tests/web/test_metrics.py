@@ -1,7 +1,7 @@
 """`GET /metrics`: hidden without its token, Prometheus text that parses back, the rate-limit
 state and PostgreSQL read at scrape time, no session, no file name, and cheap: one scrape on
 1 000 runs is a fixed handful of SQL statements, whatever the number of runs (its time is
-printed, not asserted: README.md § Operations gives the measured figure)."""
+printed, not asserted: README.md § Queues and metrics gives the measured figure)."""
 
 from __future__ import annotations
 
