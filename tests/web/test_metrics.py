@@ -1,7 +1,8 @@
 """`GET /metrics`: hidden without its token, Prometheus text that parses back, the rate-limit
 state and PostgreSQL read at scrape time, no session, no file name, and cheap: one scrape on
-1 000 runs is a fixed handful of SQL statements, whatever the number of runs (its time is
-printed, not asserted: README.md § Queues and metrics gives the measured figure)."""
+1 000 runs is a fixed handful of SQL statements, whatever the number of runs. Its time is
+printed, not asserted; the measured figure is in README.md § Queues and metrics
+"""
 
 from __future__ import annotations
 
