@@ -313,25 +313,42 @@ def notification_worker_killed(stack: OwnStack, runs: int) -> Outcome:
     job, the receiver gets the same `webhook-id` again, and the row is delivered once.
     `resumed after` is the time from the kill to the second arrival."""
     outcome = Outcome(NOTIFY_SCENARIO)
-    stack.cli("users", "create", "gestion@exemple.test", "--role", "manager", "--org",
-              "stack@exemple.test", "--password", secrets.token_hex(8))
-    token = stack.cli("tokens", "create", "gestion@exemple.test").strip().splitlines()[-1]
-    manager = StackApi(stack.api.base, token)
-    receiver = Receiver().up()
+    hooked = _manager_with_webhook(stack, "gestion@exemple.test", "validation.completed",
+                                   outcome)
+    if hooked is None:
+        return outcome
+    _, receiver = hooked
     try:
-        status, hook = manager.call("/api/webhooks", json.dumps(
-            {"url": receiver.url, "events": ["validation.completed"]}).encode(),
-            "application/json")
-        if status != 201:
-            outcome.notes.append(f"webhook registration {status}")
-            outcome.unexpected += 1
-            return outcome
-        receiver.secret = hook["secret"]
         for _ in range(runs):
             _notify_once(stack, receiver, outcome)
     finally:
         receiver.down()
     return outcome
+
+
+def _manager_with_webhook(stack: OwnStack, email: str, event: str,
+                          outcome: Outcome) -> tuple[StackApi, Receiver] | None:
+    """A manager of the stack's organization, its API, and a loopback receiver its webhook
+    for `event` posts to (verifying signatures). None, counted as unexpected, when the
+    registration is refused; the caller takes the receiver down."""
+    stack.cli("users", "create", email, "--role", "manager", "--org", STACK_ORGANIZATION,
+              "--password", secrets.token_hex(8))
+    token = stack.cli("tokens", "create", email).strip().splitlines()[-1]
+    manager = StackApi(stack.api.base, token)
+    receiver = Receiver().up()
+    try:
+        status, hook = manager.call("/api/webhooks", json.dumps(
+            {"url": receiver.url, "events": [event]}).encode(), "application/json")
+    except BaseException:
+        receiver.down()
+        raise
+    if status != 201:
+        receiver.down()
+        outcome.notes.append(f"webhook registration {status}")
+        outcome.unexpected += 1
+        return None
+    receiver.secret = hook["secret"]
+    return manager, receiver
 
 
 def _notify_once(stack: OwnStack, receiver: Receiver, outcome: Outcome) -> None:
@@ -404,19 +421,11 @@ def batch_worker_killed(stack: OwnStack, content: bytes, rows: int,
     sweeps after), and one signed `batch.completed` reaches the receiver, delivered at the
     first attempt. `submitted` counts the batches' runs."""
     outcome = Outcome(BATCH_SCENARIO)
-    stack.cli("users", "create", BATCH_MANAGER, "--role", "manager", "--org",
-              STACK_ORGANIZATION, "--password", secrets.token_hex(8))
-    token = stack.cli("tokens", "create", BATCH_MANAGER).strip().splitlines()[-1]
-    manager = StackApi(stack.api.base, token)
-    receiver = Receiver().up()
+    hooked = _manager_with_webhook(stack, BATCH_MANAGER, "batch.completed", outcome)
+    if hooked is None:
+        return outcome
+    manager, receiver = hooked
     try:
-        status, hook = manager.call("/api/webhooks", json.dumps(
-            {"url": receiver.url, "events": ["batch.completed"]}).encode(), "application/json")
-        if status != 201:
-            outcome.notes.append(f"webhook registration {status}")
-            outcome.unexpected += 1
-            return outcome
-        receiver.secret = hook["secret"]
         for _ in range(runs):
             _batch_once(stack, manager, receiver, outcome, [(content, rows), behind, behind])
     finally:
