@@ -5,7 +5,7 @@ Redis, gunicorn, two `validateur worker` processes, production timings), generat
 files (cp1252, `;`) into a temporary directory and measures:
 
 - the floor: psycopg 3 `COPY … FROM STDIN` of the same rows, parsing included, into a table
-  shaped like `billing_records` (same primary key);
+  shaped like the stored rows (`billing_rows`) (same primary key);
 - ours: upload → `completed` through the HTTP API, all rules on, and the split per phase;
 - the peer: frictionless's `validate` on the 100,000-row file, through its Python API and as
   the `frictionless validate` command;

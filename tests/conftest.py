@@ -18,8 +18,9 @@ from sqlalchemy import text
 from tests.services import TestServices
 from tests.support.api import Person
 
-TABLES = ("billing_records", "validation_results", "validation_logs", "validation_runs",
-          "api_tokens", "users", "organizations", "ramq_codes", "gmf_establishments")
+TABLES = ("billing_rows", "run_doctors", "validation_results", "validation_logs",
+          "validation_runs", "api_tokens", "users", "organizations", "ramq_codes",
+          "gmf_establishments")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -38,8 +38,9 @@ def _copy(app: Flask, rows: list[BillingRow]) -> list[Any]:
             "lieu_pratique, secteur_activite, diagnostic, code, unites, role, element_contexte, "
             "montant_preliminaire, montant_paye, doctor_info, patient FROM billing_records "
             "WHERE validation_run_id = :run ORDER BY row_number"), {"run": RUN_ID}).all()
-        db.session.execute(text("DELETE FROM billing_records WHERE validation_run_id = :run"),
-                           {"run": RUN_ID})
+        for table in ("billing_rows", "run_doctors"):
+            db.session.execute(text(f"DELETE FROM {table} WHERE validation_run_id = :run"),
+                               {"run": RUN_ID})
         db.session.commit()
     return [tuple(row) for row in stored]
 
@@ -66,6 +67,34 @@ def test_cells_with_what_copy_must_escape_are_stored_exactly(app: Flask, tmp_pat
     assert _copy(app, rows) == [_expected(row) for row in rows]
     stored = {row.diagnostic for row in rows}
     assert set(tricky) <= stored
+
+
+def test_doctor_info_is_stored_once_per_run_and_read_back_exactly_on_every_row(
+        app: Flask, tmp_path: Path) -> None:
+    doctors = ["1234567 - Dr. TEST, UN (omni)", "tab\there \\ back", "", "7654321 - É"]
+    acts = [act(n, Doctor_Info=doctors[n % len(doctors)]) for n in range(1, 1201)]
+    rows = _read(tmp_path, billing_csv(acts))
+    with app.app_context():
+        with records.run_transaction(RUN_ID) as writer, writer.copying():
+            for start in range(0, len(rows), records.BATCH_ROWS):
+                writer.write_batch(rows[start:start + records.BATCH_ROWS])
+        numbered = db.session.execute(text(
+            "SELECT doctor_info FROM run_doctors WHERE validation_run_id = :run ORDER BY number"),
+            {"run": RUN_ID}).scalars().all()
+        inline = db.session.execute(text(
+            "SELECT count(*) FROM billing_rows WHERE validation_run_id = :run"
+            " AND (doctor IS NULL OR doctor_info <> '')"), {"run": RUN_ID}).scalar_one()
+        db.session.rollback()
+    assert (numbered, inline) == (doctors[1:] + doctors[:1], 0)  # numbered as first seen
+    assert [row[-2] for row in _copy(app, rows)] == [row.doctor_info for row in rows]
+
+
+def test_doctor_texts_past_the_numbered_ones_stay_on_their_rows(
+        app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(records, "MAX_DOCTORS", 3)
+    acts = [act(n, Doctor_Info=f"{1000000 + n} - Dr. TEST{n}") for n in range(1, 8)]
+    rows = _read(tmp_path, billing_csv(acts))
+    assert _copy(app, rows) == [_expected(row) for row in rows]
 
 
 def test_dates_and_amounts_are_typed_and_unreadable_ones_are_null(app: Flask,

@@ -28,11 +28,13 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    case,
     event,
+    select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from validateur.extensions import db
@@ -398,8 +400,29 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RunDoctor(db.Model):  # type: ignore[name-defined,misc]
+    """A run's `Doctor Info` texts, numbered in the order the file first shows them. Written
+    with the rows, in their transaction, and removed with them (no foreign key, like
+    `billing_rows`)."""
+
+    __tablename__ = "run_doctors"
+
+    validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor_info: Mapped[str] = mapped_column(Text)
+
+
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
-    __tablename__ = "billing_records"
+    """One stored data row, in the table `billing_rows`; operators read `billing_records`,
+    a view of the same rows with `doctor_info` as text (docs/architecture.md § The database).
+
+    `doctor` numbers the row's `Doctor Info` text in `run_doctors`: a run has a few hundred
+    doctors for a million rows, and the text (about 50 bytes) was a quarter of a stored row.
+    When `doctor` is NULL, the text is in the column `doctor_info` itself (rows stored before the
+    numbering, and the rows of a run with more distinct texts than the job numbers).
+    """
+
+    __tablename__ = "billing_rows"
     __table_args__ = (
         # The calendar reads one month of a run, the run page's search one invoice.
         Index("ix_billing_records_run_date", "validation_run_id", "date_service"),
@@ -408,6 +431,7 @@ class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
 
     validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    doctor: Mapped[int | None] = mapped_column(Integer)
     facture: Mapped[str | None] = mapped_column(Text)
     id_ramq: Mapped[str | None] = mapped_column(Text)
     date_service: Mapped[date | None] = mapped_column(Date)
@@ -423,8 +447,18 @@ class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     element_contexte: Mapped[str | None] = mapped_column(Text)
     montant_preliminaire: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     montant_paye: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
-    doctor_info: Mapped[str | None] = mapped_column(Text)
+    #: The column `doctor_info` of `billing_rows`: the text only when `doctor` is NULL.
+    doctor_text: Mapped[str | None] = mapped_column("doctor_info", Text)
     patient: Mapped[str | None] = mapped_column(Text)
+    #: The row's `Doctor Info` text wherever it is kept, as the view reads it.
+    doctor_info: Mapped[str | None] = column_property(
+        case(
+            (doctor.is_(None), doctor_text),
+            else_=select(RunDoctor.doctor_info).where(
+                RunDoctor.validation_run_id == validation_run_id, RunDoctor.number == doctor
+            ).scalar_subquery(),
+        )
+    )
 
 
 def _rank_of(context: Any) -> int:

@@ -25,12 +25,19 @@ from validateur.validation.findings import Finding, Severity
 from validateur.validation.lines import LineMap
 from validateur.validation.rows import BillingRow
 
-RECORD_COLUMNS = (
+#: The contract's columns of `billing_records` (a view over `billing_rows` and `run_doctors`).
+CONTRACT_COLUMNS = (
     "validation_run_id", "row_number", "facture", "id_ramq", "date_service", "debut", "fin",
     "periode", "lieu_pratique", "secteur_activite", "diagnostic", "code", "unites", "role",
     "element_contexte", "montant_preliminaire", "montant_paye", "doctor_info", "patient",
 )
-_COPY_RECORDS = f"COPY billing_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+#: What the job COPYs into `billing_rows`: the same, with the `Doctor Info` text's number.
+RECORD_COLUMNS = (*CONTRACT_COLUMNS[:-2], "doctor", "doctor_info", "patient")
+_COPY_RECORDS = f"COPY billing_rows ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+_COPY_DOCTORS = "COPY run_doctors (validation_run_id, number, doctor_info) FROM STDIN"
+#: Distinct `Doctor Info` texts a run numbers; the rows of any text past these (a file whose
+#: texts differ on every row) keep it inline, so memory stays bounded whatever the file.
+MAX_DOCTORS = 10_000
 #: Rows per write to COPY (and per check that none needs escaping): the reader's batch.
 BATCH_ROWS = 500
 #: Distinct date / amount texts whose COPY text is remembered (emptied when full).
@@ -62,6 +69,8 @@ class RecordLines:
         self._run_id = run_id
         self._dates: dict[str, str] = {}
         self._amounts: dict[str, str] = {}
+        #: `Doctor Info` text → its number and an empty inline text, as COPY text.
+        self.doctors: dict[str, str] = {}
 
     def text(self, rows: list[BillingRow]) -> str:
         """The COPY data of a batch of rows, every line escaped as needed."""
@@ -84,12 +93,31 @@ class RecordLines:
             paid = self._amounts[row.montant_paye_text]
         except KeyError:
             paid = self._remember(self._amounts, row.montant_paye_text, row.montant_paye)
+        try:
+            doctor = self.doctors[row.doctor_info]
+        except KeyError:
+            doctor = self._number(row.doctor_info)
         return (
             f"{self._run_id}\t{row.row_number}\t{row.facture}\t{row.id_ramq}\t{day}\t"
             f"{row.debut_text}\t{row.fin_text}\t{row.periode}\t{row.lieu_pratique}\t"
             f"{row.secteur_activite}\t{row.diagnostic}\t{row.code}\t{row.unites_text}\t"
-            f"{row.role}\t{row.element_contexte}\t{claimed}\t{paid}\t{row.doctor_info}\t"
+            f"{row.role}\t{row.element_contexte}\t{claimed}\t{paid}\t{doctor}\t"
             f"{row.patient}\n"
+        )
+
+    def _number(self, text: str) -> str:
+        """The COPY text of the `doctor` and `doctor_info` values of a new `Doctor Info` text:
+        its number and an empty text, or, past `MAX_DOCTORS`, no number and the text."""
+        if len(self.doctors) >= MAX_DOCTORS:
+            return f"{_NULL}\t{text}"
+        copy_text = self.doctors[text] = f"{len(self.doctors) + 1}\t"
+        return copy_text
+
+    def doctor_lines(self) -> str:
+        """`run_doctors` as COPY text: every text numbered so far, escaped."""
+        return "".join(
+            f"{self._run_id}\t{number[:-1]}\t{text.translate(_COPY_ESCAPES)}\n"
+            for text, number in self.doctors.items()
         )
 
     @staticmethod
@@ -100,14 +128,19 @@ class RecordLines:
         return copy_text
 
     def _escaped_line(self, row: BillingRow) -> str:
-        values = record_values(self._run_id, row)
+        values: list[Any] = list(record_values(self._run_id, row))
+        doctor = self.doctors.get(row.doctor_info) or self._number(row.doctor_info)
+        number = doctor.split("\t", 1)[0]
+        values[-2:-1] = [None if number == _NULL else number,
+                         row.doctor_info if number == _NULL else ""]
         return "\t".join(
             _NULL if value is None else str(value).translate(_COPY_ESCAPES) for value in values
         ) + "\n"
 
 
 def record_values(run_id: int, row: BillingRow) -> tuple[Any, ...]:
-    """One `billing_records` row: text exactly as decoded, typed date and amounts."""
+    """One `billing_records` row (`CONTRACT_COLUMNS`): text exactly as decoded, typed date
+    and amounts."""
     return (
         run_id, row.row_number, row.facture, row.id_ramq, row.date_service, row.debut_text,
         row.fin_text, row.periode, row.lieu_pratique, row.secteur_activite, row.diagnostic,
@@ -145,7 +178,10 @@ class RunWriter:
 
     def clear_previous_attempt(self) -> None:
         self._cursor.execute(
-            "DELETE FROM billing_records WHERE validation_run_id = %s", (self._run_id,)
+            "DELETE FROM billing_rows WHERE validation_run_id = %s", (self._run_id,)
+        )
+        self._cursor.execute(
+            "DELETE FROM run_doctors WHERE validation_run_id = %s", (self._run_id,)
         )
         self._cursor.execute(
             "DELETE FROM validation_results WHERE validation_run_id = %s", (self._run_id,)
@@ -158,6 +194,8 @@ class RunWriter:
             self._copy = copy
             yield self
         self._copy = None
+        with self._cursor.copy(_COPY_DOCTORS) as copy:
+            copy.write(_without_nul(self._lines.doctor_lines()))
 
     def write_batch(self, rows: list[BillingRow]) -> None:
         """COPY a batch of rows (the reader hands them over in lists of `BATCH_ROWS`)."""

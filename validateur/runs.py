@@ -44,6 +44,7 @@ from validateur.models import (
     Organization,
     Phase,
     Plan,
+    RunDoctor,
     RunStatus,
     User,
     ValidationResult,
@@ -346,7 +347,7 @@ def delete_run(run_id: int) -> None:
 
     The run row is locked `FOR UPDATE` before anything is deleted, so a job committing its
     rows (which holds the row `FOR SHARE` until its commit) is waited for, and its rows go
-    with the run: `billing_records` has no foreign key that would otherwise catch them.
+    with the run: `billing_rows` has no foreign key that would otherwise catch them.
     """
     db.session.execute(text("SELECT 1 FROM validation_runs WHERE id = :id FOR UPDATE"),
                        {"id": run_id})
@@ -358,6 +359,7 @@ def delete_run(run_id: int) -> None:
 
 def _delete_rows_and_findings(run_id: int) -> None:
     db.session.execute(delete(BillingRecord).where(BillingRecord.validation_run_id == run_id))
+    db.session.execute(delete(RunDoctor).where(RunDoctor.validation_run_id == run_id))
     db.session.execute(
         delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
     )

@@ -23,7 +23,7 @@ import psycopg
 from benchlib.client import parse_time, upload_file
 from benchlib.targets import CODES_TABLE
 from benchlib.watchers import RssWatch
-from validateur.records import RECORD_COLUMNS
+from validateur.records import CONTRACT_COLUMNS
 from validateur.stack import OwnStack
 
 #: CSV header label of each `billing_records` column after (validation_run_id, row_number).
@@ -81,7 +81,8 @@ def settle_database(stack: OwnStack) -> None:
     that work first makes the runs that follow comparable with each other.
     """
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) billing_records, validation_results, validation_runs")
+        conn.execute("VACUUM (ANALYZE) billing_rows, run_doctors, validation_results,"
+                     " validation_runs")
         conn.execute("CHECKPOINT")
 
 
@@ -89,14 +90,15 @@ def settle_database(stack: OwnStack) -> None:
 # -- the floor -----------------------------------------------------------------------------------
 def floor_copy(database_url: str, path: Path,
                before_close: Callable[[], object] = lambda: None) -> tuple[float, int]:
-    """COPY every row of `path` into a `billing_records`-shaped table; (seconds, rows stored).
+    """COPY every row of `path` into a table shaped like the stored rows (`billing_rows`'
+    columns, primary key and indexes, `Doctor Info` as text on each row); (seconds, rows stored).
 
     Timed: reading and decoding the file, the csv module, decimal commas made numeric text
     (dates stay text: PostgreSQL parses both), `COPY … FROM STDIN`, the commit."""
-    columns = ", ".join(RECORD_COLUMNS)
+    columns = ", ".join(CONTRACT_COLUMNS)
     with psycopg.connect(database_url) as conn:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} "
-                     "(LIKE billing_records INCLUDING ALL)")
+                     "(LIKE billing_rows INCLUDING ALL)")
         conn.execute(f"TRUNCATE {FLOOR_TABLE}")
         conn.commit()
         started = time.perf_counter()
@@ -246,7 +248,8 @@ def job_starts(stack: OwnStack, content: bytes,
 
 # -- disk -----------------------------------------------------------------------------------------
 #: The tables a run writes to, with their indexes and TOAST (`pg_total_relation_size`).
-RUN_TABLES = ("billing_records", "validation_results", "validation_runs", "validation_logs")
+RUN_TABLES = ("billing_rows", "run_doctors", "validation_results", "validation_runs",
+              "validation_logs")
 
 
 def stored_bytes(database_url: str) -> dict[str, int]:
