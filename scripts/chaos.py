@@ -317,20 +317,24 @@ def notification_worker_killed(stack: OwnStack, runs: int) -> Outcome:
                                    outcome)
     if hooked is None:
         return outcome
-    _, receiver = hooked
+    _, receiver, _ = hooked
     try:
         for _ in range(runs):
             _notify_once(stack, receiver, outcome)
     finally:
-        receiver.down()
+        _unhook(hooked)
     return outcome
 
 
+#: A manager's API, the loopback receiver of its webhook, and the webhook's id.
+Hooked = tuple[StackApi, Receiver, int]
+
+
 def _manager_with_webhook(stack: OwnStack, email: str, event: str,
-                          outcome: Outcome) -> tuple[StackApi, Receiver] | None:
+                          outcome: Outcome) -> Hooked | None:
     """A manager of the stack's organization, its API, and a loopback receiver its webhook
     for `event` posts to (verifying signatures). None, counted as unexpected, when the
-    registration is refused; the caller takes the receiver down."""
+    registration is refused; the caller ends with `_unhook`."""
     stack.cli("users", "create", email, "--role", "manager", "--org", STACK_ORGANIZATION,
               "--password", secrets.token_hex(8))
     token = stack.cli("tokens", "create", email).strip().splitlines()[-1]
@@ -348,7 +352,18 @@ def _manager_with_webhook(stack: OwnStack, email: str, event: str,
         outcome.unexpected += 1
         return None
     receiver.secret = hook["secret"]
-    return manager, receiver
+    return manager, receiver, int(hook["id"])
+
+
+def _unhook(hooked: Hooked) -> None:
+    """Delete the webhook, then take its receiver down: a webhook left registered in the
+    stack's organization would keep the next scenario's runs and batches `pending` towards
+    a receiver that is gone."""
+    manager, receiver, hook_id = hooked
+    try:
+        manager.call(f"/api/webhooks/{hook_id}", method="DELETE")
+    finally:
+        receiver.down()
 
 
 def _notify_once(stack: OwnStack, receiver: Receiver, outcome: Outcome) -> None:
@@ -424,12 +439,12 @@ def batch_worker_killed(stack: OwnStack, content: bytes, rows: int,
     hooked = _manager_with_webhook(stack, BATCH_MANAGER, "batch.completed", outcome)
     if hooked is None:
         return outcome
-    manager, receiver = hooked
+    manager, receiver, _ = hooked
     try:
         for _ in range(runs):
             _batch_once(stack, manager, receiver, outcome, [(content, rows), behind, behind])
     finally:
-        receiver.down()
+        _unhook(hooked)
     return outcome
 
 

@@ -303,9 +303,10 @@ class StackApi:
     base: str
     token: str
 
-    def call(self, path: str, data: bytes | None = None,
-             ctype: str = "") -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(self.base + path, data=data,
+    def call(self, path: str, data: bytes | None = None, ctype: str = "",
+             method: str | None = None) -> tuple[int, dict[str, Any]]:
+        """`method` defaults to GET, or POST when there is `data`."""
+        request = urllib.request.Request(self.base + path, data=data, method=method,
                                          headers={"Authorization": f"Bearer {self.token}"})
         if ctype:
             request.add_header("Content-Type", ctype)
