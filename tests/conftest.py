@@ -18,7 +18,7 @@ from sqlalchemy import text
 from tests.services import TestServices
 from tests.support.api import Person
 
-TABLES = ("billing_rows", "run_doctors", "validation_results", "validation_logs",
+TABLES = ("billing_rows", "run_practices", "validation_results", "validation_logs",
           "validation_runs", "api_tokens", "users", "organizations", "ramq_codes",
           "gmf_establishments")
 

@@ -83,43 +83,39 @@ def test_existing_users_and_runs_get_an_organization_of_their_own(
         db.engine.dispose()
 
 
-#: The revision before `run_doctors`: rows then kept their `Doctor Info` text each.
-BEFORE_RUN_DOCTORS = "f7a2c9e4d1b8"
+#: The revision before `run_practices`: rows then kept their practice texts each.
+BEFORE_RUN_PRACTICES = "f7a2c9e4d1b8"
 
 
-def test_rows_stored_before_run_doctors_read_the_same_and_new_rows_go_back(
+def test_rows_stored_before_run_practices_read_the_same_and_new_rows_go_back(
         service_env: dict[str, str], blank_database: str) -> None:
     from flask_migrate import downgrade, upgrade
 
-    contract = ("SELECT validation_run_id, row_number, doctor_info, patient FROM billing_records"
-                " ORDER BY 1, 2")
+    contract = ("SELECT validation_run_id, row_number, lieu_pratique, secteur_activite,"
+                " doctor_info, patient FROM billing_records ORDER BY 1, 2")
     app = app_for({**service_env, "DATABASE_URL": blank_database})
     with app.app_context():
-        upgrade(revision=BEFORE_RUN_DOCTORS)
+        upgrade(revision=BEFORE_RUN_PRACTICES)
         db.session.execute(text(
-            "INSERT INTO billing_records (validation_run_id, row_number, doctor_info, patient)"
-            " VALUES (1, 1, '1234567 - Dr. TEST', 'TEST1'), (1, 2, '', 'TEST2')"))
+            "INSERT INTO billing_records (validation_run_id, row_number, lieu_pratique,"
+            " secteur_activite, doctor_info, patient) VALUES"
+            " (1, 1, '50001', 'Aucun Secteur', '1234567 - Dr. TEST', 'TEST1'),"
+            " (1, 2, '', '', '', 'TEST2')"))
         db.session.commit()
         before = db.session.execute(text(contract)).all()
         db.session.commit()
         upgrade()
         assert db.session.execute(text(contract)).all() == before
         db.session.execute(text(
-            "INSERT INTO validation_runs (id, status, phase, progress, file_name, file_size,"
-            " total_rows, processed_rows, error_count, warning_count, optimization_count,"
-            " info_count, potential_gain, money_at_risk, attempts, cancel_requested, created_at)"
-            " VALUES (2, 'completed', 'done', 100, 'f.csv', 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, false,"
-            " now())"))
+            "INSERT INTO run_practices VALUES (2, 1, '7654321 - Dr. ESSAI', '50002', 'Urgence')"))
         db.session.execute(text(
-            "INSERT INTO run_doctors VALUES (2, 1, '7654321 - Dr. ESSAI')"))
-        db.session.execute(text(
-            "INSERT INTO billing_rows (validation_run_id, row_number, doctor, doctor_info,"
-            " patient) VALUES (2, 1, 1, '', 'TEST3')"))
+            "INSERT INTO billing_rows (validation_run_id, row_number, practice, doctor_info,"
+            " lieu_pratique, secteur_activite, patient) VALUES (2, 1, 1, '', '', '', 'TEST3')"))
         db.session.commit()
         after = db.session.execute(text(contract)).all()
-        assert after == [*before, (2, 1, "7654321 - Dr. ESSAI", "TEST3")]
+        assert after == [*before, (2, 1, "50002", "Urgence", "7654321 - Dr. ESSAI", "TEST3")]
         db.session.remove()
-        downgrade(revision=BEFORE_RUN_DOCTORS)  # the numbered text goes back on its row
+        downgrade(revision=BEFORE_RUN_PRACTICES)  # the numbered texts go back on their row
         assert db.session.execute(text(contract)).all() == after
         db.session.remove()
         db.engine.dispose()

@@ -38,7 +38,7 @@ def _copy(app: Flask, rows: list[BillingRow]) -> list[Any]:
             "lieu_pratique, secteur_activite, diagnostic, code, unites, role, element_contexte, "
             "montant_preliminaire, montant_paye, doctor_info, patient FROM billing_records "
             "WHERE validation_run_id = :run ORDER BY row_number"), {"run": RUN_ID}).all()
-        for table in ("billing_rows", "run_doctors"):
+        for table in ("billing_rows", "run_practices"):
             db.session.execute(text(f"DELETE FROM {table} WHERE validation_run_id = :run"),
                                {"run": RUN_ID})
         db.session.commit()
@@ -69,29 +69,36 @@ def test_cells_with_what_copy_must_escape_are_stored_exactly(app: Flask, tmp_pat
     assert set(tricky) <= stored
 
 
-def test_doctor_info_is_stored_once_per_run_and_read_back_exactly_on_every_row(
+def test_a_practice_is_stored_once_per_run_and_read_back_exactly_on_every_row(
         app: Flask, tmp_path: Path) -> None:
     doctors = ["1234567 - Dr. TEST, UN (omni)", "tab\there \\ back", "", "7654321 - É"]
-    acts = [act(n, Doctor_Info=doctors[n % len(doctors)]) for n in range(1, 1201)]
+    places = ["50001", "", "9\\9"]
+    acts = [act(n, Doctor_Info=doctors[n % 4], Lieu_de_pratique=places[n % 3],
+                **{"Secteur d'activité": "Urgence" if n % 2 else "Aucun Secteur"})
+            for n in range(1, 1201)]
     rows = _read(tmp_path, billing_csv(acts))
     with app.app_context():
         with records.run_transaction(RUN_ID) as writer, writer.copying():
             for start in range(0, len(rows), records.BATCH_ROWS):
                 writer.write_batch(rows[start:start + records.BATCH_ROWS])
         numbered = db.session.execute(text(
-            "SELECT doctor_info FROM run_doctors WHERE validation_run_id = :run ORDER BY number"),
-            {"run": RUN_ID}).scalars().all()
+            "SELECT doctor_info, lieu_pratique, secteur_activite FROM run_practices"
+            " WHERE validation_run_id = :run ORDER BY number"), {"run": RUN_ID}).tuples().all()
         inline = db.session.execute(text(
-            "SELECT count(*) FROM billing_rows WHERE validation_run_id = :run"
-            " AND (doctor IS NULL OR doctor_info <> '')"), {"run": RUN_ID}).scalar_one()
+            "SELECT count(*) FROM billing_rows WHERE validation_run_id = :run AND (practice IS"
+            " NULL OR doctor_info || lieu_pratique || secteur_activite <> '')"),
+            {"run": RUN_ID}).scalar_one()
         db.session.rollback()
-    assert (numbered, inline) == (doctors[1:] + doctors[:1], 0)  # numbered as first seen
-    assert [row[-2] for row in _copy(app, rows)] == [row.doctor_info for row in rows]
+    first_seen = list(dict.fromkeys(
+        (row.doctor_info, row.lieu_pratique, row.secteur_activite) for row in rows))
+    assert (numbered, inline) == (first_seen, 0)
+    assert len(first_seen) == 12  # 4 doctors × 3 places × 2 sectors, paired by n's residues
+    assert _copy(app, rows) == [_expected(row) for row in rows]
 
 
-def test_doctor_texts_past_the_numbered_ones_stay_on_their_rows(
+def test_practices_past_the_numbered_ones_keep_their_texts_on_their_rows(
         app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(records, "MAX_DOCTORS", 3)
+    monkeypatch.setattr(records, "MAX_PRACTICES", 3)
     acts = [act(n, Doctor_Info=f"{1000000 + n} - Dr. TEST{n}") for n in range(1, 8)]
     rows = _read(tmp_path, billing_csv(acts))
     assert _copy(app, rows) == [_expected(row) for row in rows]

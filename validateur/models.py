@@ -400,46 +400,66 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class RunDoctor(db.Model):  # type: ignore[name-defined,misc]
-    """A run's `Doctor Info` texts, numbered in the order the file first shows them. Written
-    with the rows, in their transaction, and removed with them (no foreign key, like
-    `billing_rows`)."""
+class RunPractice(db.Model):  # type: ignore[name-defined,misc]
+    """A run's distinct (`Doctor Info`, `Lieu de pratique`, `Secteur d'activité`) texts,
+    numbered in the order the file first shows them. Written with the rows, in their
+    transaction, and removed with them (no foreign key, like `billing_rows`)."""
 
-    __tablename__ = "run_doctors"
+    __tablename__ = "run_practices"
 
-    validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    validation_run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     doctor_info: Mapped[str] = mapped_column(Text)
+    lieu_pratique: Mapped[str] = mapped_column(Text)
+    secteur_activite: Mapped[str] = mapped_column(Text)
+
+
+def _practice_text(run: Any, practice: Any, inline: Any, text: Any) -> Any:
+    """A practice text of a row as the view `billing_records` reads it: its `run_practices`
+    text when the row has a number, else the row's own (`inline`)."""
+    return column_property(case(
+        (practice.is_(None), inline),
+        else_=select(text).where(
+            RunPractice.validation_run_id == run, RunPractice.number == practice
+        ).scalar_subquery(),
+    ))
 
 
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     """One stored data row, in the table `billing_rows`; operators read `billing_records`,
-    a view of the same rows with `doctor_info` as text (docs/architecture.md § The database).
+    a view of the same rows with the contract's columns (docs/architecture.md § The database).
 
-    `doctor` numbers the row's `Doctor Info` text in `run_doctors`: a run has a few hundred
-    doctors for a million rows, and the text (about 50 bytes) was a quarter of a stored row.
-    When `doctor` is NULL, the text is in the column `doctor_info` itself (rows stored before the
-    numbering, and the rows of a run with more distinct texts than the job numbers).
+    `practice` numbers the row's (`Doctor Info`, `Lieu de pratique`, `Secteur d'activité`)
+    texts in `run_practices`: a run has a few hundred for a million rows, and the three texts
+    (about 70 bytes) were a third of a stored row. When `practice` is NULL the texts are in
+    the row's own columns (rows stored before the numbering, and the rows of a run with more
+    distinct practices than the job numbers). The run id is a 4-byte integer here (the
+    primary key's entries are a third smaller; 2³¹ runs), and the primary key is packed
+    full (`fillfactor` 100 in the migration: rows are appended, never updated).
     """
 
     __tablename__ = "billing_rows"
     __table_args__ = (
-        # The calendar reads one month of a run, the run page's search one invoice.
+        # The calendar reads one month of a run; the run page's search one invoice, through
+        # a BRIN index: exports list an invoice's lines together, in invoice order.
         Index("ix_billing_records_run_date", "validation_run_id", "date_service"),
-        Index("ix_billing_records_run_invoice", "validation_run_id", "facture"),
+        Index("ix_billing_records_run_invoice", "validation_run_id", "facture",
+              postgresql_using="brin"),
     )
 
-    validation_run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    validation_run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     row_number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    doctor: Mapped[int | None] = mapped_column(Integer)
+    practice: Mapped[int | None] = mapped_column(Integer)
     facture: Mapped[str | None] = mapped_column(Text)
     id_ramq: Mapped[str | None] = mapped_column(Text)
     date_service: Mapped[date | None] = mapped_column(Date)
     debut: Mapped[str | None] = mapped_column(Text)
     fin: Mapped[str | None] = mapped_column(Text)
     periode: Mapped[str | None] = mapped_column(Text)
-    lieu_pratique: Mapped[str | None] = mapped_column(Text)
-    secteur_activite: Mapped[str | None] = mapped_column(Text)
+    #: The row's own columns `lieu_pratique`, `secteur_activite` and `doctor_info`: their
+    #: texts only when `practice` is NULL (the attributes without `_text` read either way).
+    lieu_text: Mapped[str | None] = mapped_column("lieu_pratique", Text)
+    secteur_text: Mapped[str | None] = mapped_column("secteur_activite", Text)
     diagnostic: Mapped[str | None] = mapped_column(Text)
     code: Mapped[str | None] = mapped_column(Text)
     unites: Mapped[str | None] = mapped_column(Text)
@@ -447,18 +467,15 @@ class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     element_contexte: Mapped[str | None] = mapped_column(Text)
     montant_preliminaire: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     montant_paye: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
-    #: The column `doctor_info` of `billing_rows`: the text only when `doctor` is NULL.
     doctor_text: Mapped[str | None] = mapped_column("doctor_info", Text)
     patient: Mapped[str | None] = mapped_column(Text)
-    #: The row's `Doctor Info` text wherever it is kept, as the view reads it.
-    doctor_info: Mapped[str | None] = column_property(
-        case(
-            (doctor.is_(None), doctor_text),
-            else_=select(RunDoctor.doctor_info).where(
-                RunDoctor.validation_run_id == validation_run_id, RunDoctor.number == doctor
-            ).scalar_subquery(),
-        )
-    )
+
+    lieu_pratique: Mapped[str | None] = _practice_text(
+        validation_run_id, practice, lieu_text, RunPractice.lieu_pratique)
+    secteur_activite: Mapped[str | None] = _practice_text(
+        validation_run_id, practice, secteur_text, RunPractice.secteur_activite)
+    doctor_info: Mapped[str | None] = _practice_text(
+        validation_run_id, practice, doctor_text, RunPractice.doctor_info)
 
 
 def _rank_of(context: Any) -> int:
@@ -480,7 +497,10 @@ class ValidationResult(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_validation_results_run_doctor_date", "validation_run_id", "doctor",
               "service_date"),
         Index("ix_validation_results_run_date", "validation_run_id", "service_date"),
-        Index("ix_validation_results_claims", "id_ramq", postgresql_using="gin"),
+        # Findings are written once: direct inserts keep it half the size that merging a
+        # pending list of inserts (`fastupdate`) leaves (measured, docs/benchmarks.md).
+        Index("ix_validation_results_claims", "id_ramq", postgresql_using="gin",
+              postgresql_with={"fastupdate": "off"}),
         # The run page's sums per (severity, rule, scenario): an index-only scan.
         Index("ix_validation_results_run_groups", "validation_run_id", "severity_rank", "rule",
               "scenario", postgresql_include=["severity", "monetary_impact"]),

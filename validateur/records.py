@@ -25,19 +25,28 @@ from validateur.validation.findings import Finding, Severity
 from validateur.validation.lines import LineMap
 from validateur.validation.rows import BillingRow
 
-#: The contract's columns of `billing_records` (a view over `billing_rows` and `run_doctors`).
+#: The contract's columns of `billing_records` (a view over `billing_rows` and
+#: `run_practices`, docs/architecture.md § The database).
 CONTRACT_COLUMNS = (
     "validation_run_id", "row_number", "facture", "id_ramq", "date_service", "debut", "fin",
     "periode", "lieu_pratique", "secteur_activite", "diagnostic", "code", "unites", "role",
     "element_contexte", "montant_preliminaire", "montant_paye", "doctor_info", "patient",
 )
-#: What the job COPYs into `billing_rows`: the same, with the `Doctor Info` text's number.
-RECORD_COLUMNS = (*CONTRACT_COLUMNS[:-2], "doctor", "doctor_info", "patient")
+#: The texts a practice number stands for, in this order in `run_practices` and in a key.
+PRACTICE_COLUMNS = ("doctor_info", "lieu_pratique", "secteur_activite")
+#: What the job COPYs into `billing_rows`: the row's own texts, then its practice number and
+#: the practice texts (empty when numbered).
+RECORD_COLUMNS = (
+    "validation_run_id", "row_number", "facture", "id_ramq", "date_service", "debut", "fin",
+    "periode", "diagnostic", "code", "unites", "role", "element_contexte",
+    "montant_preliminaire", "montant_paye", "patient", "practice", *PRACTICE_COLUMNS,
+)
 _COPY_RECORDS = f"COPY billing_rows ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
-_COPY_DOCTORS = "COPY run_doctors (validation_run_id, number, doctor_info) FROM STDIN"
-#: Distinct `Doctor Info` texts a run numbers; the rows of any text past these (a file whose
-#: texts differ on every row) keep it inline, so memory stays bounded whatever the file.
-MAX_DOCTORS = 10_000
+_COPY_PRACTICES = (f"COPY run_practices (validation_run_id, number, {', '.join(PRACTICE_COLUMNS)})"
+                   " FROM STDIN")
+#: Distinct practices a run numbers; the rows of any practice past these (a file whose texts
+#: differ on every row) keep their texts inline, so memory stays bounded whatever the file.
+MAX_PRACTICES = 10_000
 #: Rows per write to COPY (and per check that none needs escaping): the reader's batch.
 BATCH_ROWS = 500
 #: Distinct date / amount texts whose COPY text is remembered (emptied when full).
@@ -69,8 +78,9 @@ class RecordLines:
         self._run_id = run_id
         self._dates: dict[str, str] = {}
         self._amounts: dict[str, str] = {}
-        #: `Doctor Info` text → its number and an empty inline text, as COPY text.
-        self.doctors: dict[str, str] = {}
+        #: (`Doctor Info`, `Lieu de pratique`, `Secteur d'activité`) → the COPY text of the
+        #: row's last four values: its number and three empty texts.
+        self.practices: dict[tuple[str, str, str], str] = {}
 
     def text(self, rows: list[BillingRow]) -> str:
         """The COPY data of a batch of rows, every line escaped as needed."""
@@ -93,31 +103,32 @@ class RecordLines:
             paid = self._amounts[row.montant_paye_text]
         except KeyError:
             paid = self._remember(self._amounts, row.montant_paye_text, row.montant_paye)
+        key = (row.doctor_info, row.lieu_pratique, row.secteur_activite)
         try:
-            doctor = self.doctors[row.doctor_info]
+            practice = self.practices[key]
         except KeyError:
-            doctor = self._number(row.doctor_info)
+            practice = self._number(key)
         return (
             f"{self._run_id}\t{row.row_number}\t{row.facture}\t{row.id_ramq}\t{day}\t"
-            f"{row.debut_text}\t{row.fin_text}\t{row.periode}\t{row.lieu_pratique}\t"
-            f"{row.secteur_activite}\t{row.diagnostic}\t{row.code}\t{row.unites_text}\t"
-            f"{row.role}\t{row.element_contexte}\t{claimed}\t{paid}\t{doctor}\t"
-            f"{row.patient}\n"
+            f"{row.debut_text}\t{row.fin_text}\t{row.periode}\t{row.diagnostic}\t"
+            f"{row.code}\t{row.unites_text}\t{row.role}\t{row.element_contexte}\t{claimed}\t"
+            f"{paid}\t{row.patient}\t{practice}\n"
         )
 
-    def _number(self, text: str) -> str:
-        """The COPY text of the `doctor` and `doctor_info` values of a new `Doctor Info` text:
-        its number and an empty text, or, past `MAX_DOCTORS`, no number and the text."""
-        if len(self.doctors) >= MAX_DOCTORS:
-            return f"{_NULL}\t{text}"
-        copy_text = self.doctors[text] = f"{len(self.doctors) + 1}\t"
+    def _number(self, key: tuple[str, str, str]) -> str:
+        """The COPY text of a new practice's last four values: its number and three empty
+        texts, or, past `MAX_PRACTICES`, no number and the texts (escaped with the batch)."""
+        if len(self.practices) >= MAX_PRACTICES:
+            return "\t".join((_NULL, *key))
+        copy_text = self.practices[key] = f"{len(self.practices) + 1}\t\t\t"
         return copy_text
 
-    def doctor_lines(self) -> str:
-        """`run_doctors` as COPY text: every text numbered so far, escaped."""
+    def practice_lines(self) -> str:
+        """`run_practices` as COPY text: every practice numbered so far, escaped."""
         return "".join(
-            f"{self._run_id}\t{number[:-1]}\t{text.translate(_COPY_ESCAPES)}\n"
-            for text, number in self.doctors.items()
+            "\t".join((str(self._run_id), number.rstrip("\t"),
+                       *(text.translate(_COPY_ESCAPES) for text in key))) + "\n"
+            for key, number in self.practices.items()
         )
 
     @staticmethod
@@ -128,11 +139,15 @@ class RecordLines:
         return copy_text
 
     def _escaped_line(self, row: BillingRow) -> str:
-        values: list[Any] = list(record_values(self._run_id, row))
-        doctor = self.doctors.get(row.doctor_info) or self._number(row.doctor_info)
-        number = doctor.split("\t", 1)[0]
-        values[-2:-1] = [None if number == _NULL else number,
-                         row.doctor_info if number == _NULL else ""]
+        key = (row.doctor_info, row.lieu_pratique, row.secteur_activite)
+        number = (self.practices.get(key) or self._number(key)).split("\t", 1)[0]
+        practice = (None, *key) if number == _NULL else (number, "", "", "")
+        values = (
+            self._run_id, row.row_number, row.facture, row.id_ramq, row.date_service,
+            row.debut_text, row.fin_text, row.periode, row.diagnostic, row.code,
+            row.unites_text, row.role, row.element_contexte, row.montant_preliminaire,
+            row.montant_paye, row.patient, *practice,
+        )
         return "\t".join(
             _NULL if value is None else str(value).translate(_COPY_ESCAPES) for value in values
         ) + "\n"
@@ -181,7 +196,7 @@ class RunWriter:
             "DELETE FROM billing_rows WHERE validation_run_id = %s", (self._run_id,)
         )
         self._cursor.execute(
-            "DELETE FROM run_doctors WHERE validation_run_id = %s", (self._run_id,)
+            "DELETE FROM run_practices WHERE validation_run_id = %s", (self._run_id,)
         )
         self._cursor.execute(
             "DELETE FROM validation_results WHERE validation_run_id = %s", (self._run_id,)
@@ -194,8 +209,8 @@ class RunWriter:
             self._copy = copy
             yield self
         self._copy = None
-        with self._cursor.copy(_COPY_DOCTORS) as copy:
-            copy.write(_without_nul(self._lines.doctor_lines()))
+        with self._cursor.copy(_COPY_PRACTICES) as copy:
+            copy.write(_without_nul(self._lines.practice_lines()))
 
     def write_batch(self, rows: list[BillingRow]) -> None:
         """COPY a batch of rows (the reader hands them over in lists of `BATCH_ROWS`)."""

@@ -44,7 +44,7 @@ from validateur.models import (
     Organization,
     Phase,
     Plan,
-    RunDoctor,
+    RunPractice,
     RunStatus,
     User,
     ValidationResult,
@@ -359,7 +359,7 @@ def delete_run(run_id: int) -> None:
 
 def _delete_rows_and_findings(run_id: int) -> None:
     db.session.execute(delete(BillingRecord).where(BillingRecord.validation_run_id == run_id))
-    db.session.execute(delete(RunDoctor).where(RunDoctor.validation_run_id == run_id))
+    db.session.execute(delete(RunPractice).where(RunPractice.validation_run_id == run_id))
     db.session.execute(
         delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
     )

@@ -81,7 +81,7 @@ def settle_database(stack: OwnStack) -> None:
     that work first makes the runs that follow comparable with each other.
     """
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) billing_rows, run_doctors, validation_results,"
+        conn.execute("VACUUM (ANALYZE) billing_rows, run_practices, validation_results,"
                      " validation_runs")
         conn.execute("CHECKPOINT")
 
@@ -248,7 +248,7 @@ def job_starts(stack: OwnStack, content: bytes,
 
 # -- disk -----------------------------------------------------------------------------------------
 #: The tables a run writes to, with their indexes and TOAST (`pg_total_relation_size`).
-RUN_TABLES = ("billing_rows", "run_doctors", "validation_results", "validation_runs",
+RUN_TABLES = ("billing_rows", "run_practices", "validation_results", "validation_runs",
               "validation_logs")
 
 

@@ -214,7 +214,7 @@ class Bench:
             per_file = files[rows].stat().st_size / rows
             tables = {name: size for name, size in added.items()
                       if not name.startswith(("ix_", "validation_results_pkey",
-                                              "billing_rows_pkey", "run_doctors_pkey"))}
+                                              "billing_rows_pkey", "run_practices_pkey"))}
             indexes = total - sum(tables.values())
             ratio = total / rows / per_file
             target = rows == max(self.sizes)
