@@ -28,11 +28,16 @@ from validateur.validation.rows import BillingRow
 RUN_ID = 987_654
 
 
+def _store(rows: list[BillingRow]) -> None:
+    """One committed attempt of run `RUN_ID` writing `rows` in the job's batches."""
+    with records.run_transaction(RUN_ID) as writer, writer.copying():
+        for start in range(0, len(rows), records.BATCH_ROWS):
+            writer.write_batch(rows[start:start + records.BATCH_ROWS])
+
+
 def _copy(app: Flask, rows: list[BillingRow]) -> list[Any]:
     with app.app_context():
-        with records.run_transaction(RUN_ID) as writer, writer.copying():
-            for start in range(0, len(rows), records.BATCH_ROWS):
-                writer.write_batch(rows[start:start + records.BATCH_ROWS])
+        _store(rows)
         stored = db.session.execute(text(
             "SELECT row_number, facture, id_ramq, date_service, debut, fin, periode, "
             "lieu_pratique, secteur_activite, diagnostic, code, unites, role, element_contexte, "
@@ -78,9 +83,7 @@ def test_a_practice_is_stored_once_per_run_and_read_back_exactly_on_every_row(
             for n in range(1, 1201)]
     rows = _read(tmp_path, billing_csv(acts))
     with app.app_context():
-        with records.run_transaction(RUN_ID) as writer, writer.copying():
-            for start in range(0, len(rows), records.BATCH_ROWS):
-                writer.write_batch(rows[start:start + records.BATCH_ROWS])
+        _store(rows)
         numbered = db.session.execute(text(
             "SELECT doctor_info, lieu_pratique, secteur_activite FROM run_practices"
             " WHERE validation_run_id = :run ORDER BY number"), {"run": RUN_ID}).tuples().all()
