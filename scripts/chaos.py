@@ -322,7 +322,7 @@ def notification_worker_killed(stack: OwnStack, runs: int) -> Outcome:
         for _ in range(runs):
             _notify_once(stack, receiver, outcome)
     finally:
-        _unhook(hooked)
+        _unhook(hooked, outcome)
     return outcome
 
 
@@ -355,13 +355,16 @@ def _manager_with_webhook(stack: OwnStack, email: str, event: str,
     return manager, receiver, int(hook["id"])
 
 
-def _unhook(hooked: Hooked) -> None:
+def _unhook(hooked: Hooked, outcome: Outcome) -> None:
     """Delete the webhook, then take its receiver down: a webhook left registered in the
     stack's organization would keep the next scenario's runs and batches `pending` towards
-    a receiver that is gone."""
+    a receiver that is gone (a refused delete counts as unexpected)."""
     manager, receiver, hook_id = hooked
     try:
-        manager.call(f"/api/webhooks/{hook_id}", method="DELETE")
+        status, _ = manager.call(f"/api/webhooks/{hook_id}", method="DELETE")
+        if status != 204:
+            outcome.unexpected += 1
+            outcome.notes.append(f"webhook delete {status}")
     finally:
         receiver.down()
 
@@ -444,7 +447,7 @@ def batch_worker_killed(stack: OwnStack, content: bytes, rows: int,
         for _ in range(runs):
             _batch_once(stack, manager, receiver, outcome, [(content, rows), behind, behind])
     finally:
-        _unhook(hooked)
+        _unhook(hooked, outcome)
     return outcome
 
 

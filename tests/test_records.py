@@ -102,7 +102,7 @@ def test_a_practice_is_stored_once_per_run_and_read_back_exactly_on_every_row(
 def test_practices_past_the_numbered_ones_keep_their_texts_on_their_rows(
         app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(records, "MAX_PRACTICES", 3)
-    acts = [act(n, Doctor_Info=f"{1000000 + n} - Dr. TEST{n}") for n in range(1, 8)]
+    acts = [act(n, Doctor_Info=f"{1000000 + n} - Dr.\tTEST\\{n}") for n in range(1, 8)]
     rows = _read(tmp_path, billing_csv(acts))
     assert _copy(app, rows) == [_expected(row) for row in rows]
 

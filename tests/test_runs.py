@@ -24,9 +24,12 @@ from tests.support.runs import make_run, stored_file
 from validateur import runs, storage
 from validateur.extensions import db
 from validateur.models import (
+    INVOICE_INDEX,
+    INVOICE_PAGES_PER_RANGE,
     BillingRecord,
     FailureCategory,
     Phase,
+    RunPractice,
     RunStatus,
     ValidationLog,
     ValidationResult,
@@ -91,7 +94,10 @@ def _count(model: Any, run_id: int) -> int:
 
 def _with_data(run_id: int) -> None:
     """One billing row and one finding, as a committed attempt leaves them."""
-    db.session.add(BillingRecord(validation_run_id=run_id, row_number=1, patient="x"))
+    db.session.add(BillingRecord(validation_run_id=run_id, row_number=1, patient="x",
+                                 practice=1))
+    db.session.add(RunPractice(validation_run_id=run_id, number=1, doctor_info="1234567",
+                               lieu_pratique="50001", secteur_activite="Aucun Secteur"))
     db.session.add(ValidationResult(validation_run_id=run_id, rule="r", scenario="E1",
                                     severity="error", message="m"))
     db.session.commit()
@@ -123,11 +129,12 @@ def test_every_status_by_every_transition(app_ctx: None, a_file: Callable[[], st
     logs = db.session.execute(select(ValidationLog.level).where(
         ValidationLog.validation_run_id == run_id)).scalars().all()
     file_left = storage.path_of(stored_name).exists()
-    rows_left = (_count(BillingRecord, run_id), _count(ValidationResult, run_id))
+    rows_left = (_count(BillingRecord, run_id), _count(RunPractice, run_id),
+                 _count(ValidationResult, run_id))
     if status not in transition.allowed:
         assert not won
         assert after == before, "a refused transition changes nothing"
-        assert (logs, file_left, rows_left) == ([], True, (1, 1))
+        assert (logs, file_left, rows_left) == ([], True, (1, 1, 1))
         return
     assert won
     assert after["status"] == transition.to.value
@@ -135,7 +142,7 @@ def test_every_status_by_every_transition(app_ctx: None, a_file: Callable[[], st
     assert (after["finished_at"] is not None) is transition.final
     assert (after["stored_name"] is None) is transition.final
     assert file_left is not transition.final
-    assert rows_left == ((0, 0) if transition.discards_rows else (1, 1))
+    assert rows_left == ((0, 0, 0) if transition.discards_rows else (1, 1, 1))
     assert after["progress"] >= before["progress"]
 
 
@@ -163,7 +170,8 @@ def test_the_sweeper_giving_up_discards_rows(app_ctx: None) -> None:
     _with_data(run_id)
     gave_up = runs.Failed("Abandon.", FailureCategory.INTERRUPTED, discards_rows=True)
     assert runs.finish(run_id, gave_up, source="maintenance", line="Abandon")
-    assert (_count(BillingRecord, run_id), _count(ValidationResult, run_id)) == (0, 0)
+    assert (_count(BillingRecord, run_id), _count(RunPractice, run_id),
+            _count(ValidationResult, run_id)) == (0, 0, 0)
     assert _row(run_id)["error_category"] == FailureCategory.INTERRUPTED.value
 
 
@@ -260,3 +268,23 @@ def test_of_two_racing_finishes_exactly_one_wins(app: Flask) -> None:
         winner = next(name for name, won in results.items() if won)
         assert messages == [winner]
         assert _row(run_id)["status"] == (CANCELLED if winner == "cancel" else FAILED).value
+
+
+def test_a_deleted_runs_invoice_ranges_are_forgotten(app_ctx: None) -> None:
+    """BRIN summaries only widen: the ranges of a deleted run's rows are desummarized with it
+    (`runs._forget_invoice_ranges`), so the next runs' rows reusing them get exact bounds."""
+    run_id = make_run(COMPLETED)
+    per_range = 40 * INVOICE_PAGES_PER_RANGE  # rows of about 200 bytes: more than a range
+    db.session.execute(text(
+        "INSERT INTO billing_rows (validation_run_id, row_number, facture, patient)"
+        " SELECT :run, n, 'F' || n, repeat('x', 160) FROM generate_series(1, :rows) AS n"),
+        {"run": run_id, "rows": 3 * per_range})
+    db.session.commit()
+    summarize = text("SELECT brin_summarize_new_values(CAST(:index AS regclass))")
+    db.session.execute(summarize, {"index": INVOICE_INDEX})  # every filled range summarized
+    db.session.commit()
+    runs.delete_run(run_id)
+    forgotten = db.session.execute(summarize, {"index": INVOICE_INDEX}).scalar_one()
+    db.session.commit()
+    assert forgotten >= 2, "the run's ranges kept their summaries"
+    assert _count(BillingRecord, run_id) == 0

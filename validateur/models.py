@@ -1,8 +1,9 @@
 """Database models; table and column names are a contract (docs/architecture.md § The database).
 
-`billing_records` is written with PostgreSQL COPY by the job, never through the ORM; it has
-no foreign key on purpose (a per-row FK trigger would double the cost of COPY on a million
-rows): `runs.finish()` (a cancel) and `runs.delete_run()` remove a run's rows explicitly.
+`billing_rows` (read through the view `billing_records`) and `run_practices` are written with
+PostgreSQL COPY by the job, never through the ORM; they have no foreign key on purpose (a
+per-row FK trigger would double the cost of COPY on a million rows): `runs.finish()` (a
+cancel) and `runs.delete_run()` remove a run's rows explicitly.
 """
 
 from __future__ import annotations
@@ -425,6 +426,11 @@ def _practice_text(run: Any, practice: Any, inline: Any, text: Any) -> Any:
     ))
 
 
+#: The BRIN index of the invoice search, and its block ranges' size (PostgreSQL's default).
+INVOICE_INDEX = "ix_billing_records_run_invoice"
+INVOICE_PAGES_PER_RANGE = 128
+
+
 class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     """One stored data row, in the table `billing_rows`; operators read `billing_records`,
     a view of the same rows with the contract's columns (docs/architecture.md § The database).
@@ -441,10 +447,13 @@ class BillingRecord(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "billing_rows"
     __table_args__ = (
         # The calendar reads one month of a run; the run page's search one invoice, through
-        # a BRIN index: exports list an invoice's lines together, in invoice order.
+        # a BRIN index (exports list an invoice's lines together, in invoice order; another
+        # order only makes the search read more of the run). Ranges are summarized as they
+        # fill (`autosummarize`) and a deleted run's are forgotten (`runs.py`), so stale
+        # bounds never widen the ranges that later runs reuse.
         Index("ix_billing_records_run_date", "validation_run_id", "date_service"),
-        Index("ix_billing_records_run_invoice", "validation_run_id", "facture",
-              postgresql_using="brin"),
+        Index(INVOICE_INDEX, "validation_run_id", "facture", postgresql_using="brin",
+              postgresql_with={"autosummarize": "on"}),
     )
 
     validation_run_id: Mapped[int] = mapped_column(Integer, primary_key=True)

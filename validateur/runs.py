@@ -39,6 +39,8 @@ from sqlalchemy import delete, func, select, text, update
 from validateur import batches, notifications, runlog, storage
 from validateur.extensions import db
 from validateur.models import (
+    INVOICE_INDEX,
+    INVOICE_PAGES_PER_RANGE,
     BillingRecord,
     FailureCategory,
     Organization,
@@ -358,11 +360,27 @@ def delete_run(run_id: int) -> None:
 
 
 def _delete_rows_and_findings(run_id: int) -> None:
+    _forget_invoice_ranges(run_id)
     db.session.execute(delete(BillingRecord).where(BillingRecord.validation_run_id == run_id))
     db.session.execute(delete(RunPractice).where(RunPractice.validation_run_id == run_id))
     db.session.execute(
         delete(ValidationResult).where(ValidationResult.validation_run_id == run_id)
     )
+
+
+def _forget_invoice_ranges(run_id: int) -> None:
+    """Desummarize the BRIN block ranges that hold the run's rows, before they are deleted.
+
+    A BRIN summary only ever widens: left in place, the bounds of a deleted run would stay in
+    the ranges the next runs' rows reuse, and each invoice search would read more of the
+    table. Unsummarized, the ranges are summarized again from what they hold by the VACUUM
+    that the deletion brings (or as they fill: `autosummarize`).
+    """
+    db.session.execute(text(
+        "SELECT brin_desummarize_range(CAST(:index AS regclass), block) FROM ("
+        " SELECT DISTINCT (ctid::text::point)[0]::bigint / :pages * :pages AS block"
+        " FROM billing_rows WHERE validation_run_id = :run) AS ranges"),
+        {"index": INVOICE_INDEX, "pages": INVOICE_PAGES_PER_RANGE, "run": run_id})
 
 
 # -- reads ------------------------------------------------------------------------------

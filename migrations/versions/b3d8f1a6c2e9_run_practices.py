@@ -10,7 +10,9 @@ number, which the view reads as they are.
 The rows' run id becomes a 4-byte integer (a row's key, 12 bytes instead of 16, fits the
 index's 8-byte alignment: the primary key is a third smaller), the primary key is packed full
 (rows are appended, never updated), and the invoice search's B-tree becomes a BRIN index
-(exports list an invoice's lines together, in invoice order: a block range holds it).
+(exports list an invoice's lines together, in invoice order: a block range holds it;
+ranges are summarized as they fill, and `runs.py` forgets a deleted run's ranges). An
+existing installation keeps the claims index it has until a `REINDEX`.
 The findings' claims index stops queueing inserts in a pending list (`fastupdate`): findings
 are written once, and the list's merge left the index twice the size of direct inserts.
 
@@ -65,9 +67,11 @@ def upgrade():
                     existing_type=sa.BigInteger(), existing_nullable=False)
     op.add_column('billing_rows', sa.Column('practice', sa.Integer(), nullable=True))
     op.create_index('ix_billing_records_run_invoice', 'billing_rows',
-                    ['validation_run_id', 'facture'], postgresql_using='brin')
+                    ['validation_run_id', 'facture'], postgresql_using='brin',
+                    postgresql_with={'autosummarize': 'on'})
     op.execute(VIEW)
     op.execute('ALTER INDEX ix_validation_results_claims SET (fastupdate = off)')
+    op.execute("SELECT gin_clean_pending_list('ix_validation_results_claims')")
 
 
 def downgrade():
