@@ -142,8 +142,11 @@ def test_a_capped_organizations_pile_does_not_hold_back_another_organization(
     _wait_workers(fault_app, 2)
     pile = [_upload(client, agency, medium_file) for _ in range(6)]
     _wait_processing(fault_app, pile[0])
-    small = _upload(client, clinic, SMALL)
-    run = wait_final(fault_app, small, timeout=60)
+    # A's running file is held (SIGSTOP, well under the 3 s stall) while B's goes: on a fast
+    # machine it could otherwise end as B arrives, and A's next file rightly start first.
+    with paused([_horse_of(fault_app, pile[0])]):
+        small = _upload(client, clinic, SMALL)
+        run = wait_final(fault_app, small, timeout=60)
     assert run.status == "completed" and run.started_at is not None
     waited = (run.started_at - run.created_at).total_seconds()
     print(f"\nB waited {waited:.2f} s for a worker behind A's {len(pile)} files")
