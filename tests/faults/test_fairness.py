@@ -87,6 +87,11 @@ def _finished_at(app: Flask, run_id: int) -> datetime:
     return finished
 
 
+def _long(medium_file: bytes) -> bytes:
+    """Four times the medium file's rows (`4 * MEDIUM_ROWS`): long enough to catch its horse."""
+    return medium_file + b"".join([medium_file.split(b"\r\n", 1)[1]] * 3)
+
+
 def _wait_processing(app: Flask, run_id: int) -> None:
     wait_for(lambda: fresh_run(app, run_id).processed_rows > 0, 60, 0.05)
 
@@ -140,11 +145,11 @@ def test_a_capped_organizations_pile_does_not_hold_back_another_organization(
     clinic = _member(fault_app, "Clinique B")
     workers(), workers()
     _wait_workers(fault_app, 2)
-    pile = [_upload(client, agency, medium_file) for _ in range(6)]
-    _wait_processing(fault_app, pile[0])
+    pile = [_upload(client, agency, _long(medium_file))]
+    pile += [_upload(client, agency, medium_file) for _ in range(5)]
     # A's running file is held (SIGSTOP, well under the 3 s stall) while B's goes: on a fast
     # machine it could otherwise end as B arrives, and A's next file rightly start first.
-    with paused([_horse_of(fault_app, pile[0])]):
+    with paused([_horse_once_started(fault_app, pile[0])]):
         small = _upload(client, clinic, SMALL)
         run = wait_final(fault_app, small, timeout=60)
     assert run.status == "completed" and run.started_at is not None
@@ -163,7 +168,8 @@ def test_a_capped_organizations_pile_does_not_hold_back_another_organization(
             continue
         assert all(later <= earlier for earlier, later in itertools.pairwise(seen)), (run_id, seen)
         assert seen[-1] == 1, (run_id, seen)
-    _assert_all_completed_once(fault_app, dict.fromkeys(pile, MEDIUM_ROWS))
+    _assert_all_completed_once(fault_app, {**dict.fromkeys(pile, MEDIUM_ROWS),
+                                           pile[0]: 4 * MEDIUM_ROWS})
     starts = [_started_at(fault_app, run_id) for run_id in pile]
     assert starts == sorted(starts)  # one at a time, in order
     for earlier, later in itertools.pairwise(pile):  # never two of A's at once
@@ -208,6 +214,16 @@ def _horse_of(app: Flask, run_id: int) -> psutil.Process:
     with app.app_context():
         job = Job.fetch(queue.job_id_for(run_id), connection=queue.redis_manager().client)
         return psutil.Process(int(job.get_meta(refresh=True)["pid"]))
+
+
+def _horse_once_started(app: Flask, run_id: int) -> psutil.Process:
+    """The run's work-horse as soon as its job names it (its first progress write, after
+    2,000 rows), polled every 10 ms: a test stopping it needs a file that lasts far longer
+    than that (a 25,000-row file ends in about 0.3 s on a quiet machine; `_long` in ~1 s)."""
+    with app.app_context():
+        job = Job.fetch(queue.job_id_for(run_id), connection=queue.redis_manager().client)
+        wait_for(lambda: "pid" in job.get_meta(refresh=True), 60, 0.01)
+        return psutil.Process(int(job.get_meta()["pid"]))
 
 
 def test_a_worker_killed_while_runs_wait_for_a_slot_loses_and_leaks_nothing(
@@ -290,10 +306,9 @@ def test_a_deploys_hand_back_keeps_the_slot_and_the_place(
     agency = _member(fault_app, "Agence déployée", cap=1)
     worker = workers()
     _wait_workers(fault_app, 1)
-    first = _upload(client, agency, medium_file)
+    first = _upload(client, agency, _long(medium_file))
     second = _upload(client, agency, SMALL)
-    _wait_processing(fault_app, first)
-    with paused([_horse_of(fault_app, first)]):
+    with paused([_horse_once_started(fault_app, first)]):
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     with fault_app.app_context():
@@ -307,7 +322,7 @@ def test_a_deploys_hand_back_keeps_the_slot_and_the_place(
     assert _place(client, agency, first) == ("queued", 1)
     assert _place(client, agency, second) == ("queued", 2)
     workers()
-    _assert_all_completed_once(fault_app, {first: MEDIUM_ROWS, second: 10})
+    _assert_all_completed_once(fault_app, {first: 4 * MEDIUM_ROWS, second: 10})
     assert _started_at(fault_app, first) < _started_at(fault_app, second)
     assert fresh_run(fault_app, first).attempts == 2
     _assert_no_slot_held(fault_app)
