@@ -232,14 +232,15 @@ def test_a_worker_killed_while_runs_wait_for_a_slot_loses_and_leaks_nothing(
     agency = _member(fault_app, "Agence tuée", cap=1)
     workers(), workers()
     _wait_workers(fault_app, 2)
-    pile = [_upload(client, agency, medium_file) for _ in range(3)]
-    _wait_processing(fault_app, pile[0])
-    owner = _horse_of(fault_app, pile[0]).parent()
+    pile = [_upload(client, agency, _long(medium_file))]
+    pile += [_upload(client, agency, medium_file) for _ in range(2)]
+    owner = _horse_once_started(fault_app, pile[0]).parent()
     assert owner is not None
     for process in [owner, *owner.children(recursive=True)]:
         process.kill()  # worker, horse and scheduler at once: no callback runs
     workers()
-    _assert_all_completed_once(fault_app, dict.fromkeys(pile, MEDIUM_ROWS))
+    _assert_all_completed_once(fault_app, {**dict.fromkeys(pile, MEDIUM_ROWS),
+                                           pile[0]: 4 * MEDIUM_ROWS})
     assert fresh_run(fault_app, pile[0]).attempts == 2
     _assert_no_slot_held(fault_app)
 
