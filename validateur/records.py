@@ -139,17 +139,18 @@ class RecordLines:
         return copy_text
 
     def _escaped_line(self, row: BillingRow) -> str:
-        key = (row.doctor_info, row.lieu_pratique, row.secteur_activite)
+        """The row's line value by value (a rare batch): its contract values
+        (`record_values`), laid out as `RECORD_COLUMNS`, practice texts emptied if numbered."""
+        values: dict[str, Any] = dict(zip(CONTRACT_COLUMNS, record_values(self._run_id, row),
+                                          strict=True))
+        key = (values["doctor_info"], values["lieu_pratique"], values["secteur_activite"])
         number = (self.practices.get(key) or self._number(key)).split("\t", 1)[0]
-        practice = (None, *key) if number == _NULL else (number, "", "", "")
-        values = (
-            self._run_id, row.row_number, row.facture, row.id_ramq, row.date_service,
-            row.debut_text, row.fin_text, row.periode, row.diagnostic, row.code,
-            row.unites_text, row.role, row.element_contexte, row.montant_preliminaire,
-            row.montant_paye, row.patient, *practice,
-        )
+        values["practice"] = None if number == _NULL else number
+        if number != _NULL:
+            values.update(dict.fromkeys(PRACTICE_COLUMNS, ""))
         return "\t".join(
-            _NULL if value is None else str(value).translate(_COPY_ESCAPES) for value in values
+            _NULL if value is None else str(value).translate(_COPY_ESCAPES)
+            for value in (values[column] for column in RECORD_COLUMNS)
         ) + "\n"
 
 

@@ -210,12 +210,6 @@ def test_a_priority_file_submitted_after_six_waiting_files_starts_next(
     _assert_no_slot_held(fault_app)
 
 
-def _horse_of(app: Flask, run_id: int) -> psutil.Process:
-    with app.app_context():
-        job = Job.fetch(queue.job_id_for(run_id), connection=queue.redis_manager().client)
-        return psutil.Process(int(job.get_meta(refresh=True)["pid"]))
-
-
 def _horse_once_started(app: Flask, run_id: int) -> psutil.Process:
     """The run's work-horse as soon as its job names it (its first progress write, after
     2,000 rows), polled every 10 ms: a test stopping it needs a file that lasts far longer
