@@ -43,7 +43,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib.measurements import cut_to, head_of, import_codes
+from benchlib.measurements import cut_to, head_of, import_codes, import_gmf_list
 from benchlib.profile import profile
 from benchlib.report import Report, machine, print_splits
 from benchlib.suite import Bench
@@ -93,7 +93,7 @@ def measure(stack: OwnStack, watch: CpuWatch, report: Report, args: argparse.Nam
     print("starting the stack (database, Redis, gunicorn, 2 workers) …", flush=True)
     stack.start()
     watch.start(stack.database_name)
-    lines = [*machine(stack), import_codes(stack)]
+    lines = [*machine(stack), import_codes(stack), import_gmf_list(stack, work)]
     print("\n".join(lines) + "\n", flush=True)
 
     bench = Bench(stack, watch, report, sizes, files, largest)

@@ -68,6 +68,9 @@ ACTS = [
 CONTEXTS = ["", "", "", "", "", "G160", "#G160", "85,AR", "ICEP", "CLSC, ICEP", "g160"]
 DIAGNOSTICS = ["J069", "I10", "E119", "Z000", "F411", "M545", ""]
 PLACES = ["50001", "50001", "50001", "50213", "20001"]
+#: The sample's GMF list: its two cabinets (20001 is a hospital), as an installation that
+#: imported its GMF establishments would have them.
+GMF_PLACES = ["50001", "50213"]
 ROWS_PER_DOCTOR_DAY = 30
 PATIENTS_PER_DOCTOR = 2_000
 DOCTORS = 60

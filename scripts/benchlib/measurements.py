@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 import psycopg
+from make_sample_csv import GMF_PLACES
 
 from benchlib.client import parse_time, upload_file
 from benchlib.targets import CODES_TABLE
@@ -71,6 +72,16 @@ def import_codes(stack: OwnStack) -> str:
         return f"codes table: {CODES_TABLE} not found, rules needing it report SKIPPED"
     stack.cli("import-codes", str(CODES_TABLE))
     return f"codes table: {CODES_TABLE.name} imported (all rules run in full)"
+
+
+def import_gmf_list(stack: OwnStack, work: Path) -> str:
+    """Load the sample's GMF list (its cabinets; no GMF list is public): with one, `gmf-8875`
+    keeps the first GMF visit of every patient-year, its largest state, as in an installation
+    that imported its establishments."""
+    listing = work / "gmf.txt"
+    listing.write_text("\n".join(GMF_PLACES) + "\n", encoding="utf-8")
+    stack.cli("import-gmf", str(listing))
+    return f"GMF list: the sample's {len(GMF_PLACES)} cabinets imported (gmf-8875 runs in full)"
 
 
 def settle_database(stack: OwnStack) -> None:

@@ -87,3 +87,17 @@ def test_a_file_uploaded_twice_keeps_few_pairs(monkeypatch: pytest.MonkeyPatch) 
     total, ranked = log.duplicates()
     assert total == 5_000
     assert ranked == [(n + 1, str(n), "15804", 2, [n + 1, n + 5_001]) for n in range(10)]
+
+
+def test_the_bitmap_stays_between_32_and_128_bits_a_pair() -> None:
+    """Memory: the bitmap grows four times when it holds one pair per 32 bits, so it never
+    costs more than 128 bits (16 bytes) a claim line, at any size of file (at one pair per 64
+    bits, 1.3 million lines got a 32 MiB bitmap, more than the rest of the log)."""
+    log = ClaimLog(10, 3)
+    add = log.adder()
+    for row in range(1, 300_001):
+        add((str(row), "15804"), row)
+        if row % 10_007 == 0:
+            bits_a_pair = len(log._bits) * 8 / row
+            assert 32 <= bits_a_pair <= 128, (row, bits_a_pair)
+    assert log.duplicates() == (0, [])

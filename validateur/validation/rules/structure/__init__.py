@@ -26,7 +26,7 @@ Bounds: at most `MAX_PER_SCENARIO` subjects per scenario (the first met in the f
 listing at most `MAX_ROWS_PER_FINDING` rows (the lowest) with the total in its message and
 `data["count"]`; rows of subjects beyond the cap are counted in one closing `info` finding.
 Output is sorted (scenario, then first row). Memory: the kept subjects and rows (bounded)
-plus, for duplicates, a log of about 20 bytes per claim line (`claims.py`), never the rows.
+plus, for duplicates, a log of 16 to 28 bytes per claim line (`claims.py`), never the rows.
 Texts: `messages.py`.
 """
 

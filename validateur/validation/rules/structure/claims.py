@@ -2,13 +2,16 @@
 
 Finding duplicates needs one piece of state per distinct pair, and a file of a million rows
 has about a million distinct pairs: a dict from pair (or its hash) to a row number costs about
-115 bytes each. This log costs about 20 (8 of them the bitmap; measured: 26 MB for a million
-claim lines with 64-bit row numbers, 4 MB less with today's 32-bit ones):
+115 bytes each. This log costs 16 to 28 (the bitmap 4 to 16 of them; measured with
+`tracemalloc`: 21.4 MiB for a million claim lines, 24.8 MiB for 1.3 million):
 
 - every pair is identified by its 64-bit `hash((claim, code))` (stable within one process,
   which is all a run needs); hash and row number are appended to two arrays (8 + 4 bytes);
-- a bitmap of about 64 bits per logged pair, indexed by the hash, answers "maybe seen before"
-  (about 1.5 % false positives); it is rebuilt from the log, four times larger, as it fills;
+- a bitmap of 32 to 128 bits per logged pair, indexed by the hash, answers "maybe seen before"
+  (0.8 to 3 % false positives); it is rebuilt from the log, four times larger, once it holds
+  one pair per 32 bits. (At one per 64 bits, a file just over 1,048,576 claim lines got a
+  32 MiB bitmap, 256 bits a pair: twice the memory of the whole log at 1.3 million lines for
+  half the false positives, which cost a few hundred bytes each but are few.)
 - a "maybe" is a candidate: its hash goes to `_counts` and, unless it cannot be reported
   (below), its pair to `_pairs`, to name it in the message;
 - `duplicates()` reads the log once to count every candidate (false positives count 1) and
@@ -30,8 +33,8 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterator
 
-#: Bitmap bits per logged pair before it is rebuilt `GROWTH` times larger (≈1.5 % false hits).
-BITS_PER_PAIR = 64
+#: Bitmap bits per logged pair before it is rebuilt `GROWTH` times larger (≤ 3 % false hits).
+BITS_PER_PAIR = 32
 INITIAL_BITS = 1 << 16
 GROWTH = 4
 #: Candidate pairs kept before `_settle` drops those that cannot be reported.
