@@ -20,6 +20,15 @@ def test_claims_give_every_text_back_exactly() -> None:
     assert [claims[index] for index in range(len(claims))] == AWKWARD_CLAIMS
 
 
+def test_a_replaced_claim_gives_the_new_text_back() -> None:
+    claims = Claims()
+    for _ in AWKWARD_CLAIMS:
+        claims.append("20000000001")
+    for index, claim in enumerate(reversed(AWKWARD_CLAIMS)):
+        claims[index] = claim
+    assert [claims[index] for index in range(len(claims))] == AWKWARD_CLAIMS[::-1]
+
+
 def test_claims_that_read_as_the_same_number_are_never_merged() -> None:
     claims = Claims()
     texts = ["123", "0123", "00123", "123"]

@@ -81,6 +81,7 @@ def test_gmf_visit_without_8875_gives_MISSED_plus_9_35_on_the_first_visit() -> N
     assert finding.monetary_impact == Decimal("9.35")
     assert finding.rows == (first.row_number,)
     assert "44444444444" in finding.message and "2025-03-01" in finding.message
+    assert finding.data["visitCode"] == "8857"
     assert "8875" in finding.solution and "9,35\u00a0$" in finding.solution
 
 

@@ -60,12 +60,18 @@ class Claims:
         self._others: Interned[str] = Interned()
 
     def append(self, claim: str) -> None:
+        self._numbers.append(self._number(claim))
+
+    def __setitem__(self, index: int, claim: str) -> None:
+        """Replace the claim at `index` (a rule's fact replaced by an earlier row's)."""
+        self._numbers[index] = self._number(claim)
+
+    def _number(self, claim: str) -> int:
         if claim.isdigit() and claim.isascii() and len(claim) <= MAX_INT_DIGITS and (
             claim[0] != "0" or claim == "0"
         ):
-            self._numbers.append(int(claim))
-        else:
-            self._numbers.append(-1 - self._others.index(claim))
+            return int(claim)
+        return -1 - self._others.index(claim)
 
     def __getitem__(self, index: int) -> str:
         number = self._numbers[index]

@@ -17,12 +17,13 @@ table (`MISSED`).
 - `SKIPPED` (info, once): when the GMF list is not loaded or empty, `MISSED` is skipped (never
   guessed) and the rule says so once.
 
-Memory and time: per patient-year, the facts of its 8875 rows and of its first GMF visit only,
-as plain tuples (`Act`), and no visit once the patient-year has an 8875; other rows cost a
-code lookup. A patient-year with one 8875 holds that act itself; a second one turns it into a
-list, appended to from then on, so a row costs O(1) whatever the size of its group (the job
-pauses the cyclic garbage collector during the pass, so lists cost no collector time).
-Findings are built only as they are consumed, in (row, scenario, claim) order.
+Memory and time: per patient-year, the acts of its 8875 rows and of its first GMF visit only,
+kept as columns (`acts.py`: about 16 bytes an act beside the dict entry of its patient-year),
+and no visit once the patient-year has an 8875; other rows cost a code lookup. A
+patient-year with one 8875 holds that act's index; a second one turns it into a list,
+appended to from then on, so a row costs O(1) whatever the size of its group (the job pauses
+the cyclic garbage collector during the pass, so lists cost no collector time). Findings are
+built only as they are consumed, in (row, scenario, claim) order.
 Texts: `messages.py`.
 """
 
@@ -36,6 +37,7 @@ from validateur.validation.engine import ReferenceData
 from validateur.validation.findings import Finding, set_doctor
 from validateur.validation.rows import BillingRow
 from validateur.validation.rules.gmf_8875 import messages as text
+from validateur.validation.rules.gmf_8875.acts import Acts
 from validateur.validation.rules.gmf_8875.messages import (
     CLAIM,
     DAY,
@@ -67,8 +69,9 @@ NON_GMF_CONTEXT: frozenset[str] = frozenset({"MTA13", "GMFU", "GAP", "G160", "AR
 #: The code strings themselves, so that acts share them instead of each row's copy.
 _CODES: dict[str, str] = {code: code for code in (GMF_FORFAIT_CODE, *GMF_VISIT_CODES)}
 
-#: A finding to write, sorted like it: (row, scenario, claim, patient-year, E1: other + kept).
-_Pending = tuple[int, str, str, PatientYear, Act | None, Act | None]
+#: A finding to write, sorted like it: (row, scenario, claim, patient-year, E1: other + kept,
+#: MISSED: None and the visit's act index).
+_Pending = tuple[int, str, str, PatientYear, Act | None, Act | int]
 _by_row_scenario_claim = itemgetter(0, 1, 2)
 
 
@@ -91,10 +94,10 @@ class Gmf8875Rule:
         # does not even hand them over.
         visits = GMF_VISIT_CODES if self._gmf_places else ()
         self.codes = frozenset({GMF_FORFAIT_CODE, *visits})
-        self._forfaits: dict[int, dict[str, Act | list[Act]]] = {}  # year → patient → 8875(s)
-        self._first_visits: dict[int, dict[str, Act]] = {}  # year → patient → GMF visit
+        self._acts = Acts()
+        self._forfaits: dict[int, dict[str, int | list[int]]] = {}  # year → patient → 8875(s)
+        self._first_visits: dict[int, dict[str, int]] = {}  # year → patient → GMF visit
         self._year_of = Years().of
-        self._infos: dict[str, str] = {}  # one string per distinct `Doctor Info`
 
     def feed(self, row: BillingRow) -> None:
         code = row.code.strip()
@@ -111,8 +114,7 @@ class Gmf8875Rule:
         forfaits = self._forfaits.get(year)
         if forfaits is None:
             forfaits = self._forfaits[year] = {}
-        act = (day, row.row_number, row.claim, GMF_FORFAIT_CODE, row.is_paid, row.doctor,
-               self._infos.setdefault(row.doctor_info, row.doctor_info))
+        act = self._acts.add(row, day, GMF_FORFAIT_CODE)
         known = forfaits.get(patient)
         if known is None:
             forfaits[patient] = act
@@ -140,35 +142,38 @@ class Gmf8875Rule:
         if visits is None:
             visits = self._first_visits[year] = {}
         known = visits.get(patient)
-        number, claim = row.row_number, row.claim
-        if known is None or (day, number, claim) < known[:3]:
-            visits[patient] = (day, number, claim, _CODES[code], row.is_paid, row.doctor,
-                               self._infos.setdefault(row.doctor_info, row.doctor_info))
+        if known is None:
+            visits[patient] = self._acts.add(row, day, _CODES[code])
+        elif self._acts.earlier(day, row.row_number, row.claim, known):
+            self._acts.replace(known, row, day, _CODES[code])
 
     def finish(self) -> Iterator[Finding]:
         """SKIPPED first when there is no GMF list, then findings by row, scenario, claim."""
-        forfaits, visits = self._forfaits, self._first_visits
-        self._forfaits, self._first_visits = {}, {}
+        forfaits, visits, acts = self._forfaits, self._first_visits, self._acts
+        self._forfaits, self._first_visits, self._acts = {}, {}, Acts()
         if not self._gmf_places:
             yield text.skipped()
         pending: list[_Pending] = []
         for year, groups in forfaits.items():
-            for patient, acts in groups.items():
-                if isinstance(acts, list):  # a single 8875 is never a duplicate
-                    pending.extend(_duplicates((patient, year), acts))
+            for patient, indices in groups.items():
+                if isinstance(indices, list):  # a single 8875 is never a duplicate
+                    group = [acts[index] for index in indices]
+                    pending.extend(_duplicates((patient, year), group))
         del forfaits
         for year, firsts in visits.items():
             pending.extend(
-                (visit[ROW], "MISSED", visit[CLAIM], (patient, year), None, None)
+                (acts.row(visit), "MISSED", acts.claim(visit), (patient, year), None, visit)
                 for patient, visit in firsts.items()
             )
+        del visits
         pending.sort(key=_by_row_scenario_claim)
         labels: dict[str, str] = {}
         for _, _, _, key, other, kept in pending:
-            if other is None or kept is None:
-                act = visits[key[1]].pop(key[0])
+            if isinstance(kept, int):
+                act = acts[kept]
                 finding = text.missed(key, act)
             else:
+                assert other is not None  # E1: the other act and the kept one
                 act, finding = other, text.e1(key, kept, other)
             finding.service_date, finding.person = act[DAY], finding.data["patient"]
             yield set_doctor(finding, act[DOCTOR], act[DOCTOR_INFO], labels)
