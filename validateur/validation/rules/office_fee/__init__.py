@@ -94,7 +94,7 @@ class OfficeFeeRule:
     def _feeder(self) -> Callable[[BillingRow], None]:
         open_day, infos = self._book.open, dict[str, str]()  # one string per `Doctor Info`
         last_day: date | None = None
-        last_doctor, state, marks = "", DoctorDay(""), dict[str, int]()
+        last_doctor, state, marks = "", DoctorDay(""), dict[int, int]()
         paid_marks: dict[Decimal | None, int] = {}
 
         def feed(row: BillingRow) -> None:
@@ -124,7 +124,8 @@ class OfficeFeeRule:
             except (KeyError, TypeError):  # TypeError: a signaling NaN cannot be hashed
                 paid = paid_mark(paid_marks, row)
             mark = (WALK_IN if walk_in else REGISTERED) | paid
-            marks[patient] = marks.get(patient, 0) | mark
+            key = hash(patient)  # the day keeps the patient's hash, never its text (days.py)
+            marks[key] = marks.get(key, 0) | mark
 
         return feed
 
