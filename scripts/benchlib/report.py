@@ -27,6 +27,8 @@ class Figure:
     target: str = ""
     met: bool | None = None
     elsewhere: float | None = None
+    #: For a missed target: the reason measured in this run, and the next design.
+    why: str = ""
 
 
 @dataclass
@@ -35,10 +37,15 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def add(self, name: str, value: str, target: str = "", met: bool | None = None,
-            elsewhere: float | None = None) -> None:
-        self.figures.append(Figure(name, value, target, met, elsewhere))
+            elsewhere: float | None = None, why: str = "") -> None:
+        """One figure; `why` (a missed target's measured reason and next design) is printed
+        only when `met` is False."""
+        figure = Figure(name, value, target, met, elsewhere, why if met is False else "")
+        self.figures.append(figure)
         shown = "" if met is None else ("  [met]" if met else "  [NOT MET]")
         print(f"  {name}: {value}{shown}", flush=True)
+        if figure.why:
+            print(f"    why: {figure.why}", flush=True)
 
     def print(self) -> None:
         header = ("figure", "measured", "target", "met", "CPU busy elsewhere")
@@ -52,6 +59,10 @@ class Report:
             print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
         targets = [f for f in self.figures if f.met is not None]
         print(f"\n{sum(bool(f.met) for f in targets)} of {len(targets)} targets met.")
+        for figure in targets:
+            if figure.met is False:
+                print(f"not met: {figure.name} ({figure.value}; target {figure.target})"
+                      + (f"\n  why: {figure.why}" if figure.why else ""))
         for note in self.notes:
             print(f"note: {note}")
 

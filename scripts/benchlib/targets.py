@@ -28,6 +28,18 @@ MAX_PAGE_FINAL_MS = 300
 MAX_ALL_RULES_OVER_STRUCTURE = 1.5
 RULES_RATIO_RUNS = 3  # per block; two blocks per configuration
 
+#: The design that would meet a target the bench finds missed (printed with the measured
+#: reason; docs/benchmarks.md « The restated targets » gives the measurements behind them).
+NEXT_FOR_CPU = (
+    "next design: the columnar pass (docs/benchmarks.md « The fourth round »): cells read and "
+    "typed by pyarrow, rows COPYed from columns, rows built only for what the rules read"
+)
+NEXT_FOR_MEMORY = (
+    "next design: the rules' per-group state out of the process: duplicate claims and the "
+    "doctor-days' patients as GROUP BYs over the rows just stored, inside the run's "
+    "transaction (docs/benchmarks.md « Memory »)"
+)
+
 MIB = 1024 * 1024
 #: Uploads are rate limited per user; the bench posts hundreds of files with one token.
 BENCH_ENV = {"VALIDATEUR_UPLOAD_RATE_LIMIT": "100000/minute"}
