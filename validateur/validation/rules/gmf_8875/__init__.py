@@ -142,10 +142,18 @@ class Gmf8875Rule:
         if visits is None:
             visits = self._first_visits[year] = {}
         known = visits.get(patient)
+        acts = self._acts
         if known is None:
-            visits[patient] = self._acts.add(row, day, _CODES[code])
-        elif self._acts.earlier(day, row.row_number, row.claim, known):
-            self._acts.replace(known, row, day, _CODES[code])
+            visits[patient] = acts.add(row, day, _CODES[code])
+            return
+        known_day = acts.days[known]  # the group keeps its first visit by (day, row, claim)
+        if day > known_day:
+            return
+        number, known_number = row.row_number, acts.rows[known]
+        if day < known_day or number < known_number or (
+            number == known_number and row.claim < acts.claims[known]
+        ):
+            acts.replace(known, row, day, _CODES[code])
 
     def finish(self) -> Iterator[Finding]:
         """SKIPPED first when there is no GMF list, then findings by row, scenario, claim."""
@@ -160,9 +168,10 @@ class Gmf8875Rule:
                     group = [acts[index] for index in indices]
                     pending.extend(_duplicates((patient, year), group))
         del forfaits
+        rows, claims = acts.rows, acts.claims
         for year, firsts in visits.items():
             pending.extend(
-                (acts.row(visit), "MISSED", acts.claim(visit), (patient, year), None, visit)
+                (rows[visit], "MISSED", claims[visit], (patient, year), None, visit)
                 for patient, visit in firsts.items()
             )
         del visits

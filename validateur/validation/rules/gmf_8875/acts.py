@@ -7,7 +7,8 @@ each cost about 270 bytes with its dict entry (measured with `tracemalloc`: 53 M
 the reader shares), its row number (4 bytes), its claim (8 bytes, `Claims`) and its *kind*,
 the index of its (code, paid, doctor, `Doctor Info`) among the few distinct ones of the file
 (4 bytes); the rule's dicts hold an act's index. The `Act` tuple is rebuilt only when a
-finding is written.
+finding is written. The rule reads `days`, `rows` and `claims` directly on its hot path (a
+method call per visit row cost more than the comparison itself).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from array import array
 from datetime import date
 
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules.columns import Claims, Interned
+from validateur.validation.rules.columns import Claims
 from validateur.validation.rules.gmf_8875.messages import Act
 
 #: What acts share: (code, paid, `BillingRow.doctor`, `Doctor Info`).
@@ -24,54 +25,45 @@ Kind = tuple[str, bool, str, str]
 
 
 class Acts:
-    """Acts by index: `add(row, code)` keeps one, `acts[i]` gives its `Act` back."""
+    """Acts by index: `add(row, day, code)` keeps one, `acts[i]` gives its `Act` back."""
 
-    __slots__ = ("_claims", "_days", "_kinds", "_rows", "kinds")
+    __slots__ = ("_kind_index", "_kinds", "claims", "days", "kinds", "rows")
 
     def __init__(self) -> None:
-        self._days: list[date] = []
-        self._rows = array("i")  # row numbers: a file has far fewer than 2**31 rows
-        self._claims = Claims()
+        self.days: list[date] = []
+        self.rows = array("i")  # row numbers: a file has far fewer than 2**31 rows
+        self.claims = Claims()
         self._kinds = array("i")
-        self.kinds: Interned[Kind] = Interned()
+        self.kinds: list[Kind] = []
+        self._kind_index: dict[Kind, int] = {}
 
     def add(self, row: BillingRow, day: date, code: str) -> int:
         """Keep the act of `row` (its `code` is one of the rule's shared strings); its index."""
-        self._days.append(day)
-        self._rows.append(row.row_number)
-        self._claims.append(row.claim)
+        self.days.append(day)
+        self.rows.append(row.row_number)
+        self.claims.append(row.claim)
         self._kinds.append(self._kind(row, code))
-        return len(self._rows) - 1
+        return len(self.rows) - 1
 
     def replace(self, index: int, row: BillingRow, day: date, code: str) -> None:
         """Put the act of `row` in place of act `index` (an earlier visit of its group)."""
-        self._days[index] = day
-        self._rows[index] = row.row_number
-        self._claims[index] = row.claim
+        self.days[index] = day
+        self.rows[index] = row.row_number
+        self.claims[index] = row.claim
         self._kinds[index] = self._kind(row, code)
 
     def _kind(self, row: BillingRow, code: str) -> int:
-        return self.kinds.index((code, row.is_paid, row.doctor, row.doctor_info))
-
-    def earlier(self, day: date, number: int, claim: str, index: int) -> bool:
-        """Whether (day, row number, claim) comes before act `index`: the act a group keeps."""
-        known_day, known_number = self._days[index], self._rows[index]
-        if day != known_day:
-            return day < known_day
-        if number != known_number:
-            return number < known_number
-        return claim < self._claims[index]
-
-    def row(self, index: int) -> int:
-        return self._rows[index]
-
-    def claim(self, index: int) -> str:
-        return self._claims[index]
+        kind = (code, row.is_paid, row.doctor, row.doctor_info)
+        found = self._kind_index.get(kind)
+        if found is None:
+            found = self._kind_index[kind] = len(self.kinds)
+            self.kinds.append(kind)
+        return found
 
     def __getitem__(self, index: int) -> Act:
-        code, paid, doctor, info = self.kinds.values[self._kinds[index]]
-        return (self._days[index], self._rows[index], self._claims[index], code, paid, doctor,
+        code, paid, doctor, info = self.kinds[self._kinds[index]]
+        return (self.days[index], self.rows[index], self.claims[index], code, paid, doctor,
                 info)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self.rows)
