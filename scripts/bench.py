@@ -43,7 +43,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib.measurements import cut_to, head_of, import_codes, import_gmf_list
+from benchlib.measurements import cut_to, head_of, import_codes
 from benchlib.profile import profile
 from benchlib.report import Report, machine, print_splits
 from benchlib.suite import Bench
@@ -93,10 +93,10 @@ def measure(stack: OwnStack, watch: CpuWatch, report: Report, args: argparse.Nam
     print("starting the stack (database, Redis, gunicorn, 2 workers) …", flush=True)
     stack.start()
     watch.start(stack.database_name)
-    lines = [*machine(stack), import_codes(stack), import_gmf_list(stack, work)]
+    lines = [*machine(stack), import_codes(stack)]
     print("\n".join(lines) + "\n", flush=True)
 
-    bench = Bench(stack, watch, report, sizes, files, largest)
+    bench = Bench(stack, watch, report, sizes, files, largest, work)
     floor = bench.floor()
     peer_rate = bench.peer()
     bench.job_start(small.read_bytes(), starts)

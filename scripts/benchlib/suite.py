@@ -15,6 +15,7 @@ from benchlib import live
 from benchlib.measurements import (
     concurrent_uploads,
     floor_copy,
+    gmf_list,
     job_starts,
     open_loop_uploads,
     peer,
@@ -54,6 +55,8 @@ class Bench:
     files: dict[int, Path]
     #: (rows, file) of the largest upload `VALIDATEUR_MAX_UPLOAD_MB` accepts (not with --quick).
     largest: tuple[int, Path] | None = None
+    #: The bench's temporary directory (the GMF list is written there).
+    work: Path | None = None
 
     def floor(self) -> dict[int, float]:
         floor: dict[int, float] = {}
@@ -172,6 +175,7 @@ class Bench:
                 self.report.notes.append(f"run of {rows} rows: {run.horses} new worker children")
         self._memory(runs)
         self._kept(stored, dict(files))
+        self._with_gmf_list()
         small = runs[100_000]
         ours_rate = small.rows / small.e2e
         needed = small.rows / (MIN_THROUGHPUT_OVER_PEER * peer_rate)
@@ -223,6 +227,25 @@ class Bench:
                             f"state, per rule in docs/benchmarks.md « Memory ») where the "
                             f"target allows {MAX_HORSE_RSS_GROWTH * small / MIB:.0f} MiB; "
                             f"{NEXT_FOR_MEMORY}")
+
+    def _with_gmf_list(self) -> None:
+        """The largest upload once more, the sample's GMF list loaded: the work-horse's memory
+        where `gmf-8875` keeps its largest state (`measurements.gmf_list`)."""
+        if self.largest is None or self.work is None:
+            return
+        rows, path = self.largest
+        time.sleep(2.0)
+        with gmf_list(self.stack, self.work):
+            (run, added), busy = self.watch.cleanest(partial(self._run_kept, path, rows))
+        peak = run.horse_peak / MIB
+        self.report.add(f"worker peak RSS at the largest accepted upload, GMF list loaded "
+                        f"({run.findings:,} findings)",
+                        f"{peak:.0f} MiB ({run.horse_peak_reading / MIB:.0f} MiB until "
+                        f"rules' findings; upload → completed {seconds(run.e2e)}; "
+                        f"{sum(added.values()) / rows:.0f} B kept per row)",
+                        f"≤ {MAX_HORSE_RSS_MIB} MiB", peak <= MAX_HORSE_RSS_MIB and
+                        run.status == "completed", busy,
+                        why=f"{run.status}; the rules' per-group state; {NEXT_FOR_MEMORY}")
 
     def _kept(self, stored: dict[int, dict[str, int]], files: dict[int, Path]) -> None:
         """Issue 17: bytes a run keeps in PostgreSQL per row, against the file's own."""
