@@ -37,15 +37,17 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def add(self, name: str, value: str, target: str = "", met: bool | None = None,
-            elsewhere: float | None = None, why: str = "") -> None:
+            elsewhere: float | None = None, why: str = "") -> Figure:
         """One figure; `why` (a missed target's measured reason and next design) is printed
-        only when `met` is False."""
+        only when `met` is False (and may be set later, from a figure measured after it:
+        the summary after the table prints it)."""
         figure = Figure(name, value, target, met, elsewhere, why if met is False else "")
         self.figures.append(figure)
         shown = "" if met is None else ("  [met]" if met else "  [NOT MET]")
         print(f"  {name}: {value}{shown}", flush=True)
         if figure.why:
             print(f"    why: {figure.why}", flush=True)
+        return figure
 
     def print(self) -> None:
         header = ("figure", "measured", "target", "met", "CPU busy elsewhere")
