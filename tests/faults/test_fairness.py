@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psutil
 import pytest
@@ -79,6 +79,15 @@ def _started_at(app: Flask, run_id: int) -> datetime:
     started = fresh_run(app, run_id).started_at
     assert started is not None
     return started
+
+
+def _enqueued_at(app: Flask, run_id: int) -> datetime:
+    """When the run's job entered its queue (RQ's own stamp, UTC)."""
+    with app.app_context():
+        job = Job.fetch(queue.job_id_for(run_id), connection=queue.redis_manager().client)
+    assert job.enqueued_at is not None
+    stamp = job.enqueued_at
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def _finished_at(app: Flask, run_id: int) -> datetime:
@@ -189,6 +198,7 @@ def test_a_priority_file_submitted_after_six_waiting_files_starts_next(
     _wait_processing(fault_app, line[0])
     assert [fresh_run(fault_app, run_id).status for run_id in line[1:]] == ["queued"] * 6
     urgent = _upload(client, vip, SMALL)
+    enqueued = _enqueued_at(fault_app, urgent)
     assert _place(client, vip, urgent) == ("queued", 1)
     assert fresh_run(fault_app, urgent).queue == queue.queue_names(
         fault_app.config["VALIDATEUR_QUEUE"])[0]
@@ -196,8 +206,10 @@ def test_a_priority_file_submitted_after_six_waiting_files_starts_next(
     assert run.status == "completed" and run.started_at is not None
     _assert_all_completed_once(fault_app, {**dict.fromkeys(line, MEDIUM_ROWS), urgent: 10})
     # The worker may have finished the first file and taken the next one while the priority
-    # file was being uploaded: what started before it existed goes first, nothing else.
-    ahead = [run_id for run_id in line if _started_at(fault_app, run_id) < run.created_at]
+    # file was being uploaded (its run exists before its job is queued: on a slow machine
+    # a standard file started in between): what started before its job was queued goes
+    # first, nothing else.
+    ahead = [run_id for run_id in line if _started_at(fault_app, run_id) < enqueued]
     behind = [run_id for run_id in line if run_id not in ahead]
     assert 1 <= len(ahead) <= 2 and len(behind) >= 5
     assert all(run.started_at < _started_at(fault_app, run_id) for run_id in behind)
