@@ -17,7 +17,7 @@ from array import array
 from datetime import date
 
 from validateur.validation.rows import BillingRow
-from validateur.validation.rules.columns import Claims
+from validateur.validation.rules.columns import Claims, Interned
 from validateur.validation.rules.gmf_8875.messages import Act
 
 #: What acts share: (code, paid, `BillingRow.doctor`, `Doctor Info`).
@@ -27,15 +27,14 @@ Kind = tuple[str, bool, str, str]
 class Acts:
     """Acts by index: `add(row, day, code)` keeps one, `acts[i]` gives its `Act` back."""
 
-    __slots__ = ("_kind_index", "_kinds", "claims", "days", "kinds", "rows")
+    __slots__ = ("_kinds", "claims", "days", "kinds", "rows")
 
     def __init__(self) -> None:
         self.days: list[date] = []
         self.rows = array("i")  # row numbers: a file has far fewer than 2**31 rows
         self.claims = Claims()
         self._kinds = array("i")
-        self.kinds: list[Kind] = []
-        self._kind_index: dict[Kind, int] = {}
+        self.kinds: Interned[Kind] = Interned()
 
     def add(self, row: BillingRow, day: date, code: str) -> int:
         """Keep the act of `row` (its `code` is one of the rule's shared strings); its index."""
@@ -53,15 +52,10 @@ class Acts:
         self._kinds[index] = self._kind(row, code)
 
     def _kind(self, row: BillingRow, code: str) -> int:
-        kind = (code, row.is_paid, row.doctor, row.doctor_info)
-        found = self._kind_index.get(kind)
-        if found is None:
-            found = self._kind_index[kind] = len(self.kinds)
-            self.kinds.append(kind)
-        return found
+        return self.kinds.index((code, row.is_paid, row.doctor, row.doctor_info))
 
     def __getitem__(self, index: int) -> Act:
-        code, paid, doctor, info = self.kinds[self._kinds[index]]
+        code, paid, doctor, info = self.kinds.values[self._kinds[index]]
         return (self.days[index], self.rows[index], self.claims[index], code, paid, doctor,
                 info)
 
