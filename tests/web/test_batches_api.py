@@ -189,6 +189,26 @@ def test_an_unreadable_zip_is_rejected_by_name(app: Flask, client: FlaskClient,
     assert refused["fileName"] == "cassé.zip" and "illisible" in refused["error"]["message"]
 
 
+def test_a_member_in_an_unsupported_compression_is_rejected_by_name(
+        app: Flask, client: FlaskClient, editor: Person) -> None:
+    """zipfile raises NotImplementedError for a method it cannot inflate (99: AES, say):
+    an input problem (`archives.MEMBER_UNREADABLE`), never a 500."""
+    archive = bytearray(zip_of({"chiffré.csv": GOOD, "bon.csv": GOOD},
+                               compression=zipfile.ZIP_STORED))
+    local = archive.find(b"PK\x03\x04")  # the first member's local header...
+    central = archive.find(b"PK\x01\x02")  # ...and its central directory entry
+    archive[local + 8:local + 10] = (99).to_bytes(2, "little")
+    archive[central + 10:central + 12] = (99).to_bytes(2, "little")
+    response = upload_batch(client, editor, [(bytes(archive), "lot.zip")])
+    assert response.status_code == 202, response.get_json()
+    body = response.get_json()
+    assert [r["fileName"] for r in body["runs"]] == ["bon.csv"]
+    [refused] = body["rejected"]
+    assert refused["fileName"] == "chiffré.csv"
+    assert "compression non prise en charge" in refused["error"]["message"]
+    assert len(_files(app)) == 1
+
+
 def test_unauthenticated_viewer_and_rate_limited_leave_nothing(
         app: Flask, client: FlaskClient, make_person: Any) -> None:
     files = [(GOOD, "a.csv"), (GOOD, "b.csv")]
