@@ -60,19 +60,15 @@ class Claims:
         self._others: Interned[str] = Interned()
 
     def append(self, claim: str) -> None:
-        # `_number`, inlined: rules call this once per fact they keep (hot).
-        if claim.isdigit() and claim.isascii() and len(claim) <= MAX_INT_DIGITS and (
-            claim[0] != "0" or claim == "0"
-        ):
-            self._numbers.append(int(claim))
-        else:
-            self._numbers.append(-1 - self._others.index(claim))
+        self._numbers.append(self._number(claim))
 
     def __setitem__(self, index: int, claim: str) -> None:
         """Replace the claim at `index` (a rule's fact replaced by an earlier row's)."""
         self._numbers[index] = self._number(claim)
 
     def _number(self, claim: str) -> int:
+        """The integer kept for `claim`: the number itself when lossless, else a negative
+        index into the interned texts."""
         if claim.isdigit() and claim.isascii() and len(claim) <= MAX_INT_DIGITS and (
             claim[0] != "0" or claim == "0"
         ):

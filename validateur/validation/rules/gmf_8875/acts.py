@@ -58,6 +58,3 @@ class Acts:
         code, paid, doctor, info = self.kinds.values[self._kinds[index]]
         return (self.days[index], self.rows[index], self.claims[index], code, paid, doctor,
                 info)
-
-    def __len__(self) -> int:
-        return len(self.rows)
